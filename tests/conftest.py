@@ -1,0 +1,36 @@
+"""Shared fixtures: emulators on loopback, started per test or per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tap_zoho_bulkread.emulator import Emulator
+from tests.zoho_client import ZohoTestClient
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """A fresh emulator with the small default org and fast jobs."""
+    with Emulator(job_seconds=0.05) as emu:
+        yield emu
+
+
+@pytest.fixture
+def client(emulator: Emulator) -> ZohoTestClient:
+    """A plain HTTP client of the fresh emulator, already holding a token."""
+    return ZohoTestClient(emulator.url)
+
+
+@pytest.fixture(scope="module")
+def shared_emulator() -> Iterator[Emulator]:
+    """One emulator for read-only tests of a module."""
+    with Emulator(job_seconds=0.0, max_token_refreshes=1000, download_limit=100_000) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def shared_client(shared_emulator: Emulator) -> ZohoTestClient:
+    """A client of the shared emulator."""
+    return ZohoTestClient(shared_emulator.url)
