@@ -1,0 +1,255 @@
+"""All HTTP to Zoho: one session, retries, Zoho's error envelope, the download rate limit."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urljoin, urlsplit
+
+import backoff
+import requests
+
+from tap_zoho_bulkread.auth import ZohoAuthenticator
+from tap_zoho_bulkread.errors import ZohoAPIError
+
+T = TypeVar("T")
+DOWNLOAD_CHUNK = 1024 * 1024
+USER_AGENT = "tap-zoho-bulkread"
+
+
+class TransientError(Exception):
+    """A failure worth retrying: 429, 5xx, a dropped connection."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class DownloadLimiter:
+    """At most ``limit`` downloads in any rolling ``window`` seconds, across all threads."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self.started: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def acquire(self, logger: logging.Logger) -> None:
+        """Wait until one more download fits in the window, then count it."""
+        while True:
+            with self.lock:
+                now = time.monotonic()
+                while self.started and now - self.started[0] >= self.window:
+                    self.started.popleft()
+                if len(self.started) < self.limit:
+                    self.started.append(now)
+                    return
+                wait = self.window - (now - self.started[0])
+            logger.info("Zoho allows %d downloads a minute; waiting %.1fs", self.limit, wait)
+            time.sleep(wait)
+
+    def block_for(self, seconds: float) -> None:
+        """After a 429: count the window as full for ``seconds``."""
+        with self.lock:
+            now = time.monotonic()
+            self.started = deque([now - self.window + seconds] * self.limit)
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.replace(".", "", 1).isdigit() else None
+
+
+def _error_from(response: requests.Response) -> ZohoAPIError:
+    try:
+        body = response.json()
+    except ValueError:
+        snippet = response.text[:200].strip().replace("\n", " ")
+        return ZohoAPIError(
+            "UNEXPECTED_RESPONSE",
+            response.status_code,
+            f"expected JSON from {urlsplit(response.url).path}, got "
+            f"{response.headers.get('Content-Type', 'no content type')}: {snippet!r}",
+        )
+    if isinstance(body, dict) and isinstance(body.get("data"), list) and body["data"]:
+        body = body["data"][0]
+    if not isinstance(body, dict):
+        body = {}
+    return ZohoAPIError(
+        str(body.get("code", "UNKNOWN")),
+        response.status_code,
+        str(body.get("message", response.reason)),
+        body.get("details"),
+    )
+
+
+class ZohoClient:
+    """A Zoho API session: authenticated, retried, and strict about where tokens go."""
+
+    def __init__(
+        self,
+        authenticator: ZohoAuthenticator,
+        *,
+        api_domain: str | None,
+        logger: logging.Logger,
+        limiter: DownloadLimiter | None = None,
+        max_tries: int = 6,
+        max_wait_seconds: float = 60.0,
+    ) -> None:
+        self.authenticator = authenticator
+        self._api_domain = api_domain.rstrip("/") if api_domain else None
+        self.logger = logger
+        self.limiter = limiter or DownloadLimiter()
+        self.max_tries = max_tries
+        self.max_wait_seconds = max_wait_seconds
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+
+    @property
+    def api_domain(self) -> str:
+        """The configured API domain, else the one Zoho returned with the token."""
+        if self._api_domain is None:
+            self.authenticator.ensure_token()
+            self._api_domain = (self.authenticator.api_domain or "").rstrip("/")
+        return self._api_domain
+
+    def url(self, path_or_url: str) -> str:
+        """An absolute URL on the API domain; refuses URLs pointing at any other host."""
+        absolute = urljoin(self.api_domain + "/", path_or_url)
+        wanted, got = urlsplit(self.api_domain), urlsplit(absolute)
+        if (got.scheme, got.netloc) != (wanted.scheme, wanted.netloc):
+            raise ZohoAPIError(
+                "FOREIGN_URL",
+                0,
+                f"refusing to send the access token to {got.scheme}://{got.netloc}; "
+                f"only {self.api_domain} is trusted",
+            )
+        return absolute
+
+    def _retrying(self, action: Callable[[], T], what: str) -> T:
+        def wait_hint(details: Any) -> None:
+            exc = details.get("exception")
+            self.logger.warning(
+                "%s failed (%s); try %d of %d, retrying in %.1fs",
+                what,
+                exc,
+                details["tries"],
+                self.max_tries,
+                details.get("wait") or 0,
+            )
+
+        def wait_gen() -> Any:
+            return backoff.expo(base=2, factor=1, max_value=self.max_wait_seconds)
+
+        retried = backoff.on_exception(
+            wait_gen,
+            (TransientError, requests.ConnectionError, requests.Timeout),
+            max_tries=self.max_tries,
+            on_backoff=wait_hint,
+            raise_on_giveup=True,
+            jitter=backoff.full_jitter,
+        )(action)
+        try:
+            return retried()
+        except (TransientError, requests.ConnectionError, requests.Timeout) as exc:
+            raise ZohoAPIError(
+                "RETRIES_EXHAUSTED",
+                0,
+                f"{what} still failing after {self.max_tries} tries: {exc}",
+            ) from None
+
+    def _send(
+        self, method: str, url: str, *, stream: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        """One request with the current token; refreshes once if Zoho calls the token invalid."""
+        for attempt in (1, 2):
+            token = self.authenticator.ensure_token()
+            response = self.session.request(
+                method,
+                url,
+                headers={"Authorization": f"Zoho-oauthtoken {token}"},
+                timeout=(10, 120),
+                stream=stream,
+                **kwargs,
+            )
+            if response.status_code == 401 and attempt == 1:
+                error = _error_from(response)
+                if error.code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE"):
+                    self.logger.info("Zoho called the access token invalid; refreshing it once")
+                    self.authenticator.invalidate(token)
+                    continue
+            return response
+        return response
+
+    def _check(self, response: requests.Response) -> requests.Response:
+        if response.status_code == 429:
+            raise TransientError("HTTP 429 too many requests", _retry_after(response))
+        if response.status_code >= 500:
+            raise TransientError(f"HTTP {response.status_code} from Zoho")
+        if response.status_code >= 400:
+            raise _error_from(response)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        url = self.url(path)
+
+        def call() -> dict[str, Any]:
+            response = self._check(self._send(method, url, **kwargs))
+            try:
+                body = response.json()
+            except ValueError:
+                raise TransientError(
+                    f"{method} {path} answered HTTP {response.status_code} with a body that is "
+                    "not JSON"
+                ) from None
+            if not isinstance(body, dict):
+                raise ZohoAPIError(
+                    "UNEXPECTED_RESPONSE", response.status_code, f"{path}: {body!r:.200}"
+                )
+            return body
+
+        return self._retrying(call, f"{method} {path}")
+
+    def get_json(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        """GET a JSON API path."""
+        return self._json("GET", path, params=params)
+
+    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST a JSON body (``Content-Type: application/json``)."""
+        return self._json("POST", path, json=body)
+
+    def download(self, path_or_url: str, destination: Path) -> int:
+        """Stream a result file to ``destination``; a cut-off download is fetched again whole.
+
+        Returns the number of bytes written.
+        """
+        url = self.url(path_or_url)
+
+        def fetch() -> int:
+            self.limiter.acquire(self.logger)
+            response = self._send("GET", url, stream=True)
+            with response:
+                if response.status_code == 429:
+                    wait = _retry_after(response) or self.limiter.window
+                    self.limiter.block_for(wait)
+                    raise TransientError("download limit reached (HTTP 429)")
+                self._check(response)
+                expected = int(response.headers.get("Content-Length") or -1)
+                written = 0
+                try:
+                    with destination.open("wb") as sink:
+                        for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                            sink.write(chunk)
+                            written += len(chunk)
+                except requests.exceptions.ChunkedEncodingError as exc:
+                    raise TransientError(f"download cut off after {written} bytes") from exc
+                if expected >= 0 and written != expected:
+                    raise TransientError(f"download cut off: {written} of {expected} bytes")
+                return written
+
+        return self._retrying(fetch, f"download {urlsplit(url).path}")

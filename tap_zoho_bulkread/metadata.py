@@ -1,0 +1,188 @@
+"""Zoho metadata -> streams: which modules bulk read can export, and each field's JSON schema."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+# Bulk read refuses these; Zoho has no metadata flag for it, so this list is kept by hand.
+DENIED_MODULES = frozenset(
+    {
+        "Notes",
+        "Attachments",
+        "Emails",
+        "Actions_Performed",
+        "Activities",
+        "Approvals",
+        "Associated_Products",
+        "Email_Analytics",
+        "Email_Template_Analytics",
+        "Feeds",
+        "Home",
+        "Reports",
+        "Dashboards",
+        "Forecasts",
+        "Projects_Tasks",
+        "Social",
+        "Visits",
+        "Documents",
+    }
+)
+EXPORTABLE_GENERATED_TYPES = frozenset({"default", "custom"})
+NOT_EXPORTABLE_TYPES = frozenset({"multiselectlookup", "multiuserlookup", "subform"})
+
+STRING_TYPES = frozenset(
+    {
+        "text",
+        "textarea",
+        "email",
+        "phone",
+        "website",
+        "picklist",
+        "autonumber",
+        "formula",
+        "fileupload",
+        "imageupload",
+        "profileimage",
+        "event_reminder",
+        "bigint",
+        "lookup",
+        "ownerlookup",
+        "userlookup",
+    }
+)
+NUMBER_TYPES = frozenset({"double", "currency", "percent", "decimal", "rollup_summary"})
+
+# How decode.py turns a CSV cell into a value, per column.
+KIND_STRING = "string"
+KIND_INTEGER = "integer"
+KIND_NUMBER = "number"
+KIND_BOOLEAN = "boolean"
+KIND_DATE = "date"
+KIND_DATETIME = "datetime"
+KIND_MULTI = "multi"  # ';'-joined multi-select picklist
+KIND_TAGS = "tags"  # ','-joined tag names
+
+_SCHEMAS: dict[str, dict[str, Any]] = {
+    KIND_STRING: {"type": ["string", "null"]},
+    KIND_INTEGER: {"type": ["integer", "null"]},
+    KIND_NUMBER: {"type": ["number", "null"]},
+    KIND_BOOLEAN: {"type": ["boolean", "null"]},
+    KIND_DATE: {"type": ["string", "null"], "format": "date"},
+    KIND_DATETIME: {"type": ["string", "null"], "format": "date-time"},
+    KIND_MULTI: {"type": ["array", "null"], "items": {"type": "string"}},
+    KIND_TAGS: {"type": ["array", "null"], "items": {"type": "string"}},
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One exportable field: its Zoho name, Zoho type and how it is decoded."""
+
+    name: str
+    data_type: str
+    kind: str
+
+    def json_schema(self) -> dict[str, Any]:
+        """The JSON schema of the field: every property nullable, no enums."""
+        schema = dict(_SCHEMAS[self.kind])
+        schema["description"] = f"Zoho data type: {self.data_type}"
+        return schema
+
+
+def field_kind(api_name: str, data_type: str, json_type: str | None) -> str | None:
+    """How a field is decoded, or None when bulk read cannot export it."""
+    if data_type in NOT_EXPORTABLE_TYPES:
+        return None
+    if api_name == "Tag" or (json_type == "jsonarray" and data_type == "text"):
+        return KIND_TAGS
+    if data_type == "multiselectpicklist":
+        return KIND_MULTI
+    if data_type == "integer":
+        return KIND_INTEGER
+    if data_type in NUMBER_TYPES:
+        return KIND_NUMBER
+    if data_type == "boolean":
+        return KIND_BOOLEAN
+    if data_type == "date":
+        return KIND_DATE
+    if data_type == "datetime":
+        return KIND_DATETIME
+    if data_type in STRING_TYPES:
+        return KIND_STRING
+    return None
+
+
+def field_specs(
+    fields: list[dict[str, Any]], module: str, logger: logging.Logger
+) -> list[FieldSpec]:
+    """Turn ``settings/fields`` entries into field specs; unknown types become strings."""
+    specs: list[FieldSpec] = []
+    for entry in fields:
+        name = entry.get("api_name")
+        data_type = str(entry.get("data_type") or "")
+        if not isinstance(name, str) or not name:
+            continue
+        kind = field_kind(name, data_type, entry.get("json_type"))
+        if kind is None and data_type in NOT_EXPORTABLE_TYPES:
+            logger.info(
+                "%s.%s (%s) cannot be exported by bulk read; left out", module, name, data_type
+            )
+            continue
+        if kind is None:
+            logger.warning(
+                "%s.%s has the unknown Zoho type %r; it is exported as a string",
+                module,
+                name,
+                data_type,
+            )
+            kind = KIND_STRING
+        specs.append(FieldSpec(name, data_type, kind))
+    return specs
+
+
+def module_is_exportable(module: dict[str, Any]) -> bool:
+    """Whether bulk read can export a module listed by ``settings/modules``."""
+    return (
+        bool(module.get("api_supported", True))
+        and module.get("generated_type", "default") in EXPORTABLE_GENERATED_TYPES
+        and module.get("api_name") not in DENIED_MODULES
+    )
+
+
+def stream_schema(specs: list[FieldSpec], lookup_fields: list[str]) -> dict[str, Any]:
+    """The stream's JSON schema: ``id`` first, then fields, then lookup dot fields."""
+    properties: dict[str, Any] = {"id": {"type": ["string"], "description": "Zoho record id"}}
+    for spec in specs:
+        properties[spec.name] = spec.json_schema()
+    for dotted in lookup_fields:
+        properties[dotted] = FieldSpec(dotted, "lookup_field", KIND_STRING).json_schema()
+    return {"type": "object", "properties": properties}
+
+
+def specs_from_schema(schema: dict[str, Any]) -> list[FieldSpec]:
+    """Rebuild field specs from a catalog schema (so a sync with --catalog needs no metadata)."""
+    specs = []
+    for name, prop in schema.get("properties", {}).items():
+        if name == "id":
+            continue
+        description = str(prop.get("description", ""))
+        data_type = description.removeprefix("Zoho data type: ")
+        specs.append(FieldSpec(name, data_type, _kind_from_json_schema(name, prop)))
+    return specs
+
+
+def _kind_from_json_schema(name: str, prop: dict[str, Any]) -> str:
+    types = prop.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "array" in types:
+        return KIND_TAGS if name == "Tag" else KIND_MULTI
+    for kind in (KIND_INTEGER, KIND_NUMBER, KIND_BOOLEAN):
+        if kind in types:
+            return kind
+    if prop.get("format") == "date-time":
+        return KIND_DATETIME
+    if prop.get("format") == "date":
+        return KIND_DATE
+    return KIND_STRING
