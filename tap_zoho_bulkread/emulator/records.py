@@ -147,8 +147,8 @@ class ModuleData:
         created = self.created_time(index)
         if index >= self.base_count:
             return created
-        later = created + self._hash(index, 4) % (400 * 86400)
-        return max(created, min(later, EPOCH_END))
+        window = max(min(400 * 86400, EPOCH_END - created), 1)
+        return created + self._hash(index, 4) % window
 
     def value(self, index: int, item: Field) -> Any:
         """The value of one field of one record (None for an empty value).

@@ -1,0 +1,126 @@
+"""Run the real ``tap-zoho-bulkread`` command against an emulator and read what it printed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+TAP = [sys.executable, "-m", "tap_zoho_bulkread.tap"]
+
+
+def tap_config(url: str, **settings: Any) -> dict[str, Any]:
+    """Settings pointing the tap at an emulator, with fast polling."""
+    return {
+        "client_id": "emulator-client-id",
+        "client_secret": "emulator-client-secret",
+        "refresh_token": "emulator-refresh-token",
+        "accounts_url": url,
+        "poll_interval_seconds": 0.05,
+        "max_downloads_per_minute": 10_000,
+        **settings,
+    }
+
+
+@dataclass
+class TapRun:
+    """What one run of the tap printed and how it ended."""
+
+    returncode: int
+    messages: list[dict[str, Any]]
+    stderr: str
+    stdout: str
+
+    def records(self, stream: str | None = None) -> list[dict[str, Any]]:
+        return [
+            m["record"]
+            for m in self.messages
+            if m["type"] == "RECORD" and (stream is None or m["stream"] == stream)
+        ]
+
+    def ids(self, stream: str) -> list[str]:
+        return [r["id"] for r in self.records(stream)]
+
+    @property
+    def final_state(self) -> dict[str, Any]:
+        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
+        return states[-1] if states else {}
+
+    def bookmark(self, stream: str) -> str | None:
+        return self.final_state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
+
+
+def run_tap(
+    tmp_path: Path,
+    config: dict[str, Any],
+    *,
+    catalog: dict[str, Any] | None = None,
+    state: dict[str, Any] | None = None,
+    discover: bool = False,
+) -> TapRun:
+    """Run the tap as a user would, from files, and parse its stdout."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    command = [*TAP, "--config", str(config_path)]
+    if discover:
+        command.append("--discover")
+    if catalog is not None:
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(catalog))
+        command += ["--catalog", str(catalog_path)]
+    if state is not None:
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps(state))
+        command += ["--state", str(state_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    messages = []
+    if not discover:
+        messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return TapRun(result.returncode, messages, result.stderr, result.stdout)
+
+
+def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    """The catalog the tap discovers."""
+    run = run_tap(tmp_path / "discover", config, discover=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout)  # type: ignore[no-any-return]
+
+
+def select(catalog: dict[str, Any], streams: dict[str, list[str] | None]) -> dict[str, Any]:
+    """Select ``streams`` (all properties when None, else only those named) and nothing else."""
+    chosen = {**catalog, "streams": []}
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] not in streams:
+            continue
+        wanted = streams[entry["tap_stream_id"]]
+        metadata = []
+        for original in entry["metadata"]:
+            item = json.loads(json.dumps(original))
+            breadcrumb = item["breadcrumb"]
+            if not breadcrumb:
+                item["metadata"]["selected"] = True
+            elif wanted is not None and breadcrumb[-1] not in wanted:
+                if item["metadata"].get("inclusion") != "automatic":
+                    item["metadata"]["selected"] = False
+            else:
+                item["metadata"]["selected"] = True
+            metadata.append(item)
+        chosen["streams"].append({**entry, "metadata": metadata})
+    return chosen
+
+
+def job_bodies(url: str) -> list[dict[str, Any]]:
+    """Bodies of the bulk read jobs the emulator received, in order."""
+    log = requests.get(f"{url}/__emulator__/requests", timeout=10).json()
+    return [e["body"] for e in log if e["method"] == "POST" and e["path"].endswith("/read")]
+
+
+def request_paths(url: str) -> list[str]:
+    """Paths of every API call the emulator received."""
+    return [e["path"] for e in requests.get(f"{url}/__emulator__/requests", timeout=10).json()]

@@ -1,0 +1,130 @@
+"""Decoding real zip files of Zoho CSV into typed records."""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tap_zoho_bulkread.decode import RecordDecoder, utc_datetime
+from tap_zoho_bulkread.errors import ExportFileError
+from tap_zoho_bulkread.metadata import field_specs
+
+FIELDS = [
+    {"api_name": "Created_Time", "data_type": "datetime"},
+    {"api_name": "Amount", "data_type": "currency"},
+    {"api_name": "Rate", "data_type": "decimal"},
+    {"api_name": "Count", "data_type": "integer"},
+    {"api_name": "Active", "data_type": "boolean"},
+    {"api_name": "Interests", "data_type": "multiselectpicklist"},
+    {"api_name": "Tag", "data_type": "text", "json_type": "jsonarray"},
+    {"api_name": "Notes", "data_type": "textarea"},
+    {"api_name": "Big", "data_type": "bigint"},
+    {"api_name": "Mystery", "data_type": "hologram"},
+]
+HEADER = "Id,Created_Time,Amount,Rate,Count,Active,Interests,Tag,Notes,Big,Mystery,Locked__s"
+SPECS = field_specs(FIELDS, "Leads", logging.getLogger("test"))
+ALL = ["id", *(f["api_name"] for f in FIELDS)]
+
+
+def make_zip(
+    path: Path, body: str, name: str = "111.csv", extra: dict[str, str] | None = None
+) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, body.encode())
+        for other, text in (extra or {}).items():
+            archive.writestr(other, text)
+    return path
+
+
+def test_rows_become_typed_records(tmp_path: Path) -> None:
+    body = (
+        HEADER + "\r\n"
+        '4876543000000000001,2021-03-14T01:59:59-08:00,1234.50,0.123456789,7,false,CRM;Support,"VIP,Hot","two\nlines, ""quoted""",123456789012345678,x,true\r\n'
+        "4876543000000000002,2021-03-14T03:00:00-07:00,,,,,,,,,,\r\n"
+    )
+    records = list(
+        RecordDecoder("Leads", SPECS, ALL).records(make_zip(tmp_path / "a.zip", body), "111")
+    )
+    first, second = records
+    assert first == {
+        "id": "4876543000000000001",
+        "Created_Time": "2021-03-14T09:59:59+00:00",
+        "Amount": Decimal("1234.50"),
+        "Rate": Decimal("0.123456789"),
+        "Count": 7,
+        "Active": False,
+        "Interests": ["CRM", "Support"],
+        "Tag": ["VIP", "Hot"],
+        "Notes": 'two\nlines, "quoted"',
+        "Big": "123456789012345678",
+        "Mystery": "x",
+    }
+    assert second["Created_Time"] == "2021-03-14T10:00:00+00:00"  # one second later, across DST
+    assert all(second[name] is None for name in ALL if name not in ("id", "Created_Time"))
+
+
+def test_unselected_and_unknown_columns_are_dropped(tmp_path: Path) -> None:
+    body = HEADER + "\r\n1,2021-01-01T00:00:00+00:00,1,1,1,true,,,,,,true\r\n"
+    records = list(
+        RecordDecoder("Leads", SPECS, ["id", "Count"]).records(
+            make_zip(tmp_path / "a.zip", body), "111"
+        )
+    )
+    assert records == [{"id": "1", "Count": 1}]
+
+
+def test_missing_selected_column_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ExportFileError, match=r"no column for \['Count'\]"):
+        list(
+            RecordDecoder("Leads", SPECS, ["id", "Count"]).records(
+                make_zip(tmp_path / "a.zip", "Id\r\n1\r\n"), "111"
+            )
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "extra", "message"),
+    [
+        ("111.csv", {"222.csv": "Id\r\n"}, "holds 2 files"),
+        ("../111.csv", None, "not a plain CSV name"),
+        ("dir/111.csv", None, "not a plain CSV name"),
+    ],
+)
+def test_unexpected_zip_contents_are_refused(tmp_path: Path, name, extra, message) -> None:
+    path = make_zip(tmp_path / "a.zip", "Id\r\n1\r\n", name, extra)
+    with pytest.raises(ExportFileError, match=message):
+        list(RecordDecoder("Leads", SPECS, ["id"]).records(path, "111"))
+
+
+def test_a_truncated_zip_is_refused(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / "a.zip", HEADER + "\r\n")
+    path.write_bytes(path.read_bytes()[:20])
+    with pytest.raises(ExportFileError, match="not a valid zip"):
+        list(RecordDecoder("Leads", SPECS, ["id"]).records(path, "111"))
+
+
+def test_a_bad_value_names_row_column_and_type(tmp_path: Path) -> None:
+    body = HEADER + "\r\n1,2021-01-01T00:00:00+00:00,1,1,seven,true,,,,,,\r\n"
+    with pytest.raises(
+        ExportFileError, match=r"row 2 .* 'seven' in Count, which is not a valid integer"
+    ):
+        list(RecordDecoder("Leads", SPECS, ALL).records(make_zip(tmp_path / "a.zip", body), "111"))
+
+
+def test_unknown_zoho_type_is_a_string_with_a_warning(caplog) -> None:
+    with caplog.at_level(logging.WARNING):
+        specs = field_specs(
+            [{"api_name": "X", "data_type": "hologram"}], "Leads", logging.getLogger("t")
+        )
+    assert specs[0].kind == "string"
+    assert "unknown Zoho type 'hologram'" in caplog.text
+
+
+def test_utc_datetime_is_canonical() -> None:
+    assert utc_datetime("2024-11-03T01:30:00-07:00") == "2024-11-03T08:30:00+00:00"
+    assert utc_datetime("2024-11-03T01:30:00-08:00") == "2024-11-03T09:30:00+00:00"
+    assert utc_datetime("2024-11-03T09:30:00+00:00") == "2024-11-03T09:30:00+00:00"
