@@ -1,0 +1,26 @@
+"""singer-sdk's standard tap tests, run against a live emulator on loopback."""
+
+from __future__ import annotations
+
+import atexit
+
+from singer_sdk.testing import SuiteConfig, get_tap_test_class
+
+from tap_zoho_bulkread.emulator import Emulator
+from tap_zoho_bulkread.tap import TapZohoBulkRead
+from tests.tap_runner import tap_config
+
+# The standard suite reads its config when the class is built, so the emulator starts here.
+EMULATOR = Emulator(
+    job_seconds=0.02,
+    max_token_refreshes=10_000,
+    download_limit=10_000,
+    records={("crm", "Leads"): 300, ("crm", "Contacts"): 200},
+).start()
+atexit.register(EMULATOR.stop)
+
+TestTapZohoBulkRead = get_tap_test_class(
+    tap_class=TapZohoBulkRead,
+    config=tap_config(EMULATOR.url, start_date="2019-01-01T00:00:00Z"),
+    suite_config=SuiteConfig(max_records_limit=None),
+)
