@@ -46,11 +46,12 @@ class ZohoAuthenticator(OAuthAuthenticator):
         }
 
     def is_token_valid(self) -> bool:
-        """True while the token has more than two minutes to live."""
+        """True while the token has more than two minutes (or a tenth of its life) to live."""
         if self.last_refreshed is None or self.access_token is None:
             return False
-        lifetime = timedelta(seconds=(self.expires_in or 3600) - REFRESH_MARGIN_SECONDS)
-        return utc_now() - self.last_refreshed < lifetime
+        expires_in = self.expires_in or 3600
+        margin = min(REFRESH_MARGIN_SECONDS, expires_in / 10)
+        return utc_now() - self.last_refreshed < timedelta(seconds=expires_in - margin)
 
     def update_access_token(self) -> None:
         """Ask the accounts server for a new access token; raise a clear error if refused."""

@@ -25,6 +25,7 @@ class JobSettings:
     version: str
     poll_interval_seconds: float
     job_timeout_seconds: float
+    max_concurrent_jobs: int = 3
 
     @property
     def read_path(self) -> str:
@@ -114,22 +115,10 @@ class BulkReader:
         )
         while True:
             result = self.wait(job_id, query.module)
-            more = bool(result.get("more_records"))
-            next_job: str | None = None
-            if more:
-                token = result.get("next_page_token")
-                if uses_page_tokens(settings.product, settings.version) and token:
-                    body = job_body(
-                        query,
-                        product=settings.product,
-                        version=settings.version,
-                        page_token=str(token),
-                    )
-                else:
-                    body = job_body(
-                        query, product=settings.product, version=settings.version, page=page + 1
-                    )
-                next_job = self.create(body, query.module)
+            next_body = self._next_page_body(query, result, page)
+            # Prefetch: Zoho works on the next page while this one is downloaded and decoded.
+            prefetch = next_body is not None and settings.max_concurrent_jobs > 1
+            next_job = self.create(next_body, query.module) if prefetch and next_body else None
             path = self.work_dir / f"{job_id}.zip"
             started = time.monotonic()
             size = self.client.download(str(result["download_url"]), path)
@@ -143,12 +132,29 @@ class BulkReader:
                 time.monotonic() - started,
             )
             try:
-                yield ExportedPage(job_id, page, int(result.get("count") or 0), path, more)
+                yield ExportedPage(
+                    job_id, page, int(result.get("count") or 0), path, next_body is not None
+                )
             finally:
                 path.unlink(missing_ok=True)
-            if next_job is None:
+            if next_body is None:
                 return
-            job_id, page = next_job, page + 1
+            job_id = next_job or self.create(next_body, query.module)
+            page += 1
+
+    def _next_page_body(
+        self, query: JobQuery, result: dict[str, Any], page: int
+    ) -> dict[str, Any] | None:
+        """The job body of the page after ``page``, or None when this was the last."""
+        if not result.get("more_records"):
+            return None
+        settings = self.settings
+        token = result.get("next_page_token")
+        if uses_page_tokens(settings.product, settings.version) and token:
+            return job_body(
+                query, product=settings.product, version=settings.version, page_token=str(token)
+            )
+        return job_body(query, product=settings.product, version=settings.version, page=page + 1)
 
 
 def _page_of(body: dict[str, Any]) -> str:

@@ -190,6 +190,7 @@ class TapZohoBulkRead(Tap):
             version=self.api_version,
             poll_interval_seconds=float(self.config.get("poll_interval_seconds") or 5),
             job_timeout_seconds=float(self.config.get("job_timeout_seconds") or 3600),
+            max_concurrent_jobs=int(self.config.get("max_concurrent_jobs") or 3),
         )
         return BulkReader(self.zoho_client, settings, self.logger, work_dir)
 

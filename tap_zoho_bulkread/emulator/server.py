@@ -103,7 +103,8 @@ class Faults:
     fail_next_job: dict[str, str] = field(default_factory=dict)
     slow_job_seconds: float = 0.0
     download_delay_seconds: float = 0.0
-    token_seconds: int | None = None
+    token_seconds: float | None = None
+    revoke_tokens: bool = False
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def public(self) -> dict[str, Any]:
@@ -376,7 +377,7 @@ class Handler(BaseHTTPRequestHandler):
                 "scope": " ".join(config.scopes),
                 "api_domain": state.base_url,
                 "token_type": "Bearer",
-                "expires_in": lifetime,
+                "expires_in": max(int(lifetime), 1),
             },
         )
 
@@ -616,6 +617,9 @@ class Handler(BaseHTTPRequestHandler):
         faults.rng = random.Random(faults.seed)
         with self.state.lock:
             self.state.faults = faults
+            if faults.revoke_tokens:  # a one-shot action: every issued token stops working
+                self.state.tokens.clear()
+                faults.revoke_tokens = False
         self._json(200, faults.public())
 
     def admin_reset(self) -> None:
