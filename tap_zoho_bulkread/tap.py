@@ -9,7 +9,6 @@ from typing import Any
 
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 
 from tap_zoho_bulkread.auth import ZohoAuthenticator
 from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
@@ -21,6 +20,7 @@ from tap_zoho_bulkread.metadata import (
     specs_from_schema,
     stream_schema,
 )
+from tap_zoho_bulkread.output import BufferedMsgSpecWriter
 from tap_zoho_bulkread.query import normalize_criteria
 from tap_zoho_bulkread.streams import ModuleSettings, ZohoModuleStream
 
@@ -74,7 +74,7 @@ class TapZohoBulkRead(Tap):
     """Zoho CRM and Bigin through the Bulk Read API."""
 
     name = "tap-zoho-bulkread"
-    message_writer_class = MsgSpecWriter
+    message_writer_class = BufferedMsgSpecWriter
 
     config_jsonschema = th.PropertiesList(
         th.Property("client_id", th.StringType, required=True, secret=True,

@@ -345,3 +345,20 @@ def test_module_settings_add_criteria_cvid_and_lookup_fields(tmp_path: Path) -> 
     assert any(r["Owner.last_name"] for r in records)
     assert bodies["Leads"]["cvid"] == "4876543000000087501"
     assert all(r["Lead_Status"] != "Junk Lead" for r in run.records("Leads"))
+
+
+def test_fast_record_path_writes_what_the_sdk_path_writes(org, catalog, tmp_path) -> None:
+    chosen = select(catalog, {"Leads": None})
+    fast = run_tap(tmp_path / "fast", tap_config(org.url), catalog=chosen)
+    # an alias makes singer-sdk's own record path run; the records must not differ
+    aliased = run_tap(
+        tmp_path / "sdk",
+        tap_config(org.url, stream_maps={"Leads": {"__alias__": "LeadsCopy"}}),
+        catalog=chosen,
+    )
+    assert fast.returncode == aliased.returncode == 0, aliased.stderr[-2000:]
+    assert fast.records("Leads") == aliased.records("LeadsCopy")
+    assert len(fast.records("Leads")) == 1200
+    assert fast.bookmark("Leads") == aliased.bookmark("Leads")
+    record_lines = [m for m in fast.messages if m["type"] == "RECORD"]
+    assert all(set(m) == {"type", "stream", "record", "time_extracted"} for m in record_lines)
