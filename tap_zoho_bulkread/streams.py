@@ -8,6 +8,7 @@ import tempfile
 import time
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
-from tap_zoho_bulkread.query import build_query
+from tap_zoho_bulkread.query import JobQuery, build_query
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -113,21 +114,45 @@ class ZohoModuleStream(Stream):
         for batch in self.record_batches(context):
             yield from batch
 
-    def record_batches(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
-        """Run the module's bulk read jobs and yield the rows of every page in batches."""
+    def starting_timestamp(self) -> datetime | None:
+        """Where the export starts: the bookmark, or ``start_date`` when later or alone.
+
+        The same value singer-sdk writes as the starting replication value when the sync
+        begins, computed from state alone so a job can be created before the stream's turn.
+        """
+        if not self.replication_key:
+            return None
+        state = self.stream_state
+        value = None
+        if state.get("replication_key") == self.replication_key:
+            value = state.get("replication_key_value")
+        start_date = self.config.get("start_date")
+        if start_date:
+            value = self.compare_start_date(value, start_date) if value else start_date
+        if not value:
+            return None
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+    def job_query(self) -> JobQuery:
+        """The export this stream needs: selected fields, bookmark criterion, module settings."""
         selected = self.selected_properties()
         lookup_fields = [f for f in self.settings.lookup_fields if f in selected]
-        plain = [name for name in selected if name != "id" and name not in lookup_fields]
-        start = self.get_starting_timestamp(context) if self.replication_key else None
-        query = build_query(
+        return build_query(
             module=self.module,
-            selected=plain,
+            selected=[name for name in selected if name != "id" and name not in lookup_fields],
             lookup_fields=lookup_fields,
             replication_key=self.replication_key,
-            start=start,
+            start=self.starting_timestamp(),
             user_criteria=self.settings.criteria,
             cvid=self.settings.cvid,
         )
+
+    def record_batches(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
+        """Run the module's bulk read jobs and yield the rows of every page in batches."""
+        selected = self.selected_properties()
+        query = self.job_query()
+        start = self.starting_timestamp()
         self.logger.info(
             "%s: exporting %d fields%s",
             self.module,
@@ -138,7 +163,7 @@ class ZohoModuleStream(Stream):
         work_dir = Path(tempfile.mkdtemp(prefix=f"tap-zoho-{self.module}-"))
         started, total = time.monotonic(), 0
         try:
-            reader = self._zoho_tap.bulk_reader(work_dir)
+            reader = self._zoho_tap.bulk_reader(work_dir, self.name)
             for page in reader.pages(query):
                 if self._line_writer is not None:
                     self._line_writer.new_page()

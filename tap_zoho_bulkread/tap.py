@@ -13,7 +13,7 @@ from singer_sdk import typing as th
 from tap_zoho_bulkread.auth import ZohoAuthenticator
 from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
 from tap_zoho_bulkread.errors import ConfigurationError, ZohoError
-from tap_zoho_bulkread.jobs import BulkReader, JobSettings
+from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings
 from tap_zoho_bulkread.metadata import (
     field_specs,
     module_is_exportable,
@@ -21,7 +21,7 @@ from tap_zoho_bulkread.metadata import (
     stream_schema,
 )
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
-from tap_zoho_bulkread.query import normalize_criteria
+from tap_zoho_bulkread.query import job_body, normalize_criteria
 from tap_zoho_bulkread.streams import ModuleSettings, ZohoModuleStream
 
 ACCOUNTS_SERVERS = {
@@ -183,16 +183,55 @@ class TapZohoBulkRead(Tap):
             limiter=DownloadLimiter(int(self.config.get("max_downloads_per_minute") or 10)),
         )
 
-    def bulk_reader(self, work_dir: Path) -> BulkReader:
-        """A job runner writing its downloads under ``work_dir``."""
-        settings = JobSettings(
+    @cached_property
+    def job_settings(self) -> JobSettings:
+        """Where jobs go and how patiently they are awaited."""
+        return JobSettings(
             product=self.product,
             version=self.api_version,
             poll_interval_seconds=float(self.config.get("poll_interval_seconds") or 5),
             job_timeout_seconds=float(self.config.get("job_timeout_seconds") or 3600),
             max_concurrent_jobs=int(self.config.get("max_concurrent_jobs") or 3),
         )
-        return BulkReader(self.zoho_client, settings, self.logger, work_dir)
+
+    @cached_property
+    def job_ledger(self) -> JobLedger:
+        """The jobs in flight across all streams."""
+        return JobLedger(self.job_settings.max_concurrent_jobs)
+
+    def bulk_reader(self, work_dir: Path, stream_name: str) -> BulkReader:
+        """A job runner for ``stream_name``, writing its downloads under ``work_dir``."""
+        return BulkReader(
+            self.zoho_client,
+            self.job_settings,
+            self.logger,
+            work_dir,
+            ledger=self.job_ledger,
+            schedule_ahead=lambda: self.create_jobs_ahead(stream_name),
+        )
+
+    def create_jobs_ahead(self, current: str) -> None:
+        """Create the first job of the streams after ``current`` while there is room.
+
+        Zoho runs jobs in parallel; creating them ahead overlaps its job time with the tap's
+        downloading and decoding. Output stays one stream at a time.
+        """
+        ledger = self.job_ledger
+        names = [s.name for s in self.streams.values() if s.selected]
+        if current not in names:
+            return
+        reader = BulkReader(self.zoho_client, self.job_settings, self.logger, Path(), ledger=ledger)
+        for name in names[names.index(current) + 1 :]:
+            if not ledger.has_room():
+                return
+            if name in ledger.ahead:
+                continue
+            stream = self.streams[name]
+            assert isinstance(stream, ZohoModuleStream)
+            body = job_body(stream.job_query(), product=self.product, version=self.api_version)
+            job_id = reader.create(body, stream.module)
+            ledger.keep_ahead(stream.module, job_id, body)
+            self.logger.info("%s: job %s created ahead of its turn", stream.module, job_id)
 
     def _module_settings(self, module: str) -> ModuleSettings:
         return ModuleSettings.from_config((self.config.get("module_settings") or {}).get(module))
