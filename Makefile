@@ -42,3 +42,6 @@ demo: install
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo output
+
+bench: $(VENV)/.installed
+	$(VENV)/bin/python scripts/bench.py

@@ -201,6 +201,8 @@ class BulkReader:
                 size / 1e6,
                 time.monotonic() - started,
             )
+            if next_body is not None and next_job is None:
+                next_job = self.create(next_body, query.module)  # this stream goes first
             self.schedule_ahead()
             try:
                 yield ExportedPage(
@@ -208,9 +210,9 @@ class BulkReader:
                 )
             finally:
                 path.unlink(missing_ok=True)
-            if next_body is None:
+            if next_job is None:
                 return
-            job_id = next_job or self.create(next_body, query.module)
+            job_id = next_job
             page += 1
 
     def _next_page_body(
