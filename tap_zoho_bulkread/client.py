@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -28,6 +29,9 @@ class TransientError(Exception):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+RETRYABLE = (TransientError, requests.ConnectionError, requests.Timeout)
 
 
 class DownloadLimiter:
@@ -100,6 +104,7 @@ class ZohoClient:
         limiter: DownloadLimiter | None = None,
         max_tries: int = 6,
         max_wait_seconds: float = 60.0,
+        retry_base_seconds: float = 1.0,
     ) -> None:
         self.authenticator = authenticator
         self._api_domain = api_domain.rstrip("/") if api_domain else None
@@ -107,6 +112,7 @@ class ZohoClient:
         self.limiter = limiter or DownloadLimiter()
         self.max_tries = max_tries
         self.max_wait_seconds = max_wait_seconds
+        self.retry_base_seconds = retry_base_seconds
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
 
@@ -131,6 +137,20 @@ class ZohoClient:
             )
         return absolute
 
+    def _waits(self) -> Generator[float, Any, None]:
+        """Waits between tries: Retry-After when given, else exponential with jitter."""
+        failure = yield 0
+        attempt = 0
+        while True:
+            hint = getattr(failure, "retry_after", None)
+            if hint is not None:
+                delay = min(float(hint), self.max_wait_seconds)
+            else:
+                ceiling = min(self.retry_base_seconds * 2**attempt, self.max_wait_seconds)
+                delay = ceiling * random.uniform(0.5, 1.0)
+            attempt += 1
+            failure = yield delay
+
     def _retrying(self, action: Callable[[], T], what: str) -> T:
         def wait_hint(details: Any) -> None:
             exc = details.get("exception")
@@ -143,20 +163,17 @@ class ZohoClient:
                 details.get("wait") or 0,
             )
 
-        def wait_gen() -> Any:
-            return backoff.expo(base=2, factor=1, max_value=self.max_wait_seconds)
-
         retried = backoff.on_exception(
-            wait_gen,
-            (TransientError, requests.ConnectionError, requests.Timeout),
+            self._waits,
+            RETRYABLE,
             max_tries=self.max_tries,
             on_backoff=wait_hint,
             raise_on_giveup=True,
-            jitter=backoff.full_jitter,
+            jitter=None,
         )(action)
         try:
             return retried()
-        except (TransientError, requests.ConnectionError, requests.Timeout) as exc:
+        except RETRYABLE as exc:
             raise ZohoAPIError(
                 "RETRIES_EXHAUSTED",
                 0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -23,6 +24,9 @@ from tap_zoho_bulkread.metadata import (
 )
 
 Decoder = Callable[[str], Any]
+# Zoho's multi-line fields hold up to 32,000 characters, rich text more; csv's default
+# limit (128 KiB) would refuse a legitimate export.
+csv.field_size_limit(64 * 1024 * 1024)
 BOOLEANS = {"true": True, "false": False}
 
 
@@ -170,30 +174,47 @@ class RecordDecoder:
                 io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
             ):
                 reader = csv.reader(text)
-                header = next(reader, None)
-                if header is None:
-                    return
-                plan = self._plan(header)
-                decode_row = compile_row_decoder(plan)
-                width = len(header)
-                batch: list[dict[str, Any]] = []
-                for row in reader:
-                    if len(row) != width:
-                        raise ExportFileError(
-                            f"{self.stream}: row {reader.line_num} of job {job_id} has "
-                            f"{len(row)} columns, the header {width}"
-                        )
-                    try:
-                        batch.append(decode_row(row))
-                    except (ValueError, KeyError, InvalidOperation) as exc:
-                        raise ExportFileError(
-                            self._bad_value(row, plan, reader.line_num, job_id)
-                        ) from exc
-                    if len(batch) >= size:
-                        yield batch
-                        batch = []
-                if batch:
-                    yield batch
+                try:
+                    yield from self._read(reader, job_id, size)
+                except csv.Error as exc:
+                    raise ExportFileError(
+                        f"{self.stream}: line {reader.line_num} of job {job_id}'s CSV cannot be "
+                        f"read ({exc}); the export is damaged. Run the sync again."
+                    ) from None
+                except (zipfile.BadZipFile, zlib.error, EOFError):
+                    raise ExportFileError(
+                        f"{self.stream}: the result of job {job_id} is a damaged zip (it breaks "
+                        f"off near line {reader.line_num}). Run the sync again."
+                    ) from None
+                except UnicodeDecodeError:
+                    raise ExportFileError(
+                        f"{self.stream}: job {job_id}'s CSV is not UTF-8 near line "
+                        f"{reader.line_num}; the export is damaged. Run the sync again."
+                    ) from None
+
+    def _read(self, reader: Any, job_id: str, size: int) -> Iterator[list[dict[str, Any]]]:
+        header = next(reader, None)
+        if header is None:
+            return
+        plan = self._plan(header)
+        decode_row = compile_row_decoder(plan)
+        width = len(header)
+        batch: list[dict[str, Any]] = []
+        for row in reader:
+            if len(row) != width:
+                raise ExportFileError(
+                    f"{self.stream}: row {reader.line_num} of job {job_id} has "
+                    f"{len(row)} columns, the header {width}"
+                )
+            try:
+                batch.append(decode_row(row))
+            except (ValueError, KeyError, InvalidOperation) as exc:
+                raise ExportFileError(self._bad_value(row, plan, reader.line_num, job_id)) from exc
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def _member(self, archive: zipfile.ZipFile, job_id: str) -> str:
         names = archive.namelist()

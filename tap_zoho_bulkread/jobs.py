@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,65 @@ def fingerprint(body: dict[str, Any]) -> str:
     return json.dumps(body, sort_keys=True)
 
 
+RESUME_SECONDS = 23 * 3600  # Zoho keeps results and page tokens for a day
+MAX_JOB_ATTEMPTS = 3
+TRANSIENT_JOB_CODES = frozenset({"INTERNAL_ERROR", "SERVER_BUSY", "TOO_MANY_REQUESTS"})
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where an export stands: enough for a restarted run to continue without starting over."""
+
+    export: str
+    page: int
+    page_token: str | None
+    job_id: str
+    created: float
+
+    def usable_for(self, export: str) -> bool:
+        """Whether this checkpoint belongs to ``export`` and its job can still be used."""
+        return self.export == export and time.time() - self.created < RESUME_SECONDS
+
+    def to_state(self) -> dict[str, Any]:
+        """The checkpoint as it is kept in the stream's state."""
+        return {
+            "export": self.export,
+            "page": self.page,
+            "page_token": self.page_token,
+            "job_id": self.job_id,
+            "created": datetime.fromtimestamp(self.created, timezone.utc).isoformat(),
+        }
+
+    @classmethod
+    def from_state(cls, value: Any) -> Checkpoint | None:
+        """Read a checkpoint from state; None when absent or not understood."""
+        if not isinstance(value, dict):
+            return None
+        try:
+            return cls(
+                export=str(value["export"]),
+                page=int(value["page"]),
+                page_token=value.get("page_token") or None,
+                job_id=str(value["job_id"]),
+                created=datetime.fromisoformat(str(value["created"])).timestamp(),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _worth_a_new_job(exc: Exception) -> bool:
+    """A failure that a fresh job for the same page may not meet again."""
+    if isinstance(exc, JobFailed):
+        return exc.code in TRANSIENT_JOB_CODES
+    assert isinstance(exc, ZohoAPIError)
+    return exc.status == 404  # the job or its result is gone (expired, or Zoho lost it)
+
+
+def fingerprint_digest(body: dict[str, Any]) -> str:
+    """A short digest of a job body."""
+    return hashlib.sha256(fingerprint(body).encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class ExportedPage:
     """One completed, downloaded page of an export."""
@@ -108,6 +169,7 @@ class BulkReader:
         self.work_dir = work_dir
         self.ledger = ledger or JobLedger(settings.max_concurrent_jobs)
         self.schedule_ahead = schedule_ahead or (lambda: None)
+        self.created_at: dict[str, float] = {}
 
     def create(self, body: dict[str, Any], module: str) -> str:
         """Create a job; return its id."""
@@ -123,6 +185,7 @@ class BulkReader:
             "%s: created bulk read job %s (page request %s)", module, job_id, _page_of(body)
         )
         self.ledger.add(job_id)
+        self.created_at[job_id] = time.time()
         return job_id
 
     def wait(self, job_id: str, module: str) -> dict[str, Any]:
@@ -160,47 +223,55 @@ class BulkReader:
                 max(MAX_POLL_SECONDS, self.settings.poll_interval_seconds),
             )
 
-    def pages(self, query: JobQuery) -> Iterator[ExportedPage]:
+    def pages(
+        self,
+        query: JobQuery,
+        *,
+        resume: Checkpoint | None = None,
+        on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    ) -> Iterator[ExportedPage]:
         """Export every page of ``query``; each file is removed once the caller moves on.
 
         The next page's job is created as soon as a page completes, before downloading it,
-        so Zoho works on it while this page is downloaded and decoded.
+        so Zoho works on it while this page is downloaded and decoded. ``on_checkpoint`` is
+        told, whenever a job is created for the next page to read, what a restarted run needs
+        to continue there; ``resume`` is such a checkpoint from an earlier run.
         """
         settings = self.settings
-        page = 1
+        save = on_checkpoint or (lambda checkpoint: None)
         first = job_body(query, product=settings.product, version=settings.version)
-        job_id = self.ledger.take_ahead(query.module, first)
-        if job_id is None:
-            job_id = self.create(first, query.module)
-        else:
-            self.logger.info("%s: using job %s, created ahead of its turn", query.module, job_id)
-        self.schedule_ahead()
-        while True:
-            try:
-                result = self.wait(job_id, query.module)
-            except BaseException:
-                self.ledger.done(job_id)
-                raise
-            next_body = self._next_page_body(query, result, page)
-            # Prefetch: Zoho works on the next page while this one is downloaded and decoded.
-            next_job = None
-            if next_body is not None and self.ledger.has_room():
-                next_job = self.create(next_body, query.module)
-            path = self.work_dir / f"{job_id}.zip"
-            started = time.monotonic()
-            try:
-                size = self.client.download(str(result["download_url"]), path)
-            finally:
-                self.ledger.done(job_id)
+        export = fingerprint_digest(first)
+        if resume is not None and resume.usable_for(export):
+            page, token, job_id = resume.page, resume.page_token, resume.job_id
+            body = self._page_body(query, page, token)
             self.logger.info(
-                "%s: downloaded page %d of job %s (%d records, %.1f MB) in %.1fs",
+                "%s: resuming the interrupted export at page %d with job %s",
                 query.module,
                 page,
                 job_id,
-                int(result.get("count") or 0),
-                size / 1e6,
-                time.monotonic() - started,
             )
+            self.created_at[job_id] = resume.created
+            self.ledger.add(job_id)
+        else:
+            if resume is not None:
+                self.logger.info(
+                    "%s: the interrupted export cannot be resumed (the query changed or its "
+                    "jobs are over a day old); exporting again from the first page",
+                    query.module,
+                )
+            page, token, body = 1, None, first
+            job_id = self.ledger.take_ahead(query.module, first) or self.create(first, query.module)
+            self.created_at.setdefault(job_id, time.time())
+        save(Checkpoint(export, page, token, job_id, self.created_at[job_id]))
+        self.schedule_ahead()
+        while True:
+            job_id, result = self._complete(job_id, body, query.module, page)
+            next_body = self._next_page_body(query, result, page)
+            next_job = None
+            if next_body is not None and self.ledger.has_room():
+                # Zoho works on the next page while this one is downloaded and decoded.
+                next_job = self.create(next_body, query.module)
+            job_id, path = self._download(job_id, result, body, query.module, page)
             if next_body is not None and next_job is None:
                 next_job = self.create(next_body, query.module)  # this stream goes first
             self.schedule_ahead()
@@ -210,10 +281,84 @@ class BulkReader:
                 )
             finally:
                 path.unlink(missing_ok=True)
-            if next_job is None:
+            if next_job is None or next_body is None:
                 return
-            job_id = next_job
-            page += 1
+            page, job_id, body = page + 1, next_job, next_body
+            token = body["query"].get("page_token")
+            save(Checkpoint(export, page, token, job_id, self.created_at[job_id]))
+
+    def _page_body(self, query: JobQuery, page: int, token: str | None) -> dict[str, Any]:
+        settings = self.settings
+        if token:
+            return job_body(
+                query, product=settings.product, version=settings.version, page_token=token
+            )
+        return job_body(query, product=settings.product, version=settings.version, page=page)
+
+    def _complete(
+        self, job_id: str, body: dict[str, Any], module: str, page: int
+    ) -> tuple[str, dict[str, Any]]:
+        """Wait for a page's job; create it again when Zoho lost it or failed it transiently."""
+        for attempt in range(1, MAX_JOB_ATTEMPTS + 1):
+            try:
+                return job_id, self.wait(job_id, module)
+            except (JobFailed, ZohoAPIError) as exc:
+                self.ledger.done(job_id)
+                if attempt == MAX_JOB_ATTEMPTS or not _worth_a_new_job(exc):
+                    raise
+                self.logger.warning(
+                    "%s: creating the job for page %d again after: %s (attempt %d of %d)",
+                    module,
+                    page,
+                    exc,
+                    attempt + 1,
+                    MAX_JOB_ATTEMPTS,
+                )
+                job_id = self.create(body, module)
+            except BaseException:
+                self.ledger.done(job_id)
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _download(
+        self, job_id: str, result: dict[str, Any], body: dict[str, Any], module: str, page: int
+    ) -> tuple[str, Path]:
+        """Download a page's result; when it has expired, run the page's job again first."""
+        started = time.monotonic()
+        try:
+            path = self.work_dir / f"{job_id}.zip"
+            size = self.client.download(str(result["download_url"]), path)
+        except ZohoAPIError as exc:
+            self.ledger.done(job_id)
+            if exc.status != 404:
+                raise
+            self.logger.warning(
+                "%s: the result of job %s is gone (%s); creating the job for page %d again",
+                module,
+                job_id,
+                exc.message,
+                page,
+            )
+            job_id, result = self._complete(self.create(body, module), body, module, page)
+            path = self.work_dir / f"{job_id}.zip"
+            try:
+                size = self.client.download(str(result["download_url"]), path)
+            finally:
+                self.ledger.done(job_id)
+        except BaseException:
+            self.ledger.done(job_id)
+            raise
+        self.ledger.done(job_id)
+        self.logger.info(
+            "%s: downloaded page %d of job %s (%d records, %.1f MB) in %.1fs",
+            module,
+            page,
+            job_id,
+            int(result.get("count") or 0),
+            size / 1e6,
+            time.monotonic() - started,
+        )
+        return job_id, path
 
     def _next_page_body(
         self, query: JobQuery, result: dict[str, Any], page: int

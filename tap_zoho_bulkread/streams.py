@@ -18,6 +18,7 @@ from singer_sdk.streams import Stream
 
 from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
+from tap_zoho_bulkread.jobs import Checkpoint
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
@@ -47,6 +48,9 @@ class ModuleSettings:
             replication_key=value.get("replication_key"),
             lookup_fields=list(value.get("lookup_fields") or []),
         )
+
+
+CHECKPOINT_KEY = "zoho_export"
 
 
 class ZohoModuleStream(Stream):
@@ -79,6 +83,7 @@ class ZohoModuleStream(Stream):
         self.replication_key = replication_key
         self._zoho_tap = tap
         self._line_writer: RecordLineWriter | None = None
+        self._newest: str | None = None
 
     def _fast_record_writer(self) -> RecordLineWriter | None:
         """The direct RECORD writer, when no stream map or flattening changes records."""
@@ -160,16 +165,23 @@ class ZohoModuleStream(Stream):
             f" where {self.replication_key} >= {start.isoformat()}" if start else " (full export)",
         )
         decoder = RecordDecoder(self.module, self.specs, selected)
+        resume = Checkpoint.from_state(self.stream_state.get(CHECKPOINT_KEY))
+        self._newest = self.stream_state.get(CHECKPOINT_KEY, {}).get("newest") if resume else None
+        if self._newest and self.replication_key:
+            # records of the pages read before the interruption count towards the bookmark
+            self._increment_stream_state({self.replication_key: self._newest})
         work_dir = Path(tempfile.mkdtemp(prefix=f"tap-zoho-{self.module}-"))
         started, total = time.monotonic(), 0
         try:
             reader = self._zoho_tap.bulk_reader(work_dir, self.name)
-            for page in reader.pages(query):
+            pages = reader.pages(query, resume=resume, on_checkpoint=self._save_checkpoint)
+            for page in pages:
                 if self._line_writer is not None:
                     self._line_writer.new_page()
                 page_started, before = time.monotonic(), total
                 for batch in decoder.batches(page.path, page.job_id):
                     total += len(batch)
+                    self._note_newest(batch)
                     yield batch
                 self.logger.info(
                     "%s: decoded and emitted page %d of job %s: %d records in %.2fs",
@@ -183,7 +195,30 @@ class ZohoModuleStream(Stream):
             raise self._explain(exc) from None
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
+        self._save_checkpoint(None)
         self.logger.info("%s: %d records in %.1fs", self.module, total, time.monotonic() - started)
+
+    def _note_newest(self, batch: list[dict[str, Any]]) -> None:
+        key = self.replication_key
+        if key:
+            values = [r[key] for r in batch if r.get(key) is not None]
+            if values and (self._newest is None or max(values) > self._newest):
+                self._newest = max(values)
+
+    def _save_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        """Keep (or, once the export is read, drop) the resume point in state, and emit it.
+
+        Only pages whose records were all emitted lie behind a checkpoint; the bookmark
+        itself still moves only when the export is complete.
+        """
+        state = self.stream_state
+        if checkpoint is None:
+            if state.pop(CHECKPOINT_KEY, None) is None:
+                return
+        else:
+            state[CHECKPOINT_KEY] = {**checkpoint.to_state(), "newest": self._newest}
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def _sync_records(
         self, context: Context | None = None, *, write_messages: bool = True
@@ -216,10 +251,8 @@ class ZohoModuleStream(Stream):
             for batch in self.record_batches(None):
                 writer.write_many(batch)
                 self.state_manager.is_flushed = False
-                if key:
-                    values = [r[key] for r in batch if r.get(key) is not None]
-                    if values:
-                        self._increment_stream_state({key: max(values)}, context=None)
+                if key and self._newest is not None:
+                    self._increment_stream_state({key: self._newest}, context=None)
                 counter.increment(len(batch))
                 before, written = written, written + len(batch)
                 if written // self.STATE_MSG_FREQUENCY > before // self.STATE_MSG_FREQUENCY:

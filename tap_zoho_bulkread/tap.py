@@ -22,7 +22,7 @@ from tap_zoho_bulkread.metadata import (
 )
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
 from tap_zoho_bulkread.query import job_body, normalize_criteria
-from tap_zoho_bulkread.streams import ModuleSettings, ZohoModuleStream
+from tap_zoho_bulkread.streams import CHECKPOINT_KEY, ModuleSettings, ZohoModuleStream
 
 ACCOUNTS_SERVERS = {
     "us": "https://accounts.zoho.com",
@@ -224,10 +224,10 @@ class TapZohoBulkRead(Tap):
         for name in names[names.index(current) + 1 :]:
             if not ledger.has_room():
                 return
-            if name in ledger.ahead:
-                continue
             stream = self.streams[name]
             assert isinstance(stream, ZohoModuleStream)
+            if name in ledger.ahead or stream.stream_state.get(CHECKPOINT_KEY):
+                continue  # a stream with a checkpoint resumes its own jobs
             body = job_body(stream.job_query(), product=self.product, version=self.api_version)
             job_id = reader.create(body, stream.module)
             ledger.keep_ahead(stream.module, job_id, body)

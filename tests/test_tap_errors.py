@@ -158,3 +158,20 @@ def test_tap_cli_about_lists_every_setting() -> None:
         "job_timeout_seconds",
     ):
         assert f"| {name} |" in result.stdout, name
+
+
+def test_a_transiently_failed_job_is_created_again(tmp_path: Path) -> None:
+    with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
+        config = tap_config(emu.url)
+        catalog = select(discover(tmp_path, config), CALLS_ONLY)
+        requests.post(
+            f"{emu.url}/__emulator__/faults",
+            json={"fail_next_job": {"Calls": "INTERNAL_ERROR"}},
+            timeout=10,
+        )
+        run = run_tap(tmp_path / "run", config, catalog=catalog)
+        creations = [p for p in request_paths(emu.url) if p == "/crm/bulk/v8/read"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert len(run.records("Calls")) == 250
+    assert len(creations) == 2
+    assert "creating the job for page 1 again" in run.stderr

@@ -252,7 +252,7 @@ def test_failed_job_ends_the_run_with_zohos_message_and_keeps_the_old_bookmark(
         catalog = select(discover(tmp_path, config), {"Calls": ["Subject"]})
         requests.post(
             f"{emu.url}/__emulator__/faults",
-            json={"fail_next_job": {"Calls": "INTERNAL_ERROR"}},
+            json={"fail_next_job": {"Calls": "INVALID_QUERY"}},
             timeout=10,
         )
         state = {
@@ -265,7 +265,7 @@ def test_failed_job_ends_the_run_with_zohos_message_and_keeps_the_old_bookmark(
         }
         run = run_tap(tmp_path / "run", config, catalog=catalog, state=state)
     assert run.returncode != 0
-    assert "INTERNAL_ERROR" in run.stderr and "failed" in run.stderr
+    assert "INVALID_QUERY" in run.stderr and "failed" in run.stderr
     assert run.records("Calls") == []
     assert run.bookmark("Calls") in (None, "2020-01-01T00:00:00+00:00")
 

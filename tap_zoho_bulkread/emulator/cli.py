@@ -17,7 +17,8 @@ Admin paths: GET /__emulator__/health, GET /__emulator__/records/{module}?produc
 (ground truth as JSON lines, times in UTC), GET /__emulator__/requests, POST
 /__emulator__/mutate {"module","product","create","update"}, POST /__emulator__/faults
 {"seed","error_rate","burst_429","drop_downloads","fail_next_job":{module:code},
-"slow_job_seconds","download_delay_seconds","token_seconds","revoke_tokens"},
+"slow_job_seconds","download_delay_seconds","token_seconds","revoke_tokens",
+"retry_after_seconds"},
 POST /__emulator__/reset.
 """
 

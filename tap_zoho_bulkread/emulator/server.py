@@ -105,6 +105,7 @@ class Faults:
     download_delay_seconds: float = 0.0
     token_seconds: float | None = None
     revoke_tokens: bool = False
+    retry_after_seconds: float | None = None
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def public(self) -> dict[str, Any]:
@@ -194,10 +195,11 @@ def _zoho_error(code: str, message: str, details: dict[str, Any] | None = None) 
 class HttpError(Exception):
     """An API error answer: HTTP status and Zoho's error body."""
 
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
+    def __init__(self, status: int, body: dict[str, Any], retry_after: float | None = None) -> None:
         super().__init__(body.get("message", ""))
         self.status = status
         self.body = body
+        self.retry_after = retry_after
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -240,7 +242,10 @@ class Handler(BaseHTTPRequestHandler):
                         self._inject_faults()
                     getattr(self, name)(*match.groups())
                 except HttpError as exc:
-                    self._json(exc.status, exc.body)
+                    headers = (
+                        {} if exc.retry_after is None else {"Retry-After": f"{exc.retry_after:g}"}
+                    )
+                    self._json(exc.status, exc.body, headers)
                 except QueryError as exc:
                     self._json(exc.status, exc.envelope)
                 except (BrokenPipeError, ConnectionResetError):
@@ -262,10 +267,12 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
-    def _json(self, status: int, body: Any) -> None:
+    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body).encode()
         self.log_entry["status"] = status
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
