@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -13,6 +14,14 @@ from singer_sdk.helpers._util import utc_now
 from tap_zoho_bulkread.errors import AuthenticationError
 
 REFRESH_MARGIN_SECONDS = 120
+
+
+def _is_json(response: requests.Response) -> bool:
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
 
 
 class ZohoAuthenticator(OAuthAuthenticator):
@@ -33,6 +42,8 @@ class ZohoAuthenticator(OAuthAuthenticator):
         )
         self._refresh_token_value = refresh_token
         self.api_domain: str | None = None
+        self.max_tries = 6
+        self.retry_base_seconds = 1.0
         self._lock = threading.Lock()
 
     @property
@@ -57,18 +68,9 @@ class ZohoAuthenticator(OAuthAuthenticator):
         """Ask the accounts server for a new access token; raise a clear error if refused."""
         self.logger.info("Requesting a new Zoho access token from %s", self.auth_endpoint)
         started = utc_now()
-        try:
-            response = self._session.post(
-                self.auth_endpoint, data=self.oauth_request_payload, timeout=60
-            )
-        except requests.RequestException as exc:
-            raise AuthenticationError(
-                f"Could not reach the Zoho accounts server {self.auth_endpoint}: "
-                f"{type(exc).__name__}. Check data_center / accounts_url and the network."
-            ) from None
-        try:
-            answer = response.json()
-        except ValueError:
+        response = self._post_with_retries()
+        answer = response.json()
+        if not isinstance(answer, dict):
             answer = {}
         if response.status_code != 200 or "access_token" not in answer:
             error = answer.get("error") or f"HTTP {response.status_code}"
@@ -86,6 +88,38 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self.expires_in = int(answer.get("expires_in") or 3600)
         self.api_domain = answer.get("api_domain") or self.api_domain
         self.last_refreshed = started
+
+    def _post_with_retries(self) -> requests.Response:
+        """POST the refresh grant; retry 429, 5xx, non-JSON answers and dropped connections."""
+        wait = self.retry_base_seconds
+        for attempt in range(1, self.max_tries + 1):
+            problem = ""
+            try:
+                response = self._session.post(
+                    self.auth_endpoint, data=self.oauth_request_payload, timeout=60
+                )
+            except requests.RequestException as exc:
+                problem = type(exc).__name__
+            else:
+                transient = response.status_code == 429 or response.status_code >= 500
+                if not transient and _is_json(response):
+                    return response
+                problem = f"HTTP {response.status_code}" + ("" if transient else ", not JSON")
+            if attempt == self.max_tries:
+                raise AuthenticationError(
+                    f"The Zoho accounts server {self.auth_endpoint} still failed after "
+                    f"{attempt} tries ({problem}). Check data_center / accounts_url, or try later."
+                )
+            self.logger.warning(
+                "Token refresh failed (%s); try %d of %d, retrying in %.1fs",
+                problem,
+                attempt,
+                self.max_tries,
+                wait,
+            )
+            time.sleep(wait)
+            wait = min(wait * 2, 60)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def ensure_token(self, *, force: bool = False) -> str:
         """Return a valid access token, refreshing it (once, for all threads) when needed."""

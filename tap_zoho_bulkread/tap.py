@@ -115,6 +115,12 @@ class TapZohoBulkRead(Tap):
                     description="First wait between job status checks; waits then grow."),
         th.Property("job_timeout_seconds", th.NumberType, default=3600,
                     description="Give up on a job still unfinished after this long."),
+        th.Property("max_tries", th.IntegerType, default=6,
+                    description="Tries per request before giving up on 429s, 5xx answers "
+                    "and dropped connections."),
+        th.Property("retry_wait_seconds", th.NumberType, default=1,
+                    description="First wait between tries (doubling, up to 60s) when Zoho "
+                    "sends no Retry-After."),
         th.Property("max_downloads_per_minute", th.IntegerType, default=10,
                     description="Zoho allows 10 result downloads a minute per org; lower it "
                     "when other tools share the org."),
@@ -176,11 +182,15 @@ class TapZohoBulkRead(Tap):
             client_secret=self.config["client_secret"],
             refresh_token=self.config["refresh_token"],
         )
+        authenticator.max_tries = max(int(self.config.get("max_tries") or 6), 1)
+        authenticator.retry_base_seconds = float(self.config.get("retry_wait_seconds") or 1)
         return ZohoClient(
             authenticator,
             api_domain=self.configured_api_domain(),
             logger=self.logger,
             limiter=DownloadLimiter(int(self.config.get("max_downloads_per_minute") or 10)),
+            max_tries=max(int(self.config.get("max_tries") or 6), 1),
+            retry_base_seconds=float(self.config.get("retry_wait_seconds") or 1),
         )
 
     @cached_property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ def tap_config(url: str, **settings: Any) -> dict[str, Any]:
         "accounts_url": url,
         "poll_interval_seconds": 0.05,
         "max_downloads_per_minute": 10_000,
+        "retry_wait_seconds": 0.05,
         **settings,
     }
 
@@ -62,6 +64,7 @@ def run_tap(
     catalog: dict[str, Any] | None = None,
     state: dict[str, Any] | None = None,
     discover: bool = False,
+    env: dict[str, str] | None = None,
 ) -> TapRun:
     """Run the tap as a user would, from files, and parse its stdout."""
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -78,7 +81,9 @@ def run_tap(
         state_path = tmp_path / "state.json"
         state_path.write_text(json.dumps(state))
         command += ["--state", str(state_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
     messages = []
     if not discover:
         messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]

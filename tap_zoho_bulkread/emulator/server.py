@@ -106,6 +106,8 @@ class Faults:
     token_seconds: float | None = None
     revoke_tokens: bool = False
     retry_after_seconds: float | None = None
+    html_answers: int = 0
+    corrupt_downloads: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def public(self) -> dict[str, Any]:
@@ -202,6 +204,10 @@ class HttpError(Exception):
         self.retry_after = retry_after
 
 
+class HtmlAnswer(Exception):
+    """Answer like a proxy in front of Zoho having a bad day: HTTP 200 with an HTML page."""
+
+
 class Handler(BaseHTTPRequestHandler):
     """Routes one request; see ROUTES."""
 
@@ -248,6 +254,14 @@ class Handler(BaseHTTPRequestHandler):
                     self._json(exc.status, exc.body, headers)
                 except QueryError as exc:
                     self._json(exc.status, exc.envelope)
+                except HtmlAnswer:
+                    page = b"<html><body><h1>Service temporarily unavailable</h1></body></html>"
+                    self.log_entry["status"] = 200
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/html")
+                    self.send_header("Content-Length", str(len(page)))
+                    self.end_headers()
+                    self.wfile.write(page)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
                 break
@@ -289,6 +303,9 @@ class Handler(BaseHTTPRequestHandler):
     def _inject_faults(self) -> None:
         faults = self.state.faults
         with self.state.lock:
+            if faults.html_answers > 0:
+                faults.html_answers -= 1
+                raise HtmlAnswer()
             if faults.burst_429 > 0:
                 faults.burst_429 -= 1
                 raise HttpError(
@@ -528,7 +545,19 @@ class Handler(BaseHTTPRequestHandler):
             drop = state.faults.drop_downloads > 0
             if drop:
                 state.faults.drop_downloads -= 1
+            corrupt = state.faults.corrupt_downloads > 0
+            if corrupt:
+                state.faults.corrupt_downloads -= 1
             delay = state.faults.download_delay_seconds
+        if corrupt:
+            garbage = bytes(range(256)) * 64
+            self.log_entry["status"] = 200
+            self.send_response(200)
+            self.send_header("Content-Type", "application/zip")
+            self.send_header("Content-Length", str(len(garbage)))
+            self.end_headers()
+            self.wfile.write(garbage)
+            return
         self._send_file(job.path, f"{job.id}.zip", drop=drop, delay=delay)
 
     def _send_file(self, path: Path, name: str, *, drop: bool, delay: float) -> None:
