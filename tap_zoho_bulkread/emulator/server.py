@@ -256,12 +256,7 @@ class Handler(BaseHTTPRequestHandler):
                     self._json(exc.status, exc.envelope)
                 except HtmlAnswer:
                     page = b"<html><body><h1>Service temporarily unavailable</h1></body></html>"
-                    self.log_entry["status"] = 200
-                    self.send_response(200)
-                    self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Length", str(len(page)))
-                    self.end_headers()
-                    self.wfile.write(page)
+                    self._send_bytes(200, "text/html", page)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
                 break
@@ -283,11 +278,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
         payload = json.dumps(body).encode()
+        self._send_bytes(status, "application/json;charset=UTF-8", payload, headers)
+
+    def _send_bytes(
+        self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None
+    ) -> None:
         self.log_entry["status"] = status
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
@@ -550,13 +550,7 @@ class Handler(BaseHTTPRequestHandler):
                 state.faults.corrupt_downloads -= 1
             delay = state.faults.download_delay_seconds
         if corrupt:
-            garbage = bytes(range(256)) * 64
-            self.log_entry["status"] = 200
-            self.send_response(200)
-            self.send_header("Content-Type", "application/zip")
-            self.send_header("Content-Length", str(len(garbage)))
-            self.end_headers()
-            self.wfile.write(garbage)
+            self._send_bytes(200, "application/zip", bytes(range(256)) * 64)
             return
         self._send_file(job.path, f"{job.id}.zip", drop=drop, delay=delay)
 
