@@ -178,24 +178,27 @@ def download_export(url: str, fields: list[str], work: Path) -> Path:
     return path
 
 
-def decode_benchmark(work: Path, rows: int) -> dict[str, float]:
+def decode_benchmark(work: Path, rows: int, rounds: int = 3) -> dict[str, float]:
     print(
         f"\n1. Decode: {rows:,} Leads rows, {len(DECODE_FIELDS) + 2} columns of mixed types",
         flush=True,
     )
     with EmulatorProcess("--job-seconds", "0", "--records", f"Leads={rows}") as emulator:
-        stderr, _, _ = run_tap(
-            emulator.url, work, ["Leads"], DECODE_FIELDS, poll_interval_seconds=0.5
-        )
-        decoded = [
-            float(s)
-            for s in re.findall(
+        tap_seconds = math.inf
+        for _ in range(rounds):  # best of rounds, like the baseline
+            stderr, _, _ = run_tap(
+                emulator.url, work, ["Leads"], DECODE_FIELDS, poll_interval_seconds=0.2
+            )
+            decoded = re.findall(
                 r"decoded and emitted page \d+ of job \d+: \d+ records in ([\d.]+)s", stderr
             )
-        ]
-        tap_seconds = sum(decoded)
+            tap_seconds = min(tap_seconds, sum(float(s) for s in decoded))
+        started = time.monotonic()
         zip_path = download_export(emulator.url, DECODE_FIELDS, work)
-    base_seconds, base_rows = raw_baseline(zip_path, rounds=3)
+        print(
+            f"   emulator: a {rows:,}-record job created, completed and downloaded in {time.monotonic() - started:.1f}s"
+        )
+    base_seconds, base_rows = raw_baseline(zip_path, rounds=rounds)
     assert base_rows == rows, (base_rows, rows)
     ratio = tap_seconds / base_seconds
     print(
