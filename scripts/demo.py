@@ -72,7 +72,9 @@ def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
         raise SystemExit(f"meltano run failed (exit {result.returncode}); see {WORK}")
     emitted = {
         m: int(n)
-        for m, n in re.findall(r"tap-zoho-bulkread[^|]*?\|? (\w+): (\d+) records in", result.stderr)
+        for m, n in re.findall(
+            r"tap-zoho-bulkread[^|\n]*?\|? ([A-Za-z_]\w*): (\d+) records in", result.stderr
+        )
     }
     print(
         f"   finished in {time.monotonic() - started:.1f}s; records emitted per module: {emitted}"
