@@ -70,6 +70,24 @@ MODULE_SETTINGS = th.ObjectType(
 )
 
 
+LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
+
+
+def check_lookup_fields(
+    module: str, lookup_fields: list[str], fields: list[dict[str, Any]]
+) -> None:
+    """Refuse dot fields whose first part is not a lookup field of the module."""
+    types = {entry.get("api_name"): entry.get("data_type") for entry in fields}
+    for dotted in lookup_fields:
+        base = dotted.split(".", 1)[0]
+        if types.get(base) not in LOOKUP_TYPES:
+            found = "is not a field of" if base not in types else "is not a lookup field of"
+            raise ConfigurationError(
+                f"module_settings.{module}.lookup_fields: {base!r} {found} {module}; a dot field "
+                "starts with a lookup such as Owner or Account_Name."
+            )
+
+
 class TapZohoBulkRead(Tap):
     """Zoho CRM and Bigin through the Bulk Read API."""
 
@@ -304,6 +322,7 @@ class TapZohoBulkRead(Tap):
             entries = client.get_json(f"{prefix}/fields", {"module": module}).get("fields", [])
             specs = field_specs(entries, module, self.logger)
             settings = self._module_settings(module)
+            check_lookup_fields(module, settings.lookup_fields, entries)
             schema = stream_schema(specs, settings.lookup_fields)
             streams.append(
                 ZohoModuleStream(

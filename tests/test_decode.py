@@ -128,3 +128,22 @@ def test_utc_datetime_is_canonical() -> None:
     assert utc_datetime("2024-11-03T01:30:00-07:00") == "2024-11-03T08:30:00+00:00"
     assert utc_datetime("2024-11-03T01:30:00-08:00") == "2024-11-03T09:30:00+00:00"
     assert utc_datetime("2024-11-03T09:30:00+00:00") == "2024-11-03T09:30:00+00:00"
+
+
+def test_nul_bytes_and_very_long_fields_are_kept(tmp_path: Path) -> None:
+    long_text = "x" * 300_000
+    body = "Id,Notes\r\n" + f'1,"a\x00b"\r\n2,"{long_text}"\r\n'
+    records = list(
+        RecordDecoder("Leads", SPECS, ["id", "Notes"]).records(
+            make_zip(tmp_path / "a.zip", body), "111"
+        )
+    )
+    assert records == [{"id": "1", "Notes": "a\x00b"}, {"id": "2", "Notes": long_text}]
+
+
+def test_a_csv_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("111.csv", b"Id,Notes\r\n1,caf\xe9\r\n")
+    with pytest.raises(ExportFileError, match="not UTF-8"):
+        list(RecordDecoder("Leads", SPECS, ["id", "Notes"]).records(path, "111"))

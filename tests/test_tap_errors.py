@@ -107,6 +107,14 @@ def test_wrong_refresh_token_fails_clearly_without_leaking_it(tmp_path: Path) ->
             "Zoho allows 20",
         ),
         ({"module_settings": {"Leads": {"lookup_fields": ["Owner"]}}}, "is not a dot field"),
+        (
+            {"module_settings": {"Leads": {"lookup_fields": ["Nope.last_name"]}}},
+            "'Nope' is not a field of Leads",
+        ),
+        (
+            {"module_settings": {"Leads": {"lookup_fields": ["Email.x"]}}},
+            "'Email' is not a lookup field of Leads",
+        ),
     ],
 )
 def test_bad_settings_fail_before_any_job_with_the_setting_named(
