@@ -150,6 +150,21 @@ def test_fault_slow_jobs_and_short_tokens(emulator: Emulator, client) -> None:
     assert token["expires_in"] == 1
 
 
+def test_fault_slow_downloads_take_their_time(emulator: Emulator, client) -> None:
+    url = completed_job(client)["result"]["download_url"]
+    admin(emulator.url, "faults", {"download_delay_seconds": 0.6})
+    started = time.monotonic()
+    assert client.get(url).status_code == 200
+    assert time.monotonic() - started >= 0.6
+
+
+def test_fault_429_bursts_can_carry_retry_after(emulator: Emulator, client) -> None:
+    client.token()
+    admin(emulator.url, "faults", {"burst_429": 1, "retry_after_seconds": 2})
+    response = client.get("/crm/v8/settings/modules")
+    assert (response.status_code, response.headers["Retry-After"]) == (429, "2")
+
+
 def test_unknown_fault_names_are_refused(emulator: Emulator) -> None:
     response = requests.post(f"{emulator.url}/__emulator__/faults", json={"oops": 1}, timeout=10)
     assert response.status_code == 400

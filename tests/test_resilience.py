@@ -256,3 +256,27 @@ def test_chaos_sync_of_several_modules_killed_and_resumed_loses_nothing(tmp_path
     assert tokens >= 3
     for secret in ("emulator-client-secret", "emulator-refresh-token"):
         assert secret not in second.stderr and secret not in json.dumps(second.messages)
+
+
+def test_retry_after_is_honoured_and_retries_are_logged(caplog) -> None:
+    import logging
+
+    from tap_zoho_bulkread.auth import ZohoAuthenticator
+
+    with Emulator(job_seconds=0.05) as emu:
+        auth = ZohoAuthenticator(
+            accounts_url=emu.url,
+            client_id="emulator-client-id",
+            client_secret="emulator-client-secret",
+            refresh_token="emulator-refresh-token",
+        )
+        client = ZohoClient(auth, api_domain=None, logger=logging.getLogger("retry-test"))
+        client.api_domain  # noqa: B018 (takes the token before the faults)
+        faults(emu.url, burst_429=2, retry_after_seconds=0.7)
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING):
+            modules = client.get_json("/crm/v8/settings/modules")["modules"]
+        elapsed = time.monotonic() - started
+    assert modules
+    assert elapsed >= 1.4
+    assert caplog.text.count("retrying in 0.7s") == 2

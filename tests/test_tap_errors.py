@@ -25,7 +25,7 @@ def test_short_lived_tokens_are_refreshed_before_they_expire(tmp_path: Path) -> 
         catalog = select(discover(tmp_path, config), CALLS_ONLY)
         requests.post(
             f"{emu.url}/__emulator__/faults",
-            json={"token_seconds": 2, "slow_job_seconds": 4},
+            json={"token_seconds": 3, "slow_job_seconds": 6},
             timeout=10,
         )
         run = run_tap(tmp_path / "run", config, catalog=catalog)
@@ -45,7 +45,7 @@ def test_a_revoked_token_is_refreshed_once_and_the_run_goes_on(tmp_path: Path) -
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         config = tap_config(emu.url)
         catalog = select(discover(tmp_path, config), CALLS_ONLY)
-        requests.post(f"{emu.url}/__emulator__/faults", json={"slow_job_seconds": 3}, timeout=10)
+        requests.post(f"{emu.url}/__emulator__/faults", json={"slow_job_seconds": 5}, timeout=10)
         timer = threading.Timer(
             2.0,
             lambda: requests.post(

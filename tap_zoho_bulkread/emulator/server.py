@@ -309,7 +309,9 @@ class Handler(BaseHTTPRequestHandler):
             if faults.burst_429 > 0:
                 faults.burst_429 -= 1
                 raise HttpError(
-                    429, _zoho_error("TOO_MANY_REQUESTS", "too many requests, try again later")
+                    429,
+                    _zoho_error("TOO_MANY_REQUESTS", "too many requests, try again later"),
+                    retry_after=faults.retry_after_seconds,
                 )
             if faults.error_rate and faults.rng.random() < faults.error_rate:
                 raise HttpError(500, _zoho_error("INTERNAL_ERROR", "Internal Server Error"))
@@ -569,10 +571,10 @@ class Handler(BaseHTTPRequestHandler):
                 chunk = source.read(min(DOWNLOAD_CHUNK, limit - sent))
                 if not chunk:
                     break
-                self.wfile.write(chunk)
-                sent += len(chunk)
                 if delay:
                     time.sleep(delay * len(chunk) / max(size, 1))
+                self.wfile.write(chunk)
+                sent += len(chunk)
         if drop:
             self.log_entry["dropped"] = True
             self.wfile.flush()
