@@ -23,7 +23,6 @@ from tap_zoho_bulkread.metadata import (
     FieldSpec,
 )
 
-Decoder = Callable[[str], Any]
 # Zoho's multi-line fields hold up to 32,000 characters, rich text more; csv's default
 # limit (128 KiB) would refuse a legitimate export.
 csv.field_size_limit(64 * 1024 * 1024)
@@ -61,33 +60,11 @@ def _to_utc(text: str) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def _boolean(text: str) -> bool:
-    return BOOLEANS[text]
-
-
-def _multi(text: str) -> list[str]:
-    return text.split(";")
-
-
 def _tags(text: str) -> list[str]:
     tags = text.split(",")
     if " " in text:
         tags = [tag.strip() for tag in tags]
     return [tag for tag in tags if tag] if "" in tags else tags
-
-
-DECODERS: dict[str, Decoder] = {
-    KIND_INTEGER: int,
-    KIND_NUMBER: Decimal,
-    KIND_BOOLEAN: _boolean,
-    KIND_DATETIME: utc_datetime,
-    KIND_MULTI: _multi,
-    KIND_TAGS: _tags,
-}
-
-
-def _identity(text: str) -> str:
-    return text
 
 
 # How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
@@ -233,10 +210,11 @@ class RecordDecoder:
     def _bad_value(
         self, row: list[str], plan: list[tuple[int, str, str]], line: int, job_id: str
     ) -> str:
-        for index, name, kind in plan:
+        # the same generated code, one column at a time, finds the cell at fault
+        for column in plan:
+            index, name, _ = column
             try:
-                if row[index] != "":
-                    DECODERS.get(kind, _identity)(row[index])
+                compile_row_decoder([column])(row)
             except (ValueError, KeyError, InvalidOperation):
                 return (
                     f"{self.stream}: row {line} of job {job_id} has {row[index]!r:.60} in "

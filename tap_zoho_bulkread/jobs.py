@@ -64,7 +64,6 @@ class JobLedger:
     def keep_ahead(self, module: str, job_id: str, body: dict[str, Any]) -> None:
         """Remember a job created ahead for ``module``'s first page."""
         self.ahead[module] = (job_id, fingerprint(body))
-        self.add(job_id)
 
     def take_ahead(self, module: str, body: dict[str, Any]) -> str | None:
         """The job created ahead for exactly this body, if any."""
@@ -76,8 +75,8 @@ class JobLedger:
 
 
 def fingerprint(body: dict[str, Any]) -> str:
-    """A stable text form of a job body, to compare two bodies."""
-    return json.dumps(body, sort_keys=True)
+    """A short, stable digest of a job body, to tell two bodies apart."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
 
 
 RESUME_SECONDS = 23 * 3600  # Zoho keeps results and page tokens for a day
@@ -134,11 +133,6 @@ def _worth_a_new_job(exc: Exception) -> bool:
     return exc.status == 404  # the job or its result is gone (expired, or Zoho lost it)
 
 
-def fingerprint_digest(body: dict[str, Any]) -> str:
-    """A short digest of a job body."""
-    return hashlib.sha256(fingerprint(body).encode()).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class ExportedPage:
     """One completed, downloaded page of an export."""
@@ -147,7 +141,6 @@ class ExportedPage:
     page: int
     count: int
     path: Path
-    more_records: bool
 
 
 class BulkReader:
@@ -240,7 +233,7 @@ class BulkReader:
         settings = self.settings
         save = on_checkpoint or (lambda checkpoint: None)
         first = job_body(query, product=settings.product, version=settings.version)
-        export = fingerprint_digest(first)
+        export = fingerprint(first)
         if resume is not None and resume.usable_for(export):
             page, token, job_id = resume.page, resume.page_token, resume.job_id
             body = self._page_body(query, page, token)
@@ -276,9 +269,7 @@ class BulkReader:
                 next_job = self.create(next_body, query.module)  # this stream goes first
             self.schedule_ahead()
             try:
-                yield ExportedPage(
-                    job_id, page, int(result.get("count") or 0), path, next_body is not None
-                )
+                yield ExportedPage(job_id, page, int(result.get("count") or 0), path)
             finally:
                 path.unlink(missing_ok=True)
             if next_job is None or next_body is None:

@@ -120,6 +120,11 @@ def select(catalog: dict[str, Any], streams: dict[str, list[str] | None]) -> dic
     return chosen
 
 
+def faults(url: str, **settings: Any) -> None:
+    """Replace the emulator's injected faults."""
+    requests.post(f"{url}/__emulator__/faults", json=settings, timeout=10).raise_for_status()
+
+
 def job_bodies(url: str) -> list[dict[str, Any]]:
     """Bodies of the bulk read jobs the emulator received, in order."""
     log = requests.get(f"{url}/__emulator__/requests", timeout=10).json()

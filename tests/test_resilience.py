@@ -15,14 +15,10 @@ import requests
 from tap_zoho_bulkread.client import ZohoClient
 from tap_zoho_bulkread.emulator import Emulator
 from tap_zoho_bulkread.errors import ZohoAPIError
-from tests.tap_runner import TAP, discover, request_paths, run_tap, select, tap_config
+from tests.tap_runner import TAP, discover, faults, request_paths, run_tap, select, tap_config
 from tests.zoho_client import ground_truth
 
 CALLS = {"Calls": ["Subject"]}
-
-
-def faults(url: str, **settings: Any) -> None:
-    requests.post(f"{url}/__emulator__/faults", json=settings, timeout=10).raise_for_status()
 
 
 def job_creations(url: str) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tap_zoho_bulkread.emulator import Emulator
-from tests.tap_runner import TAP, discover, request_paths, run_tap, select, tap_config
+from tests.tap_runner import TAP, discover, faults, request_paths, run_tap, select, tap_config
 
 CALLS_ONLY = {"Calls": ["Subject"]}
 
@@ -23,11 +23,7 @@ def test_short_lived_tokens_are_refreshed_before_they_expire(tmp_path: Path) -> 
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         config = tap_config(emu.url)
         catalog = select(discover(tmp_path, config), CALLS_ONLY)
-        requests.post(
-            f"{emu.url}/__emulator__/faults",
-            json={"token_seconds": 3, "slow_job_seconds": 6},
-            timeout=10,
-        )
+        faults(emu.url, token_seconds=3, slow_job_seconds=6)
         run = run_tap(tmp_path / "run", config, catalog=catalog)
         refreshes = token_requests(emu.url)
         rejected = [
@@ -45,12 +41,10 @@ def test_a_revoked_token_is_refreshed_once_and_the_run_goes_on(tmp_path: Path) -
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         config = tap_config(emu.url)
         catalog = select(discover(tmp_path, config), CALLS_ONLY)
-        requests.post(f"{emu.url}/__emulator__/faults", json={"slow_job_seconds": 5}, timeout=10)
+        faults(emu.url, slow_job_seconds=5)
         timer = threading.Timer(
             2.0,
-            lambda: requests.post(
-                f"{emu.url}/__emulator__/faults", json={"revoke_tokens": True}, timeout=10
-            ),
+            lambda: faults(emu.url, revoke_tokens=True),
         )
         timer.start()
         run = run_tap(tmp_path / "run", config, catalog=catalog)
@@ -172,11 +166,7 @@ def test_a_transiently_failed_job_is_created_again(tmp_path: Path) -> None:
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         config = tap_config(emu.url)
         catalog = select(discover(tmp_path, config), CALLS_ONLY)
-        requests.post(
-            f"{emu.url}/__emulator__/faults",
-            json={"fail_next_job": {"Calls": "INTERNAL_ERROR"}},
-            timeout=10,
-        )
+        faults(emu.url, fail_next_job={"Calls": "INTERNAL_ERROR"})
         run = run_tap(tmp_path / "run", config, catalog=catalog)
         creations = [p for p in request_paths(emu.url) if p == "/crm/bulk/v8/read"]
     assert run.returncode == 0, run.stderr[-2000:]

@@ -9,7 +9,15 @@ import pytest
 import requests
 
 from tap_zoho_bulkread.emulator import Emulator
-from tests.tap_runner import discover, job_bodies, request_paths, run_tap, select, tap_config
+from tests.tap_runner import (
+    discover,
+    faults,
+    job_bodies,
+    request_paths,
+    run_tap,
+    select,
+    tap_config,
+)
 from tests.zoho_client import ground_truth
 
 SECRETS = ("emulator-client-secret", "emulator-refresh-token")
@@ -250,11 +258,7 @@ def test_failed_job_ends_the_run_with_zohos_message_and_keeps_the_old_bookmark(
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         config = tap_config(emu.url)
         catalog = select(discover(tmp_path, config), {"Calls": ["Subject"]})
-        requests.post(
-            f"{emu.url}/__emulator__/faults",
-            json={"fail_next_job": {"Calls": "INVALID_QUERY"}},
-            timeout=10,
-        )
+        faults(emu.url, fail_next_job={"Calls": "INVALID_QUERY"})
         state = {
             "bookmarks": {
                 "Calls": {

@@ -131,7 +131,6 @@ class JobSettings:
     per_page: int
     job_seconds: float
     max_concurrent_jobs: int
-    result_ttl_seconds: float
     zone: ZoneInfo
     work_dir: Path
 
@@ -156,7 +155,7 @@ class JobBook:
 
 
 def compile_query(
-    body: dict[str, Any], product: str, version: str, org: Org, dataset: Dataset, book: JobBook
+    body: dict[str, Any], product: str, version: str, org: Org, dataset: Dataset
 ) -> tuple[CompiledQuery, str]:
     """Validate a job request like Zoho; return the compiled query and the file type."""
     module_name = requested_module(body, product, version)

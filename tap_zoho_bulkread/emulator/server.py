@@ -172,7 +172,6 @@ class EmulatorState:
             per_page=config.per_page,
             job_seconds=config.job_seconds,
             max_concurrent_jobs=config.max_concurrent_jobs,
-            result_ttl_seconds=config.result_ttl_seconds,
             zone=self.zone,
             work_dir=self.work_dir,
         )
@@ -466,9 +465,7 @@ class Handler(BaseHTTPRequestHandler):
         self.log_entry["module"] = module
         self._authorize(product, "bulk", module)
         state = self.state
-        query, file_type = compile_query(
-            body, product, version, state.org, state.dataset, state.book
-        )
+        query, file_type = compile_query(body, product, version, state.org, state.dataset)
         offset, page = resolve_offset(state.book, query)
         with state.lock:
             fail_code = state.faults.fail_next_job.pop(module, None)
