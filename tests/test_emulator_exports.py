@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Callable
 from datetime import datetime
@@ -15,7 +16,8 @@ import pytest
 from tap_zoho_bulkread.emulator import Emulator
 from tests.zoho_client import ZohoTestClient, ground_truth, parse_csv, zip_member
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "zoho-bulk-read"
+# The request bodies of Zoho's "Create Bulk Read Job" reference page, verbatim.
+SAMPLE_BODIES = json.loads((Path(__file__).parent / "fixtures" / "zoho_sample_job_bodies.json").read_text())
 LEAD_FIELDS = [
     "Last_Name", "Lead_Source", "No_of_Employees", "Annual_Revenue", "Email_Opt_Out",
     "Birth_Date", "Created_Time", "Owner", "Owner.last_name", "Interests", "Email",
@@ -253,8 +255,7 @@ def test_v8_page_tokens_walk_through_every_match() -> None:
 def test_reference_sample_with_lookup_fields_completes_and_records_callback(
     shared_client, shared_emulator
 ) -> None:
-    text = (REFERENCE / "create-bulk-read-job.txt").read_text()
-    body = _sample_after(text, "Sample Input with lookup fields")
+    body = SAMPLE_BODIES["lookup_fields"]
     assert body["callback"]["url"] == "https://www.example.com/callback"
     status, rows = shared_client.export(body)
     assert status["query"] == body["query"]
@@ -272,8 +273,7 @@ def test_reference_sample_with_lookup_fields_completes_and_records_callback(
 
 
 def test_reference_sample_ics_export_completes_with_an_ics_file(shared_client) -> None:
-    text = (REFERENCE / "create-bulk-read-job.txt").read_text()
-    body = _sample_after(text, "Sample input to export meetings in the ICS format")
+    body = SAMPLE_BODIES["ics_events"]
     job_id = shared_client.create_job(body).json()["data"][0]["details"]["id"]
     status = shared_client.wait(job_id)
     assert status["state"] == "COMPLETED"
@@ -282,13 +282,6 @@ def test_reference_sample_ics_export_completes_with_an_ics_file(shared_client) -
         ics.startswith(b"BEGIN:VCALENDAR\r\n")
         and ics.count(b"BEGIN:VEVENT") == status["result"]["count"] > 0
     )
-
-
-def _sample_after(text: str, heading: str) -> dict:
-    import json
-
-    start = text.index("{", text.index(heading))
-    return json.JSONDecoder().raw_decode(text[start:])[0]  # type: ignore[no-any-return]
 
 
 def test_parse_csv_helper_rejects_a_second_member() -> None:
