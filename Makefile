@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/bin/uv
 	$(UV) pip install --quiet --python $(VENV)/bin/python -e ".[dev]"
 	touch $@
 
-$(MELTANO_VENV)/.installed: meltano.yml $(VENV)/bin/uv
+$(MELTANO_VENV)/.installed: meltano.yml pyproject.toml $(VENV)/bin/uv
 	$(UV) venv --quiet --allow-existing --python $(VENV)/bin/python $(MELTANO_VENV)
 	$(UV) pip install --quiet --python $(MELTANO_VENV)/bin/python "meltano>=4.4,<4.5"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MELTANO_VENV)/bin/meltano install

@@ -2,18 +2,67 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import requests
 from singer_sdk.authenticators import OAuthAuthenticator
 from singer_sdk.helpers._util import utc_now
 
+from tap_zoho_bulkread import redact
 from tap_zoho_bulkread.errors import AuthenticationError
 
 REFRESH_MARGIN_SECONDS = 120
+MAX_TOKEN_SECONDS = 86_400
+
+
+class TokenCache:
+    """An access token kept between runs, so discovery, ``select --list`` and the sync share one.
+
+    Zoho allows about 10 refreshes per refresh token per 10 minutes. The file lives in the
+    user's cache folder (mode 0600, folder 0700) and is named by a hash of the client id,
+    refresh token and accounts server; it holds the access token, never those secrets.
+    """
+
+    def __init__(self, folder: Path, *, client_id: str, refresh_token: str, accounts: str) -> None:
+        digest = hashlib.sha256(f"{client_id}\0{refresh_token}\0{accounts}".encode()).hexdigest()
+        self.folder = folder
+        self.path = folder / f"token-{digest[:32]}.json"
+
+    def load(self) -> tuple[str, str | None, float] | None:
+        """The cached (token, api_domain, expiry epoch), or None when absent or unusable."""
+        try:
+            entry = json.loads(self.path.read_text())
+            token, expires = str(entry["access_token"]), float(entry["expires_at"])
+            domain = entry.get("api_domain")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return token, str(domain) if domain else None, expires
+
+    def save(self, token: str, api_domain: str | None, expires_at: float) -> None:
+        """Store a token atomically, readable by this user only; a failure only loses the cache."""
+        entry = {"access_token": token, "api_domain": api_domain, "expires_at": expires_at}
+        try:
+            self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            partial = self.path.with_suffix(f".{os.getpid()}.tmp")
+            descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w") as sink:
+                json.dump(entry, sink)
+            os.replace(partial, self.path)
+        except OSError:
+            pass
+
+    def drop(self, token: str) -> None:
+        """Forget ``token`` if it is the cached one (Zoho called it invalid)."""
+        cached = self.load()
+        if cached is not None and cached[0] == token:
+            self.path.unlink(missing_ok=True)
 
 
 def _is_json(response: requests.Response) -> bool:
@@ -32,7 +81,13 @@ class ZohoAuthenticator(OAuthAuthenticator):
     """
 
     def __init__(
-        self, *, accounts_url: str, client_id: str, client_secret: str, refresh_token: str
+        self,
+        *,
+        accounts_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        cache: TokenCache | None = None,
     ) -> None:
         super().__init__(
             auth_endpoint=f"{accounts_url.rstrip('/')}/oauth/v2/token",
@@ -45,6 +100,9 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self.max_tries = 6
         self.retry_base_seconds = 1.0
         self._lock = threading.Lock()
+        self.cache = cache
+        for secret in (client_id, client_secret, refresh_token):
+            redact.add_secret(secret)
 
     @property
     def oauth_request_body(self) -> dict[str, Any]:
@@ -73,7 +131,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         if not isinstance(answer, dict):
             answer = {}
         if response.status_code != 200 or "access_token" not in answer:
-            error = answer.get("error") or f"HTTP {response.status_code}"
+            error = str(answer.get("error") or f"HTTP {response.status_code}")[:120]
             hint = (
                 "the refresh token, client id or client secret is wrong, or belongs to "
                 "another data center: check client_id, client_secret, refresh_token and "
@@ -84,10 +142,29 @@ class ZohoAuthenticator(OAuthAuthenticator):
                 else "check the accounts server and credentials"
             )
             raise AuthenticationError(f"Zoho refused the token refresh ({error}): {hint}.")
-        self.access_token = answer["access_token"]
-        self.expires_in = int(answer.get("expires_in") or 3600)
-        self.api_domain = answer.get("api_domain") or self.api_domain
+        token, expires_in, api_domain = _token_answer(answer)
+        redact.add_secret(token)
+        self.access_token = token
+        self.expires_in = expires_in
+        self.api_domain = api_domain or self.api_domain
         self.last_refreshed = started
+        if self.cache is not None:
+            self.cache.save(token, self.api_domain, time.time() + expires_in)
+
+    def _from_cache(self) -> bool:
+        """Take the cached token when it has long enough to live; True if taken."""
+        cached = self.cache.load() if self.cache is not None else None
+        if cached is None:
+            return False
+        token, api_domain, expires_at = cached
+        remaining = int(expires_at - time.time())
+        if remaining <= REFRESH_MARGIN_SECONDS or remaining > MAX_TOKEN_SECONDS:
+            return False
+        redact.add_secret(token)
+        self.access_token, self.expires_in, self.last_refreshed = token, remaining, utc_now()
+        self.api_domain = api_domain or self.api_domain
+        self.logger.info("Using the cached Zoho access token (%d minutes left)", remaining // 60)
+        return True
 
     def _post_with_retries(self) -> requests.Response:
         """POST the refresh grant; retry 429, 5xx, non-JSON answers and dropped connections."""
@@ -124,7 +201,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
     def ensure_token(self, *, force: bool = False) -> str:
         """Return a valid access token, refreshing it (once, for all threads) when needed."""
         with self._lock:
-            if force or not self.is_token_valid():
+            if force or not (self.is_token_valid() or self._from_cache()):
                 self.update_access_token()
             assert self.access_token is not None
             return self.access_token
@@ -134,8 +211,37 @@ class ZohoAuthenticator(OAuthAuthenticator):
         with self._lock:
             if self.access_token == token:
                 self.access_token = None
+            if self.cache is not None:
+                self.cache.drop(token)
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add Zoho's authorization header."""
         request.headers["Authorization"] = f"Zoho-oauthtoken {self.ensure_token()}"
         return request
+
+
+def _token_answer(answer: dict[str, Any]) -> tuple[str, int, str | None]:
+    """The access token, its lifetime and api_domain of a refresh answer, checked."""
+    token = answer.get("access_token")
+    if not isinstance(token, str) or not token or any(c.isspace() for c in token):
+        raise AuthenticationError(
+            "The accounts server answered the token refresh without a usable access_token; "
+            "check data_center / accounts_url."
+        )
+    lifetime = answer.get("expires_in", 3600)
+    if (
+        isinstance(lifetime, bool)
+        or not isinstance(lifetime, (int, float))
+        or not 1 <= lifetime <= MAX_TOKEN_SECONDS
+    ):
+        raise AuthenticationError(
+            f"The accounts server gave the token a lifetime of {str(lifetime)[:40]!r}, not a "
+            f"number of seconds from 1 to {MAX_TOKEN_SECONDS}; check data_center / accounts_url."
+        )
+    domain = answer.get("api_domain")
+    if domain is not None and not isinstance(domain, str):
+        raise AuthenticationError(
+            "The accounts server answered api_domain that is not text; check data_center / "
+            "accounts_url."
+        )
+    return token, int(lifetime), domain or None

@@ -42,9 +42,11 @@ class DownloadLimiter:
         self.window = window
         self.started: deque[float] = deque()
         self.lock = threading.Lock()
+        self.announced = False
 
     def acquire(self, logger: logging.Logger) -> None:
         """Wait until one more download fits in the window, then count it."""
+        announced = self.announced
         while True:
             with self.lock:
                 now = time.monotonic()
@@ -52,9 +54,12 @@ class DownloadLimiter:
                     self.started.popleft()
                 if len(self.started) < self.limit:
                     self.started.append(now)
+                    self.announced = False
                     return
                 wait = self.window - (now - self.started[0])
-            logger.info("Zoho allows %d downloads a minute; waiting %.1fs", self.limit, wait)
+            if not announced:  # a 429's wait was already logged with the retry
+                logger.info("Zoho allows %d downloads a minute; waiting %.1fs", self.limit, wait)
+                announced = True
             time.sleep(wait)
 
     def block_for(self, seconds: float) -> None:
@@ -62,6 +67,7 @@ class DownloadLimiter:
         with self.lock:
             now = time.monotonic()
             self.started = deque([now - self.window + seconds] * self.limit)
+            self.announced = True
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -252,9 +258,13 @@ class ZohoClient:
             response = self._send("GET", url, stream=True)
             with response:
                 if response.status_code == 429:
-                    wait = _retry_after(response) or self.limiter.window
+                    wait = min(_retry_after(response) or self.limiter.window, self.max_wait_seconds)
                     self.limiter.block_for(wait)
-                    raise TransientError("download limit reached (HTTP 429)")
+                    raise TransientError(
+                        f"download limit reached (HTTP 429); Zoho's download window reopens in "
+                        f"{wait:.0f}s",
+                        retry_after=0,
+                    )
                 self._check(response)
                 expected = int(response.headers.get("Content-Length") or -1)
                 written = 0

@@ -111,15 +111,23 @@ def compile_row_decoder(plan: list[tuple[int, str, str]]) -> Callable[[list[str]
 class RecordDecoder:
     """Decodes the CSV of one stream into records holding only the selected properties."""
 
-    def __init__(self, stream: str, specs: list[FieldSpec], selected: list[str]) -> None:
+    def __init__(
+        self,
+        stream: str,
+        specs: list[FieldSpec],
+        selected: list[str],
+        *,
+        renamed: dict[str, str] | None = None,
+    ) -> None:
         self.stream = stream
         self.selected = selected
         self.kinds = {spec.name: spec.kind for spec in specs}
+        self.renamed = {"Id": "id", **(renamed or {})}  # CSV column -> property
 
     def _plan(self, header: list[str]) -> list[tuple[int, str, str]]:
         plan = []
         for index, column in enumerate(header):
-            name = "id" if column in ("Id", "id") else column
+            name = self.renamed.get(column, column)
             if name in self.selected:
                 plan.append((index, name, self.kinds.get(name, "string")))
         missing = set(self.selected) - {name for _, name, _ in plan}

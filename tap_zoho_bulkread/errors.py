@@ -54,3 +54,17 @@ class JobTimeout(ZohoError):
 
 class ExportFileError(ZohoError):
     """A downloaded result is not the zip with one CSV that Zoho promises."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: the run stops, keeping its checkpoint, and exits non-zero.
+
+    A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it.
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        super().__init__(
+            f"Interrupted by {signal_name}: the last STATE holds the export's checkpoint; run "
+            "the sync again with it to continue where it stopped."
+        )
+        self.exit_code = exit_code

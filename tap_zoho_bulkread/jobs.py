@@ -19,6 +19,7 @@ from tap_zoho_bulkread.query import JobQuery, job_body, uses_page_tokens
 FINISHED_STATES = ("COMPLETED", "FAILURE", "FAILED")
 MAX_POLL_SECONDS = 30.0
 POLL_SHARE = 0.1
+HEARTBEAT_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -141,6 +142,7 @@ class ExportedPage:
     page: int
     count: int
     path: Path
+    more_records: bool
 
 
 class BulkReader:
@@ -164,8 +166,8 @@ class BulkReader:
         self.schedule_ahead = schedule_ahead or (lambda: None)
         self.created_at: dict[str, float] = {}
 
-    def create(self, body: dict[str, Any], module: str) -> str:
-        """Create a job; return its id."""
+    def create(self, body: dict[str, Any], module: str, page: int = 1) -> str:
+        """Create a job for ``page`` of an export; return its id."""
         answer = self.client.post_json(self.settings.read_path, body)
         try:
             details = answer["data"][0]["details"]
@@ -174,9 +176,7 @@ class BulkReader:
             raise ZohoAPIError(
                 "UNEXPECTED_RESPONSE", 200, f"job creation for {module} answered {answer!r:.200}"
             ) from None
-        self.logger.info(
-            "%s: created bulk read job %s (page request %s)", module, job_id, _page_of(body)
-        )
+        self.logger.info("%s: created bulk read job %s for page %d", module, job_id, page)
         self.ledger.add(job_id)
         self.created_at[job_id] = time.time()
         return job_id
@@ -185,7 +185,7 @@ class BulkReader:
         """Poll a job with growing waits until it completes; raise on FAILURE or timeout."""
         started = time.monotonic()
         interval = self.settings.poll_interval_seconds
-        last_state = ""
+        last_state, last_said = "", 0.0
         while True:
             answer = self.client.get_json(f"{self.settings.read_path}/{job_id}")
             try:
@@ -198,7 +198,16 @@ class BulkReader:
             elapsed = time.monotonic() - started
             if state != last_state:
                 self.logger.info("%s: job %s is %s after %.1fs", module, job_id, state, elapsed)
-                last_state = state
+                last_state, last_said = state, elapsed
+            elif elapsed - last_said >= HEARTBEAT_SECONDS:
+                self.logger.info(
+                    "%s: job %s is still %s after %.0f minutes",
+                    module,
+                    job_id,
+                    state,
+                    elapsed / 60,
+                )
+                last_said = elapsed
             if state == "COMPLETED":
                 return dict(status.get("result") or {})
             if state in ("FAILURE", "FAILED"):
@@ -263,13 +272,15 @@ class BulkReader:
             next_job = None
             if next_body is not None and self.ledger.has_room():
                 # Zoho works on the next page while this one is downloaded and decoded.
-                next_job = self.create(next_body, query.module)
+                next_job = self.create(next_body, query.module, page + 1)
             job_id, path = self._download(job_id, result, body, query.module, page)
             if next_body is not None and next_job is None:
-                next_job = self.create(next_body, query.module)  # this stream goes first
+                next_job = self.create(next_body, query.module, page + 1)  # this stream first
             self.schedule_ahead()
             try:
-                yield ExportedPage(job_id, page, int(result.get("count") or 0), path)
+                yield ExportedPage(
+                    job_id, page, int(result.get("count") or 0), path, next_body is not None
+                )
             finally:
                 path.unlink(missing_ok=True)
             if next_job is None or next_body is None:
@@ -305,7 +316,7 @@ class BulkReader:
                     attempt + 1,
                     MAX_JOB_ATTEMPTS,
                 )
-                job_id = self.create(body, module)
+                job_id = self.create(body, module, page)
             except BaseException:
                 self.ledger.done(job_id)
                 raise
@@ -330,7 +341,7 @@ class BulkReader:
                 exc.message,
                 page,
             )
-            job_id, result = self._complete(self.create(body, module), body, module, page)
+            job_id, result = self._complete(self.create(body, module, page), body, module, page)
             path = self.work_dir / f"{job_id}.zip"
             try:
                 size = self.client.download(str(result["download_url"]), path)
@@ -364,8 +375,3 @@ class BulkReader:
                 query, product=settings.product, version=settings.version, page_token=str(token)
             )
         return job_body(query, product=settings.product, version=settings.version, page=page + 1)
-
-
-def _page_of(body: dict[str, Any]) -> str:
-    query = body.get("query", {})
-    return "page_token" if "page_token" in query else str(query.get("page", 1))

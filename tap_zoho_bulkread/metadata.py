@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from tap_zoho_bulkread.settings import dot_field_property
+
 # Bulk read refuses these; Zoho has no metadata flag for it, so this list is kept by hand.
 DENIED_MODULES = frozenset(
     {
@@ -157,7 +159,9 @@ def stream_schema(specs: list[FieldSpec], lookup_fields: list[str]) -> dict[str,
     for spec in specs:
         properties[spec.name] = spec.json_schema()
     for dotted in lookup_fields:
-        properties[dotted] = FieldSpec(dotted, "lookup_field", KIND_STRING).json_schema()
+        schema = FieldSpec(dotted, "lookup_field", KIND_STRING).json_schema()
+        schema["description"] = f"Zoho lookup dot field {dotted}"
+        properties[dot_field_property(dotted)] = schema
     return {"type": "object", "properties": properties}
 
 

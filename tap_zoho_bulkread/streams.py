@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import gc
+import logging
 import shutil
 import tempfile
 import time
 from collections.abc import Generator, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,32 +22,17 @@ from tap_zoho_bulkread.jobs import Checkpoint
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
+from tap_zoho_bulkread.settings import (
+    PROGRESS_MARKERS,
+    ModuleSettings,
+    dot_field_property,
+    parse_datetime,
+)
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_zoho_bulkread.tap import TapZohoBulkRead
-
-
-@dataclass(frozen=True)
-class ModuleSettings:
-    """The per-module part of the ``module_settings`` setting."""
-
-    cvid: str | None = None
-    criteria: Any = None
-    replication_key: str | None = None
-    lookup_fields: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_config(cls, value: dict[str, Any] | None) -> ModuleSettings:
-        """Read one module's entry of ``module_settings``."""
-        value = value or {}
-        return cls(
-            cvid=str(value["cvid"]) if value.get("cvid") else None,
-            criteria=value.get("criteria"),
-            replication_key=value.get("replication_key"),
-            lookup_fields=list(value.get("lookup_fields") or []),
-        )
 
 
 CHECKPOINT_KEY = "zoho_export"
@@ -134,19 +119,16 @@ class ZohoModuleStream(Stream):
         start_date = self.config.get("start_date")
         if start_date:
             value = self.compare_start_date(value, start_date) if value else start_date
-        if not value:
-            return None
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return parse_datetime(str(value)) if value else None
 
     def job_query(self) -> JobQuery:
         """The export this stream needs: selected fields, bookmark criterion, module settings."""
         selected = self.selected_properties()
-        lookup_fields = [f for f in self.settings.lookup_fields if f in selected]
+        dot_properties = {dot_field_property(f): f for f in self.settings.lookup_fields}
         return build_query(
             module=self.module,
-            selected=[name for name in selected if name != "id" and name not in lookup_fields],
-            lookup_fields=lookup_fields,
+            selected=[name for name in selected if name != "id" and name not in dot_properties],
+            lookup_fields=[dot_properties[name] for name in selected if name in dot_properties],
             replication_key=self.replication_key,
             start=self.starting_timestamp(),
             user_criteria=self.settings.criteria,
@@ -164,13 +146,18 @@ class ZohoModuleStream(Stream):
             len(selected),
             f" where {self.replication_key} >= {start.isoformat()}" if start else " (full export)",
         )
-        decoder = RecordDecoder(self.module, self.specs, selected)
+        decoder = RecordDecoder(
+            self.module,
+            self.specs,
+            selected,
+            renamed={f: dot_field_property(f) for f in self.settings.lookup_fields},
+        )
         resume = Checkpoint.from_state(self.stream_state.get(CHECKPOINT_KEY))
         self._newest = self.stream_state.get(CHECKPOINT_KEY, {}).get("newest") if resume else None
         if self._newest and self.replication_key:
             # records of the pages read before the interruption count towards the bookmark
             self._increment_stream_state({self.replication_key: self._newest})
-        work_dir = Path(tempfile.mkdtemp(prefix=f"tap-zoho-{self.module}-"))
+        work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
         started, total = time.monotonic(), 0
         try:
             reader = self._zoho_tap.bulk_reader(work_dir, self.name)
@@ -184,12 +171,13 @@ class ZohoModuleStream(Stream):
                     self._note_newest(batch)
                     yield batch
                 self.logger.info(
-                    "%s: decoded and emitted page %d of job %s: %d records in %.2fs",
+                    "%s: page %d of %s emitted: %d records in %.1fs, %d records so far",
                     self.module,
                     page.page,
-                    page.job_id,
+                    f"at least {page.page + 1}" if page.more_records else str(page.page),
                     total - before,
                     time.monotonic() - page_started,
+                    total,
                 )
         except ZohoAPIError as exc:
             raise self._explain(exc) from None
@@ -197,6 +185,32 @@ class ZohoModuleStream(Stream):
             shutil.rmtree(work_dir, ignore_errors=True)
         self._save_checkpoint(None)
         self.logger.info("%s: %d records in %.1fs", self.module, total, time.monotonic() - started)
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        """Keep the newest replication value as a progress marker, promoted at the end.
+
+        The SDK would do the same for an unsorted stream, but it also writes "Progress is not
+        resumable" into the state and logs it as a warning; this tap does resume, through its
+        checkpoint.
+        """
+        del context
+        key = self.replication_key
+        value = latest_record.get(key) if key else None
+        if value is None:
+            return
+        markers = self.stream_state.setdefault(PROGRESS_MARKERS, {})
+        old = markers.get("replication_key_value")
+        if old is None or value > old:
+            markers["replication_key"] = key
+            markers["replication_key_value"] = value
+
+    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
+        """Log, except the SDK's "unhandled error" line for an error the tap reports itself."""
+        if level >= logging.ERROR and message.startswith("An unhandled error occurred"):
+            return
+        super().log(message, *args, level=level, **kwargs)
 
     def _note_newest(self, batch: list[dict[str, Any]]) -> None:
         key = self.replication_key

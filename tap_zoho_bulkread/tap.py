@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import re
+import io
+import json
+import signal
+import sys
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import IO, Any
 
+import platformdirs
 from singer_sdk import Tap
 from singer_sdk import typing as th
 
-from tap_zoho_bulkread.auth import ZohoAuthenticator
+from tap_zoho_bulkread import redact
+from tap_zoho_bulkread.auth import TokenCache, ZohoAuthenticator
 from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
-from tap_zoho_bulkread.errors import ConfigurationError, ZohoError
+from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoError
 from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings
 from tap_zoho_bulkread.metadata import (
     field_specs,
@@ -21,33 +27,20 @@ from tap_zoho_bulkread.metadata import (
     stream_schema,
 )
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
-from tap_zoho_bulkread.query import job_body, normalize_criteria
-from tap_zoho_bulkread.streams import CHECKPOINT_KEY, ModuleSettings, ZohoModuleStream
-
-ACCOUNTS_SERVERS = {
-    "us": "https://accounts.zoho.com",
-    "eu": "https://accounts.zoho.eu",
-    "in": "https://accounts.zoho.in",
-    "au": "https://accounts.zoho.com.au",
-    "jp": "https://accounts.zoho.jp",
-    "cn": "https://accounts.zoho.com.cn",
-    "ca": "https://accounts.zohocloud.ca",
-    "sa": "https://accounts.zoho.sa",
-}
-API_DOMAIN_SUFFIXES = {
-    "us": "com",
-    "eu": "eu",
-    "in": "in",
-    "au": "com.au",
-    "jp": "jp",
-    "cn": "com.cn",
-    "ca": "ca",
-    "sa": "sa",
-}
-ENVIRONMENT_HOSTS = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
-VERSIONS = {"crm": [f"v{n}" for n in range(2, 9)], "bigin": ["v1", "v2"]}
-DEFAULT_VERSIONS = {"crm": "v8", "bigin": "v2"}
-REPLICATION_KEYS = ("Created_Time", "Modified_Time")
+from tap_zoho_bulkread.query import job_body
+from tap_zoho_bulkread.settings import (
+    ACCOUNTS_SERVERS,
+    API_DOMAIN_SUFFIXES,
+    DEFAULT_VERSIONS,
+    ENVIRONMENT_HOSTS,
+    REPLICATION_KEYS,
+    ModuleSettings,
+    check_settings,
+    dot_field_property,
+    read_state,
+    validate_against_schema,
+)
+from tap_zoho_bulkread.streams import CHECKPOINT_KEY, ZohoModuleStream
 
 MODULE_SETTINGS = th.ObjectType(
     th.Property("cvid", th.StringType, description="Custom view id whose records to export."),
@@ -65,8 +58,10 @@ MODULE_SETTINGS = th.ObjectType(
     th.Property(
         "lookup_fields",
         th.ArrayType(th.StringType),
-        description="Dot fields such as Owner.last_name, added to the stream as strings.",
+        description="Dot fields such as Owner.last_name, added to the stream as strings "
+        "named Owner__last_name.",
     ),
+    additional_properties=False,
 )
 
 
@@ -79,6 +74,11 @@ def check_lookup_fields(
     """Refuse dot fields whose first part is not a lookup field of the module."""
     types = {entry.get("api_name"): entry.get("data_type") for entry in fields}
     for dotted in lookup_fields:
+        if dot_field_property(dotted) in types:
+            raise ConfigurationError(
+                f"module_settings.{module}.lookup_fields: {dotted!r} would be the property "
+                f"{dot_field_property(dotted)!r}, which is already a field of {module}."
+            )
         base = dotted.split(".", 1)[0]
         if types.get(base) not in LOOKUP_TYPES:
             found = "is not a field of" if base not in types else "is not a lookup field of"
@@ -142,7 +142,24 @@ class TapZohoBulkRead(Tap):
         th.Property("max_downloads_per_minute", th.IntegerType, default=10,
                     description="Zoho allows 10 result downloads a minute per org; lower it "
                     "when other tools share the org."),
+        th.Property("token_cache", th.BooleanType, default=True,
+                    description="Keep the access token (valid an hour) in a private file in "
+                    "the user's cache folder, so discovery and syncs share one refresh."),
     ).to_dict()  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The SDK's tap, with secrets redacted from every log line from here on."""
+        redact.install()
+        super().__init__(*args, **kwargs)
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        """Refuse bad settings in every mode, discovery included, with one clear line."""
+        del raise_errors  # discovery with bad settings would fail later with a traceback
+        for name in ("client_id", "client_secret", "refresh_token"):
+            redact.add_secret(self.config.get(name))
+        validate_against_schema(dict(self.config), self.config_jsonschema)
+        check_settings(dict(self.config))
+        return []
 
     @property
     def product(self) -> str:
@@ -151,14 +168,8 @@ class TapZohoBulkRead(Tap):
 
     @property
     def api_version(self) -> str:
-        """The configured API version, checked against the product."""
-        version = str(self.config.get("api_version") or DEFAULT_VERSIONS[self.product])
-        if version not in VERSIONS[self.product]:
-            raise ConfigurationError(
-                f"api_version {version!r} is not a {self.product} bulk read version; use one of "
-                f"{', '.join(VERSIONS[self.product])}."
-            )
-        return version
+        """The configured API version (checked with the other settings)."""
+        return str(self.config.get("api_version") or DEFAULT_VERSIONS[self.product])
 
     def accounts_url(self) -> str:
         """The accounts server of the configured data center (or the override)."""
@@ -177,28 +188,23 @@ class TapZohoBulkRead(Tap):
         suffix = API_DOMAIN_SUFFIXES[self.config.get("data_center") or "us"]
         return f"https://{ENVIRONMENT_HOSTS[environment]}.zohoapis.{suffix}"
 
-    def check_settings(self) -> None:
-        """Check what JSON schema cannot, before any API call."""
-        _ = self.api_version
-        for module, value in (self.config.get("module_settings") or {}).items():
-            settings = ModuleSettings.from_config(value)
-            if settings.criteria:
-                normalize_criteria(settings.criteria, f"module_settings.{module}.criteria")
-            for dotted in settings.lookup_fields:
-                if not re.fullmatch(r"\w+\.\w+", dotted):
-                    raise ConfigurationError(
-                        f"module_settings.{module}.lookup_fields: {dotted!r} is not a dot field "
-                        "such as Owner.last_name"
-                    )
-
     @cached_property
     def zoho_client(self) -> ZohoClient:
         """The one API session (and token) every stream shares."""
+        cache = None
+        if self.config.get("token_cache", True):
+            cache = TokenCache(
+                Path(platformdirs.user_cache_dir("tap-zoho-bulkread")),
+                client_id=self.config["client_id"],
+                refresh_token=self.config["refresh_token"],
+                accounts=self.accounts_url(),
+            )
         authenticator = ZohoAuthenticator(
             accounts_url=self.accounts_url(),
             client_id=self.config["client_id"],
             client_secret=self.config["client_secret"],
             refresh_token=self.config["refresh_token"],
+            cache=cache,
         )
         authenticator.max_tries = max(int(self.config.get("max_tries") or 6), 1)
         authenticator.retry_base_seconds = float(self.config.get("retry_wait_seconds") or 1)
@@ -272,18 +278,22 @@ class TapZohoBulkRead(Tap):
 
     def discover_streams(self) -> list[ZohoModuleStream]:
         """Streams from the input catalog when given (no API calls), else from Zoho metadata."""
-        try:
-            self.check_settings()
-            if self.input_catalog:
-                return self._streams_from_catalog()
-            return self._streams_from_metadata()
-        except ZohoError as exc:
-            self.logger.error("%s", exc)
-            raise SystemExit(1) from None
+        if self.input_catalog:
+            return self._streams_from_catalog()
+        return self._streams_from_metadata()
 
     def _streams_from_catalog(self) -> list[ZohoModuleStream]:
         streams = []
         assert self.input_catalog is not None
+        if not any(
+            entry.metadata.resolve_selection().get((), False)
+            for entry in self.input_catalog.values()
+        ):
+            self.logger.warning(
+                "No stream is selected in the catalog, so nothing is exported. Select streams "
+                "with `meltano select tap-zoho-bulkread <Module> '*'` (or set "
+                '"selected": true in the catalog).'
+            )
         for entry in self.input_catalog.values():
             schema = entry.schema.to_dict()
             module = entry.tap_stream_id
@@ -337,14 +347,55 @@ class TapZohoBulkRead(Tap):
         return streams
 
     @classmethod
-    def invoke(cls, *args: Any, **kwargs: Any) -> None:
-        """Run the command line; a Zoho problem ends the run with its message, no traceback."""
-        try:
-            super().invoke(*args, **kwargs)
-        except ZohoError as exc:
-            cls.logger.error("%s", exc)
-            raise SystemExit(1) from None
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        state: IO[str] | None = None,
+        catalog: IO[str] | None = None,
+    ) -> None:
+        """Run the command line with a state file that is checked (and unwrapped) first."""
+        if state is not None:
+            checked = read_state(state.read(), getattr(state, "name", "given"))
+            state.close()
+            state = io.StringIO(json.dumps(checked))
+        if catalog is not None:
+            text = catalog.read()
+            catalog.close()
+            try:
+                json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigurationError(
+                    f"The catalog file {getattr(catalog, 'name', '')} is not JSON ({exc.msg} at "
+                    f"line {exc.lineno}); write it with --discover or meltano."
+                ) from None
+            catalog = io.StringIO(text)
+        super().invoke(
+            about=about, about_format=about_format, config=config, state=state, catalog=catalog
+        )
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """On SIGTERM or SIGINT: write the last STATE, then unwind (temp files go) and fail."""
+        del frame
+        self.state_writer.write_state(self.state)
+        raise Interrupted(signal.Signals(signum).name, 128 + signum)
+
+
+def main() -> None:
+    """The ``tap-zoho-bulkread`` command: a problem the tap knows ends in one line, no traceback."""
+    try:
+        TapZohoBulkRead.cli()
+    except ZohoError as exc:
+        redact.install()
+        TapZohoBulkRead.logger.error("%s", exc)
+        sys.exit(1)
+    except Interrupted as exc:
+        redact.install()
+        TapZohoBulkRead.logger.error("%s", exc)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":
-    TapZohoBulkRead.cli()
+    main()

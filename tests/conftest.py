@@ -10,6 +10,12 @@ from tap_zoho_bulkread.emulator import Emulator
 from tests.zoho_client import ZohoTestClient
 
 
+@pytest.fixture(autouse=True)
+def private_token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Each test's taps share one token cache of their own, never the user's or another test's."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture
 def emulator() -> Iterator[Emulator]:
     """A fresh emulator with the small default org and fast jobs."""

@@ -22,6 +22,7 @@ def token_requests(url: str) -> int:
 def test_short_lived_tokens_are_refreshed_before_they_expire(tmp_path: Path) -> None:
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         config = tap_config(emu.url)
+        faults(emu.url, token_seconds=3)
         catalog = select(discover(tmp_path, config), CALLS_ONLY)
         faults(emu.url, token_seconds=3, slow_job_seconds=6)
         run = run_tap(tmp_path / "run", config, catalog=catalog)

@@ -320,8 +320,8 @@ def test_module_settings_add_criteria_cvid_and_lookup_fields(tmp_path: Path) -> 
                     "Contacts": [
                         "Last_Name",
                         "Lead_Source",
-                        "Owner.last_name",
-                        "Account_Name.Account_Name",
+                        "Owner__last_name",
+                        "Account_Name__Account_Name",
                     ],
                     "Leads": ["Lead_Status"],
                 },
@@ -346,7 +346,8 @@ def test_module_settings_add_criteria_cvid_and_lookup_fields(tmp_path: Path) -> 
     assert records and all(
         r["Lead_Source"] == "Web" and r["Created_Time"] >= "2022-01-01" for r in records
     )
-    assert any(r["Owner.last_name"] for r in records)
+    assert any(r["Owner__last_name"] for r in records)
+    assert all("Owner.last_name" not in r for r in records)
     assert bodies["Leads"]["cvid"] == "4876543000000087501"
     assert all(r["Lead_Status"] != "Junk Lead" for r in run.records("Leads"))
 

@@ -1,0 +1,193 @@
+"""Settings the JSON schema cannot check, data centers, and the state file a user passes in.
+
+Every refusal here is one ``ConfigurationError`` line that names the setting and the fix,
+raised before any API call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from jsonschema import Draft7Validator
+from jsonschema.exceptions import ValidationError
+
+from tap_zoho_bulkread.errors import ConfigurationError
+from tap_zoho_bulkread.query import normalize_criteria
+
+ACCOUNTS_SERVERS = {
+    "us": "https://accounts.zoho.com",
+    "eu": "https://accounts.zoho.eu",
+    "in": "https://accounts.zoho.in",
+    "au": "https://accounts.zoho.com.au",
+    "jp": "https://accounts.zoho.jp",
+    "cn": "https://accounts.zoho.com.cn",
+    "ca": "https://accounts.zohocloud.ca",
+    "sa": "https://accounts.zoho.sa",
+}
+API_DOMAIN_SUFFIXES = {
+    "us": "com",
+    "eu": "eu",
+    "in": "in",
+    "au": "com.au",
+    "jp": "jp",
+    "cn": "com.cn",
+    "ca": "ca",
+    "sa": "sa",
+}
+ENVIRONMENT_HOSTS = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
+VERSIONS = {"crm": [f"v{n}" for n in range(2, 9)], "bigin": ["v1", "v2"]}
+DEFAULT_VERSIONS = {"crm": "v8", "bigin": "v2"}
+REPLICATION_KEYS = ("Created_Time", "Modified_Time")
+MODULE_SETTING_KEYS = ("cvid", "criteria", "replication_key", "lookup_fields")
+DOT_FIELD = re.compile(r"[A-Za-z]\w*\.[A-Za-z]\w*")
+# A lookup dot field ``Owner.last_name`` is the property ``Owner__last_name``: Meltano reads a
+# dot in ``meltano select`` as nesting, so the property name must not hold one.
+DOT_PROPERTY_SEPARATOR = "__"
+PROGRESS_MARKERS = "progress_markers"  # singer-sdk's key for a bookmark not yet final
+FIX = "Fix it with `meltano config set tap-zoho-bulkread ...` or in the tap's config file."
+
+
+def dot_field_property(dotted: str) -> str:
+    """The stream property of a lookup dot field: ``Owner.last_name`` -> ``Owner__last_name``."""
+    return dotted.replace(".", DOT_PROPERTY_SEPARATOR, 1)
+
+
+def parse_datetime(text: str) -> datetime:
+    """An ISO 8601 date or datetime (``Z`` or an offset; no offset means UTC); ValueError if not."""
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class ModuleSettings:
+    """The per-module part of the ``module_settings`` setting."""
+
+    cvid: str | None = None
+    criteria: Any = None
+    replication_key: str | None = None
+    lookup_fields: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, value: dict[str, Any] | None) -> ModuleSettings:
+        """Read one module's entry of ``module_settings``."""
+        value = value or {}
+        return cls(
+            cvid=str(value["cvid"]) if value.get("cvid") else None,
+            criteria=value.get("criteria"),
+            replication_key=value.get("replication_key"),
+            lookup_fields=list(value.get("lookup_fields") or []),
+        )
+
+
+def _schema_problem(error: ValidationError) -> str:
+    where = ".".join(str(part) for part in error.absolute_path) or "config"
+    if error.validator == "required":
+        missing = re.findall(r"'(\w+)' is a required property", error.message)
+        name = missing[0] if missing else error.message
+        return (
+            f"the setting {name} is missing (set it, or TAP_ZOHO_BULKREAD_{name.upper()} in "
+            "the environment)"
+        )
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message}; allowed keys: {', '.join(MODULE_SETTING_KEYS)}"
+    return f"{where}: {error.message}"
+
+
+def validate_against_schema(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Check the config against the tap's settings schema, in every mode (discovery too)."""
+    errors = sorted(
+        Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
+    )
+    if errors:
+        problems = "; ".join(_schema_problem(error) for error in errors[:3])
+        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+        raise ConfigurationError(f"Invalid settings: {problems}{more}. {FIX}")
+
+
+def check_settings(config: dict[str, Any]) -> None:
+    """Check what JSON schema cannot express, before any API call."""
+    product = str(config.get("product") or "crm")
+    version = str(config.get("api_version") or DEFAULT_VERSIONS[product])
+    if version not in VERSIONS[product]:
+        raise ConfigurationError(
+            f"api_version {version!r} is not a {product} bulk read version; use one of "
+            f"{', '.join(VERSIONS[product])}."
+        )
+    if config.get("start_date"):
+        try:
+            parse_datetime(str(config["start_date"]))
+        except ValueError:
+            raise ConfigurationError(
+                f"start_date {config['start_date']!r} is not a date or datetime; write it as "
+                "2024-01-31 or 2024-01-31T08:00:00Z."
+            ) from None
+    if "modules" in config and config["modules"] is not None and not config["modules"]:
+        raise ConfigurationError(
+            "modules is an empty list; name the modules to export, or remove the setting to "
+            "export every module."
+        )
+    for name in ("max_concurrent_jobs", "max_tries", "max_downloads_per_minute"):
+        if name in config and config[name] is not None and int(config[name]) < 1:
+            raise ConfigurationError(f"{name} is {config[name]}; it must be 1 or more.")
+    for name in ("poll_interval_seconds", "job_timeout_seconds", "retry_wait_seconds"):
+        if name in config and config[name] is not None and float(config[name]) <= 0:
+            raise ConfigurationError(f"{name} is {config[name]}; it must be above 0.")
+    for module, value in (config.get("module_settings") or {}).items():
+        settings = ModuleSettings.from_config(value)
+        if settings.criteria:
+            normalize_criteria(settings.criteria, f"module_settings.{module}.criteria")
+        for dotted in settings.lookup_fields:
+            if not DOT_FIELD.fullmatch(dotted):
+                raise ConfigurationError(
+                    f"module_settings.{module}.lookup_fields: {dotted!r} is not a dot field "
+                    "such as Owner.last_name"
+                )
+
+
+def read_state(text: str, source: str) -> dict[str, Any]:
+    """Parse and check a state file: the tap's own state, or Meltano's ``singer_state`` wrapper.
+
+    A state the tap cannot use would otherwise mean a full export or a crash mid-run; it is
+    refused instead, naming what is wrong.
+    """
+    where = f"The state file {source}"
+    if not text.strip():
+        raise ConfigurationError(
+            f"{where} is empty; pass a state the tap wrote, or no --state for a full export."
+        )
+    try:
+        state = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"{where} is not JSON ({exc.msg} at line {exc.lineno}); pass a state the tap wrote."
+        ) from None
+    if isinstance(state, dict) and set(state) == {"singer_state"}:
+        state = state["singer_state"]  # what `meltano state get` prints
+    if not isinstance(state, dict):
+        raise ConfigurationError(f"{where} must hold a JSON object, not {type(state).__name__}.")
+    bookmarks = state.get("bookmarks", {})
+    if not isinstance(bookmarks, dict):
+        raise ConfigurationError(f"{where}: 'bookmarks' must be an object of streams.")
+    for stream, bookmark in bookmarks.items():
+        if not isinstance(bookmark, dict):
+            raise ConfigurationError(
+                f"{where}: the bookmark of {stream} must be an object such as "
+                '{"replication_key": "Created_Time", "replication_key_value": '
+                '"2024-01-31T08:00:00+00:00"}, not ' + f"{json.dumps(bookmark)[:60]}."
+            )
+        for holder in (bookmark, bookmark.get("progress_markers")):
+            value = holder.get("replication_key_value") if isinstance(holder, dict) else None
+            if value is None:
+                continue
+            try:
+                parse_datetime(str(value))
+            except ValueError:
+                raise ConfigurationError(
+                    f"{where}: the bookmark of {stream} is {str(value)[:60]!r}, not a "
+                    "datetime; fix or remove it (removing it exports the stream in full)."
+                ) from None
+    return state
