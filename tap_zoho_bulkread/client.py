@@ -176,6 +176,7 @@ class ZohoClient:
             on_backoff=wait_hint,
             raise_on_giveup=True,
             jitter=None,
+            logger=None,  # wait_hint says it once, with the try count
         )(action)
         try:
             return retried()
@@ -262,7 +263,7 @@ class ZohoClient:
                     self.limiter.block_for(wait)
                     raise TransientError(
                         f"download limit reached (HTTP 429); Zoho's download window reopens in "
-                        f"{wait:.0f}s",
+                        f"{wait:.1f}s",
                         retry_after=0,
                     )
                 self._check(response)

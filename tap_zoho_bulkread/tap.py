@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+import click
 import platformdirs
 from singer_sdk import Tap
 from singer_sdk import typing as th
@@ -126,7 +127,8 @@ class TapZohoBulkRead(Tap):
                     description="Created_Time appends new records; Modified_Time also "
                     "captures updates."),
         th.Property("module_settings", th.ObjectType(additional_properties=MODULE_SETTINGS),
-                    description="Per module: cvid, criteria, replication_key, lookup_fields."),
+                    description="Per module: cvid, criteria, replication_key, lookup_fields "
+                    "(no other key)."),
         th.Property("max_concurrent_jobs", th.IntegerType, default=3,
                     description="Bulk read jobs in flight at once."),
         th.Property("poll_interval_seconds", th.NumberType, default=5,
@@ -375,6 +377,18 @@ class TapZohoBulkRead(Tap):
         super().invoke(
             about=about, about_format=about_format, config=config, state=state, catalog=catalog
         )
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command, opening --state and --catalog only when a sync reads them.
+
+        Discovery never reads them; opened eagerly, Meltano's state file would be left open.
+        """
+        command = super().get_singer_command()
+        for param in command.params:
+            if param.name in ("state", "catalog"):
+                param.type = click.File(lazy=True)
+        return command
 
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """On SIGTERM or SIGINT: write the last STATE, then unwind (temp files go) and fail."""

@@ -17,7 +17,9 @@ from tap_zoho_bulkread.emulator import Emulator
 from tests.zoho_client import ZohoTestClient, ground_truth, parse_csv, zip_member
 
 # The request bodies of Zoho's "Create Bulk Read Job" reference page, verbatim.
-SAMPLE_BODIES = json.loads((Path(__file__).parent / "fixtures" / "zoho_sample_job_bodies.json").read_text())
+SAMPLE_BODIES = json.loads(
+    (Path(__file__).parent / "fixtures" / "zoho_sample_job_bodies.json").read_text()
+)
 LEAD_FIELDS = [
     "Last_Name", "Lead_Source", "No_of_Employees", "Annual_Revenue", "Email_Opt_Out",
     "Birth_Date", "Created_Time", "Owner", "Owner.last_name", "Interests", "Email",

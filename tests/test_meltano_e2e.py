@@ -1,9 +1,15 @@
-"""End to end: `meltano run tap-zoho-bulkread <target>` against the emulator, checked in the files."""
+"""End to end: `meltano run tap-zoho-bulkread <target>` and the README's Meltano commands.
+
+All in one file: Meltano runs share `.meltano/run/`, so they must not run in parallel.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +20,11 @@ import requests
 
 from tap_zoho_bulkread.emulator import Emulator
 from tests.tap_runner import job_bodies
-from tests.zoho_client import ground_truth
+from tests.zoho_client import ZohoTestClient, ground_truth
 
 ROOT = Path(__file__).resolve().parents[1]
-MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
+MELTANO_BIN = ROOT / ".venv-meltano" / "bin"
+MELTANO = MELTANO_BIN / "meltano"
 MODULES = ["Leads", "Contacts", "Calls"]
 
 pytestmark = pytest.mark.slow
@@ -29,7 +36,7 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
-def meltano_env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
+def emulator_env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
         "MELTANO_ENVIRONMENT": "emulator",
@@ -46,7 +53,9 @@ def meltano_env(emulator: Emulator, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def meltano_run(env: dict[str, str], target: str) -> subprocess.CompletedProcess[str]:
+def meltano_run(
+    env: dict[str, str], target: str, *, succeed: bool = True
+) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [str(MELTANO), "run", "tap-zoho-bulkread", target],
         cwd=ROOT,
@@ -55,12 +64,27 @@ def meltano_run(env: dict[str, str], target: str) -> subprocess.CompletedProcess
         text=True,
         timeout=600,
     )
-    assert result.returncode == 0, result.stderr[-4000:]
+    if succeed:
+        assert result.returncode == 0, result.stderr[-4000:]
+    assert "ResourceWarning" not in result.stderr
     return result
 
 
+def tap_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if "] tap-zoho-bulkread " in line]
+
+
+def test_a_bad_setting_under_meltano_run_is_one_line_from_the_tap(emulator, tmp_path) -> None:
+    env = {**emulator_env(emulator, tmp_path), "TAP_ZOHO_BULKREAD_MAX_CONCURRENT_JOBS": "0"}
+    result = meltano_run(env, "target-jsonl", succeed=False)
+    assert result.returncode != 0
+    lines = tap_lines(result)
+    assert any(line.endswith("max_concurrent_jobs is 0; it must be 1 or more.") for line in lines)
+    assert not any("Traceback" in line for line in lines), lines
+
+
 def test_meltano_run_into_target_jsonl_delivers_every_record(emulator, tmp_path) -> None:
-    env = meltano_env(emulator, tmp_path)
+    env = emulator_env(emulator, tmp_path)
     (tmp_path / "jsonl").mkdir()
     meltano_run(env, "target-jsonl")
     for module in MODULES:
@@ -72,7 +96,7 @@ def test_meltano_run_into_target_jsonl_delivers_every_record(emulator, tmp_path)
 def test_meltano_run_into_duckdb_twice_loads_only_new_records_the_second_time(
     emulator, tmp_path
 ) -> None:
-    env = meltano_env(emulator, tmp_path)
+    env = emulator_env(emulator, tmp_path)
     database = tmp_path / "warehouse.duckdb"
     meltano_run(env, "target-duckdb")
     first = table_ids(database)
@@ -102,3 +126,118 @@ def table_ids(database: Path) -> dict[str, set[str]]:
             }
             for module in MODULES
         }
+
+
+# -- the README's commands, run as written in a fresh Meltano project ------------------
+
+README_PORT = 8765  # the emulator's default port, which the `emulator` environment names
+
+
+def readme_block(after: str, index: int = 0) -> list[str]:
+    """The command lines of the ``index``-th sh block after the text ``after`` in the README."""
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", text[text.index(after) :], re.S)
+    return [line for line in blocks[index].splitlines() if line.strip()]
+
+
+def project(tmp_path: Path) -> Path:
+    """A new Meltano project holding only this repository's meltano.yml."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(ROOT / "meltano.yml", folder / "meltano.yml")
+    return folder
+
+
+def meltano_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_ZOHO", "MELTANO_"))},
+        "PATH": f"{MELTANO_BIN}:{os.environ['PATH']}",
+        "MELTANO_SYS_DIR_ROOT": str(ROOT / ".meltano"),  # the plugins `make install` installed
+        "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+        "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+        **extra,
+    }
+
+
+def run_lines(lines: list[str], cwd: Path, env: dict[str, str]) -> dict[str, str]:
+    """Run each line with bash as a user would type it; every one must succeed."""
+    outputs = {}
+    for line in lines:
+        result = subprocess.run(
+            ["bash", "-c", line], cwd=cwd, env=env, capture_output=True, text=True, timeout=600
+        )
+        assert result.returncode == 0, f"{line}\n{result.stderr[-3000:]}"
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+        outputs[line] = result.stdout + result.stderr
+    return outputs
+
+
+def test_the_readme_meltano_commands_for_a_zoho_org_work_as_written(tmp_path: Path) -> None:
+    lines = readme_block("Against your Zoho org")
+    assert all(line.startswith("meltano ") for line in lines)
+    org = {
+        "client_id": "org-client",
+        "client_secret": "org-secret-1",
+        "refresh_token": "org-refresh-1",
+    }
+    with Emulator(job_seconds=0.05, download_limit=10_000, **org) as emu:
+        env = meltano_env(
+            tmp_path,
+            ZOHO_CLIENT_ID=org["client_id"],
+            ZOHO_CLIENT_SECRET=org["client_secret"],
+            ZOHO_REFRESH_TOKEN=org["refresh_token"],
+            TAP_ZOHO_BULKREAD_ACCOUNTS_URL=emu.url,  # stands in for the real accounts server
+            TAP_ZOHO_BULKREAD_MAX_DOWNLOADS_PER_MINUTE="1000",
+            TARGET_JSONL_DESTINATION_PATH=str(tmp_path / "jsonl"),
+            XDG_CACHE_HOME=str(tmp_path / "cache"),
+        )
+        folder = project(tmp_path)
+        outputs = run_lines(lines, folder, env)
+        owners = {
+            row["Id"]: row["Owner.last_name"]
+            for row in ZohoTestClient(emu.url, org).export(
+                {"query": {"module": "Leads", "fields": ["Owner.last_name"]}}
+            )[1]
+        }
+        contacts = {t["id"] for t in ground_truth(emu.url, "Contacts")}
+    secrets_file = (folder / ".env").read_text()
+    assert "org-secret-1" in secrets_file and "org-refresh-1" in secrets_file
+    assert "org-secret-1" not in (folder / "meltano.yml").read_text()
+    listing = outputs["meltano select tap-zoho-bulkread --list"]
+    assert re.search(r"\[selected\s*\] Leads\.Owner__last_name", listing), listing[-3000:]
+    assert not re.search(r"\[selected\s*\] Leads\.Email", listing)
+    leads = [
+        json.loads(line) for line in (tmp_path / "jsonl" / "Leads.jsonl").read_text().splitlines()
+    ]
+    assert {frozenset(r) for r in leads} == {
+        frozenset({"id", "Last_Name", "Owner__last_name", "Modified_Time"})
+    }
+    assert {r["id"]: r["Owner__last_name"] for r in leads} == owners
+    loaded = {
+        json.loads(line)["id"]
+        for line in (tmp_path / "jsonl" / "Contacts.jsonl").read_text().splitlines()
+    }
+    assert loaded == contacts
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_readme_emulator_run_needs_no_other_step(tmp_path: Path) -> None:
+    lines = readme_block("Try it on your machine first")
+    assert lines[1].startswith(".venv/bin/zoho-bulkread-emulator &")
+    command = lines[2].replace(".venv-meltano/bin/", "")
+    assert command == "meltano run tap-zoho-bulkread target-duckdb"
+    extra = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    port = README_PORT if port_is_free(README_PORT) else 0  # a developer's own emulator may hold it
+    with Emulator(port=port, job_seconds=0.05, download_limit=10_000) as emu:
+        if port == 0:
+            extra["TAP_ZOHO_BULKREAD_ACCOUNTS_URL"] = emu.url
+        folder = project(tmp_path)
+        run_lines([command], folder, meltano_env(tmp_path, **extra))
+        with duckdb.connect(str(folder / "warehouse.duckdb"), read_only=True) as db:
+            loaded = {row[0] for row in db.sql("select id from zoho.leads").fetchall()}
+        truth = {t["id"] for t in ground_truth(emu.url, "Leads")}
+    assert loaded == truth

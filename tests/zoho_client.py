@@ -20,16 +20,17 @@ CREDENTIALS = {
 class ZohoTestClient:
     """Speaks to an emulator the way a Zoho user would with curl."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, credentials: dict[str, str] | None = None) -> None:
         self.url = url
         self.session = requests.Session()
         self._token: str | None = None
+        self.credentials = credentials or CREDENTIALS
 
     def token(self) -> str:
         if self._token is None:
             answer = self.session.post(
                 f"{self.url}/oauth/v2/token",
-                params={"grant_type": "refresh_token", **CREDENTIALS},
+                params={"grant_type": "refresh_token", **self.credentials},
                 timeout=10,
             ).json()
             self._token = answer["access_token"]
