@@ -1,8 +1,10 @@
 """`make demo`: the main job, end to end, against the local Zoho emulator.
 
 Starts the emulator, runs `meltano run tap-zoho-bulkread target-duckdb` into a DuckDB file,
-checks every table against the emulator's ground truth, changes some records, runs again to
-show the incremental run, and stops the emulator.
+checks every table row by row against the emulator's ground truth (ids, Created_Time and
+Modified_Time), creates and updates records, runs again to show the incremental run (Leads
+replicate on Modified_Time, so their updates arrive; the other modules append on
+Created_Time), checks again, and stops the emulator.
 """
 
 from __future__ import annotations
@@ -33,26 +35,36 @@ def admin(url: str, path: str, body: dict | None = None) -> bytes:
         return response.read()  # type: ignore[no-any-return]
 
 
-def ground_truth_counts(url: str, modules: list[str]) -> dict[str, int]:
-    return {m: len(admin(url, f"records/{m}").splitlines()) for m in modules}
+Row = tuple[str, str, str]  # id, Created_Time, Modified_Time in UTC
 
 
-def table_counts() -> dict[str, int]:
+def ground_truth(url: str, modules: list[str]) -> dict[str, set[Row]]:
+    truth = {}
+    for module in modules:
+        records = [json.loads(line) for line in admin(url, f"records/{module}").splitlines()]
+        truth[module] = {(r["id"], r["Created_Time"], r["Modified_Time"]) for r in records}
+    return truth
+
+
+def utc(value: object) -> str:
+    from datetime import datetime, timezone
+
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def table_rows(modules: list[str]) -> dict[str, set[Row]]:
     import duckdb
 
+    rows: dict[str, set[Row]] = {}
     with duckdb.connect(str(DATABASE), read_only=True) as connection:
-        tables = [
-            row[0]
-            for row in connection.sql(
-                "select table_name from information_schema.tables "
-                "where table_schema = 'zoho' order by 1"
-            ).fetchall()
-        ]
-        counts = {}
-        for table in tables:
-            row = connection.sql(f"select count(*) from zoho.{table}").fetchone()
-            counts[table] = int(row[0]) if row else 0
-        return counts
+        for module in modules:
+            table = f"zoho.{module.lower()}"
+            found = connection.sql(f"select id, created_time, modified_time from {table}")
+            rows[module] = {(str(i), utc(c), utc(m)) for i, c, m in found.fetchall()}
+    return rows
 
 
 def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
@@ -73,7 +85,7 @@ def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
     emitted = {
         m: int(n)
         for m, n in re.findall(
-            r"tap-zoho-bulkread[^|\n]*?\|? ([A-Za-z_]\w*): (\d+) records in", result.stderr
+            r"tap-zoho-bulkread ([A-Za-z_]\w*): (\d+) records in", result.stderr
         )
     }
     print(
@@ -82,13 +94,19 @@ def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
     return emitted
 
 
-def report(truth: dict[str, int], tables: dict[str, int]) -> bool:
-    print(f"   {'module':<14}{'emulator':>10}{'duckdb':>10}")
+def report(truth: dict[str, set[Row]], tables: dict[str, set[Row]]) -> bool:
+    print(f"   {'module':<14}{'emulator':>10}{'duckdb':>10}  rows (id, Created_Time, Modified_Time)")
     good = True
-    for module, count in sorted(truth.items()):
-        loaded = tables.get(module.lower(), 0)
-        good &= loaded == count
-        print(f"   {module:<14}{count:>10}{loaded:>10}{'' if loaded == count else '   MISMATCH'}")
+    for module, expected in sorted(truth.items()):
+        loaded = tables.get(module, set())
+        same = loaded == expected
+        good &= same
+        verdict = (
+            "all equal"
+            if same
+            else f"MISMATCH: {len(expected - loaded)} missing or stale, {len(loaded - expected)} extra"
+        )
+        print(f"   {module:<14}{len(expected):>10}{len(loaded):>10}  {verdict}")
     return good
 
 
@@ -111,32 +129,41 @@ def main() -> int:
             "MELTANO_ENVIRONMENT": "emulator",
             "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
             "MELTANO_DATABASE_URI": f"sqlite:///{WORK / 'meltano.db'}",
+            # the credentials come from meltano.yml's emulator environment; only the port differs
             "TAP_ZOHO_BULKREAD_ACCOUNTS_URL": url,
-            # the emulator's own dummy credentials, not secrets
-            "TAP_ZOHO_BULKREAD_CLIENT_ID": "emulator-client-id",
-            "TAP_ZOHO_BULKREAD_CLIENT_SECRET": "emulator-client-secret",
-            "TAP_ZOHO_BULKREAD_REFRESH_TOKEN": "emulator-refresh-token",
+            "TAP_ZOHO_BULKREAD_MODULE_SETTINGS": json.dumps(
+                {"Leads": {"replication_key": "Modified_Time"}}
+            ),
             "TARGET_DUCKDB_FILEPATH": str(DATABASE),
         }
         first = meltano_run(env, "first run")
         modules = sorted(first)
         if not modules:
             raise SystemExit(f"the tap reported no module; see {WORK}")
-        truth = ground_truth_counts(url, modules)
-        ok = report(truth, table_counts())
+        ok = report(ground_truth(url, modules), table_rows(modules))
 
         print("\n== changing data in Zoho: 25 new Leads, 10 new Contacts, 5 Leads updated")
-        admin(url, "mutate", {"module": "Leads", "create": 25, "update": 5})
+        time.sleep(1.1)  # the changes get a Modified_Time after the first run's bookmark second
+        leads = json.loads(admin(url, "mutate", {"module": "Leads", "create": 25, "update": 5}))
         admin(url, "mutate", {"module": "Contacts", "create": 10})
         second = meltano_run(env, "second run")
-        truth = ground_truth_counts(url, modules)
-        ok &= report(truth, table_counts())
+        truth, tables = ground_truth(url, modules), table_rows(modules)
+        ok &= report(truth, tables)
+        updated = {row for row in truth["Leads"] if row[0] in set(leads["updated"])}
+        arrived = updated <= tables["Leads"]
+        ok &= arrived
         print(
-            f"\n   the second run read {sum(second.values())} records instead of "
-            f"{sum(truth.values())}: the 35 new ones plus the records sitting exactly on each "
-            "bookmark (greater_equal re-reads the boundary; the target upserts them by id)."
+            f"\n   the {len(updated)} updated Leads carry their new Modified_Time in DuckDB: "
+            f"{'yes' if arrived else 'NO'} (Leads replicate on Modified_Time; on Created_Time "
+            "an update to an old record would never be exported)."
         )
-        verdict = "OK: every table matches the emulator" if ok else "FAILED: counts differ"
+        print(
+            f"   the second run read {sum(second.values())} records instead of "
+            f"{sum(len(rows) for rows in truth.values())}: the 35 new and 5 updated ones plus "
+            "the records sitting exactly on each bookmark (greater_equal re-reads the "
+            "boundary; the target upserts them by id)."
+        )
+        verdict = "OK: every table matches the emulator" if ok else "FAILED: tables differ"
         print(f"\n== {verdict}; DuckDB file: {DATABASE}")
         return 0 if ok else 1
     finally:
