@@ -84,9 +84,7 @@ def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
         raise SystemExit(f"meltano run failed (exit {result.returncode}); see {WORK}")
     emitted = {
         m: int(n)
-        for m, n in re.findall(
-            r"tap-zoho-bulkread ([A-Za-z_]\w*): (\d+) records in", result.stderr
-        )
+        for m, n in re.findall(r"tap-zoho-bulkread ([A-Za-z_]\w*): (\d+) records in", result.stderr)
     }
     print(
         f"   finished in {time.monotonic() - started:.1f}s; records emitted per module: {emitted}"
@@ -95,7 +93,9 @@ def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
 
 
 def report(truth: dict[str, set[Row]], tables: dict[str, set[Row]]) -> bool:
-    print(f"   {'module':<14}{'emulator':>10}{'duckdb':>10}  rows (id, Created_Time, Modified_Time)")
+    print(
+        f"   {'module':<14}{'emulator':>10}{'duckdb':>10}  rows (id, Created_Time, Modified_Time)"
+    )
     good = True
     for module, expected in sorted(truth.items()):
         loaded = tables.get(module, set())

@@ -173,11 +173,19 @@ class ZohoAuthenticator(OAuthAuthenticator):
             problem = ""
             try:
                 response = self._session.post(
-                    self.auth_endpoint, data=self.oauth_request_payload, timeout=60
+                    self.auth_endpoint,
+                    data=self.oauth_request_payload,
+                    timeout=60,
+                    allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 problem = type(exc).__name__
             else:
+                if response.is_redirect:
+                    raise AuthenticationError(
+                        "The accounts server redirected the token request elsewhere; the "
+                        "refresh token is sent nowhere else. Check data_center / accounts_url."
+                    )
                 transient = response.status_code == 429 or response.status_code >= 500
                 if not transient and _is_json(response):
                     return response

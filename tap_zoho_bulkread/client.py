@@ -7,7 +7,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Collection, Generator
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -16,10 +16,11 @@ import backoff
 import requests
 
 from tap_zoho_bulkread.auth import ZohoAuthenticator
-from tap_zoho_bulkread.errors import ZohoAPIError
+from tap_zoho_bulkread.errors import AuthenticationError, ZohoAPIError
 
 T = TypeVar("T")
 DOWNLOAD_CHUNK = 1024 * 1024
+MAX_REDIRECTS = 5
 USER_AGENT = "tap-zoho-bulkread"
 
 
@@ -107,6 +108,7 @@ class ZohoClient:
         *,
         api_domain: str | None,
         logger: logging.Logger,
+        trusted_api_domains: Collection[str] = (),
         limiter: DownloadLimiter | None = None,
         max_tries: int = 6,
         max_wait_seconds: float = 60.0,
@@ -114,6 +116,7 @@ class ZohoClient:
     ) -> None:
         self.authenticator = authenticator
         self._api_domain = api_domain.rstrip("/") if api_domain else None
+        self.trusted_api_domains = frozenset(trusted_api_domains)
         self.logger = logger
         self.limiter = limiter or DownloadLimiter()
         self.max_tries = max_tries
@@ -127,7 +130,15 @@ class ZohoClient:
         """The configured API domain, else the one Zoho returned with the token."""
         if self._api_domain is None:
             self.authenticator.ensure_token()
-            self._api_domain = (self.authenticator.api_domain or "").rstrip("/")
+            offered = (self.authenticator.api_domain or "").rstrip("/")
+            if offered not in self.trusted_api_domains:
+                trusted = ", ".join(sorted(self.trusted_api_domains))
+                raise AuthenticationError(
+                    f"The accounts server named {offered[:80]!r} as the org's API domain, which "
+                    f"is not one of this data center's ({trusted}); check data_center and "
+                    "environment, or set api_domain if your org really uses another."
+                )
+            self._api_domain = offered
         return self._api_domain
 
     def url(self, path_or_url: str) -> str:
@@ -138,7 +149,7 @@ class ZohoClient:
             raise ZohoAPIError(
                 "FOREIGN_URL",
                 0,
-                f"refusing to send the access token to {got.scheme}://{got.netloc}; "
+                f"refusing to send the access token to {got.scheme}://{got.netloc[:80]}; "
                 f"only {self.api_domain} is trusted",
             )
         return absolute
@@ -187,20 +198,32 @@ class ZohoClient:
                 f"{what} still failing after {self.max_tries} tries: {exc}",
             ) from None
 
+    def _request(self, method: str, url: str, token: str, **kwargs: Any) -> requests.Response:
+        """One HTTP exchange; a redirect is followed only on the API host, a few times at most."""
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.session.request(
+                method,
+                url,
+                headers={"Authorization": f"Zoho-oauthtoken {token}"},
+                timeout=(10, 120),
+                allow_redirects=False,
+                **kwargs,
+            )
+            if not response.is_redirect:
+                return response
+            response.close()
+            url = self.url(response.headers.get("Location", ""))  # refuses other hosts
+        raise ZohoAPIError(
+            "REDIRECT_LOOP", 0, f"{urlsplit(url).path} redirected more than {MAX_REDIRECTS} times"
+        )
+
     def _send(
         self, method: str, url: str, *, stream: bool = False, **kwargs: Any
     ) -> requests.Response:
         """One request with the current token; refreshes once if Zoho calls the token invalid."""
         for attempt in (1, 2):
             token = self.authenticator.ensure_token()
-            response = self.session.request(
-                method,
-                url,
-                headers={"Authorization": f"Zoho-oauthtoken {token}"},
-                timeout=(10, 120),
-                stream=stream,
-                **kwargs,
-            )
+            response = self._request(method, url, token, stream=stream, **kwargs)
             if response.status_code == 401 and attempt == 1:
                 error = _error_from(response)
                 if error.code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE"):

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from tap_zoho_bulkread.errors import ExportFileError
 from tap_zoho_bulkread.metadata import (
     KIND_BOOLEAN,
+    KIND_DATE,
     KIND_DATETIME,
     KIND_INTEGER,
     KIND_MULTI,
@@ -24,9 +26,20 @@ from tap_zoho_bulkread.metadata import (
 )
 
 # Zoho's multi-line fields hold up to 32,000 characters, rich text more; csv's default
-# limit (128 KiB) would refuse a legitimate export.
-csv.field_size_limit(64 * 1024 * 1024)
+# limit (128 KiB) would refuse a legitimate export. The bounds below keep memory flat whatever
+# a (broken or hostile) server puts in the zip.
+MAX_FIELD_CHARS = 16 * 1024 * 1024
+MAX_ROW_CHARS = 64 * 1024 * 1024
+MAX_LINE_CHARS = MAX_FIELD_CHARS
+MAX_CELLS = 5000
+MAX_INFLATION = 200  # a CSV compresses about 10x; a zip bomb thousands of times
+MIN_INFLATION_ALLOWANCE = 256 * 1024 * 1024
+csv.field_size_limit(MAX_FIELD_CHARS)
 BOOLEANS = {"true": True, "false": False}
+_TWO_DIGITS = {f"{n:02d}" for n in range(60)}
+_HOURS = {f"{n:02d}" for n in range(24)}
+_INTEGER = re.compile(r"-?[0-9]+")
+_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
 # (local date + offset) -> the UTC "YYYY-MM-DDTHH" of each of that day's 24 local hours.
@@ -34,16 +47,27 @@ _UTC_HOURS: dict[str, tuple[str, ...]] = {}
 
 
 def utc_datetime(text: str) -> str:
-    """Any ISO 8601 datetime with an offset -> ``YYYY-MM-DDTHH:MM:SS+00:00`` (UTC).
+    """An ISO 8601 datetime with an offset -> ``YYYY-MM-DDTHH:MM:SS+00:00`` (UTC).
 
-    singer-sdk compares bookmarks as strings; one canonical form keeps that correct even when
-    the export mixes daylight-saving offsets.
+    Strict: what ``datetime.fromisoformat`` refuses, or a value without an offset, raises
+    ValueError, cached or not. singer-sdk compares bookmarks as strings; one canonical form keeps
+    that correct even when the export mixes daylight-saving offsets.
     """
     # Zoho writes 2021-03-14T03:01:00-07:00; with a whole-hour offset only the date and hour
-    # change, so they are looked up per (local day, offset) and minutes and seconds kept.
-    hours = _UTC_HOURS.get(text[:10] + text[19:])
-    if hours is not None and len(text) == 25 and text[10] == "T":
-        return hours[int(text[11:13])] + text[13:19] + "+00:00"
+    # change. A (local day, offset) seen once is valid, so a value sharing it needs only its
+    # hour, minutes and seconds checked before the lookup.
+    if len(text) == 25:
+        hours = _UTC_HOURS.get(text[:10] + text[19:])
+        if (
+            hours is not None
+            and text[10] == "T"
+            and text[13] == ":"
+            and text[16] == ":"
+            and text[11:13] in _HOURS
+            and text[14:16] in _TWO_DIGITS
+            and text[17:19] in _TWO_DIGITS
+        ):
+            return hours[int(text[11:13])] + text[13:19] + "+00:00"
     converted = _to_utc(text)
     if len(text) == 25 and text[10] == "T" and text[19] in "+-" and text[22:] == ":00":
         day, offset = text[:10], text[19:]
@@ -54,10 +78,31 @@ def utc_datetime(text: str) -> str:
 
 
 def _to_utc(text: str) -> str:
-    moment = datetime.fromisoformat(text)
+    if not text.isascii():
+        raise ValueError(f"not an ISO 8601 datetime: {text!r:.40}")
+    moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        raise ValueError(f"datetime without an offset: {text!r:.40}")
     return moment.astimezone(timezone.utc).isoformat()
+
+
+def _date(text: str) -> str:
+    if not text.isascii():
+        raise ValueError(f"not an ISO 8601 date: {text!r:.40}")
+    return date.fromisoformat(text).isoformat()
+
+
+def _integer(text: str) -> int:
+    if _INTEGER.fullmatch(text) is None:
+        raise ValueError(f"not a plain integer: {text!r:.40}")
+    return int(text)
+
+
+def _number(text: str) -> Decimal:
+    """A plain decimal literal; NaN, Infinity, ``1_000`` and padded values are refused."""
+    if _NUMBER.fullmatch(text) is None:
+        raise ValueError(f"not a plain decimal number: {text!r:.40}")
+    return Decimal(text)
 
 
 def _tags(text: str) -> list[str]:
@@ -69,8 +114,9 @@ def _tags(text: str) -> list[str]:
 
 # How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
 _EXPRESSIONS = {
-    KIND_INTEGER: "int({v})",
-    KIND_NUMBER: "Decimal({v})",
+    KIND_INTEGER: "_integer({v})",
+    KIND_NUMBER: "_number({v})",
+    KIND_DATE: "_date({v})",
     KIND_BOOLEAN: "BOOLEANS[{v}]",
     KIND_DATETIME: "utc_datetime({v})",
     KIND_MULTI: "{v}.split(';')",
@@ -94,16 +140,17 @@ def compile_row_decoder(plan: list[tuple[int, str, str]]) -> Callable[[list[str]
             else f"{expression.format(v=cell)} if {cell} else None"
         )
         items.append(f"{name!r}: {value}")
-    source = (
-        "def decode_row(r, Decimal=Decimal, BOOLEANS=BOOLEANS, utc_datetime=utc_datetime,"
-        " _tags=_tags):\n    return {" + ", ".join(items) + "}\n"
-    )
-    namespace: dict[str, Any] = {
-        "Decimal": Decimal,
+    helpers: dict[str, Any] = {
+        "_integer": _integer,
+        "_number": _number,
+        "_date": _date,
         "BOOLEANS": BOOLEANS,
         "utc_datetime": utc_datetime,
         "_tags": _tags,
     }
+    defaults = ", ".join(f"{name}={name}" for name in helpers)
+    source = f"def decode_row(r, {defaults}):\n    return {{" + ", ".join(items) + "}\n"
+    namespace = dict(helpers)
     exec(compile(source, "<zoho row decoder>", "exec"), namespace)  # noqa: S102
     return namespace["decode_row"]  # type: ignore[no-any-return]
 
@@ -124,12 +171,20 @@ class RecordDecoder:
         self.kinds = {spec.name: spec.kind for spec in specs}
         self.renamed = {"Id": "id", **(renamed or {})}  # CSV column -> property
 
-    def _plan(self, header: list[str]) -> list[tuple[int, str, str]]:
-        plan = []
-        for index, column in enumerate(header):
-            name = self.renamed.get(column, column)
-            if name in self.selected:
-                plan.append((index, name, self.kinds.get(name, "string")))
+    def _plan(self, header: list[str], job_id: str) -> list[tuple[int, str, str]]:
+        names = [self.renamed.get(column, column) for column in header]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ExportFileError(
+                f"{self.stream}: the CSV of job {job_id} names the columns {repeated} more than "
+                "once (Id and id count as one), so their values are ambiguous; Zoho sends each "
+                "column once. Run the sync again."
+            )
+        plan = [
+            (index, name, self.kinds.get(name, "string"))
+            for index, name in enumerate(names)
+            if name in self.selected
+        ]
         missing = set(self.selected) - {name for _, name, _ in plan}
         if missing:
             raise ExportFileError(
@@ -147,73 +202,85 @@ class RecordDecoder:
         """Yield the typed records of a downloaded result zip, ``size`` rows at a time."""
         try:
             archive = zipfile.ZipFile(path)
-        except zipfile.BadZipFile:
+        except (zipfile.BadZipFile, OSError):
             raise ExportFileError(
                 f"{self.stream}: the result of job {job_id} is not a valid zip file; run the "
                 "sync again to download it anew."
             ) from None
         with archive:
             member = self._member(archive, job_id)
-            with (
-                archive.open(member) as raw,
-                io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
-            ):
-                reader = csv.reader(text)
-                try:
-                    yield from self._read(reader, job_id, size)
-                except csv.Error as exc:
-                    raise ExportFileError(
-                        f"{self.stream}: line {reader.line_num} of job {job_id}'s CSV cannot be "
-                        f"read ({exc}); the export is damaged. Run the sync again."
-                    ) from None
-                except (zipfile.BadZipFile, zlib.error, EOFError):
-                    raise ExportFileError(
-                        f"{self.stream}: the result of job {job_id} is a damaged zip (it breaks "
-                        f"off near line {reader.line_num}). Run the sync again."
-                    ) from None
-                except UnicodeDecodeError:
-                    raise ExportFileError(
-                        f"{self.stream}: job {job_id}'s CSV is not UTF-8 near line "
-                        f"{reader.line_num}; the export is damaged. Run the sync again."
-                    ) from None
+            lines = _BoundedLines(self.stream, job_id)
+            try:
+                with (
+                    io.BufferedReader(
+                        _InflationGuard(archive.open(member), member.compress_size)
+                    ) as raw,
+                    io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
+                ):
+                    reader = csv.reader(lines.of(text))
+                    yield from self._read(reader, lines, job_id, size)
+            except csv.Error as exc:
+                raise ExportFileError(
+                    f"{self.stream}: line {lines.number} of job {job_id}'s CSV cannot be "
+                    f"read ({exc}); the export is damaged. Run the sync again."
+                ) from None
+            except (zipfile.BadZipFile, zlib.error, EOFError):
+                raise ExportFileError(
+                    f"{self.stream}: the result of job {job_id} is a damaged zip (it breaks "
+                    f"off near line {lines.number}). Run the sync again."
+                ) from None
+            except (NotImplementedError, RuntimeError) as exc:  # encryption, exotic methods
+                raise ExportFileError(
+                    f"{self.stream}: the result of job {job_id} cannot be unzipped ({exc}); Zoho "
+                    "sends a plain deflated zip. Run the sync again."
+                ) from None
+            except UnicodeDecodeError:
+                raise ExportFileError(
+                    f"{self.stream}: job {job_id}'s CSV is not UTF-8 near line "
+                    f"{lines.number}; the export is damaged. Run the sync again."
+                ) from None
 
-    def _read(self, reader: Any, job_id: str, size: int) -> Iterator[list[dict[str, Any]]]:
+    def _read(
+        self, reader: Any, lines: _BoundedLines, job_id: str, size: int
+    ) -> Iterator[list[dict[str, Any]]]:
         header = next(reader, None)
         if header is None:
             return
-        plan = self._plan(header)
+        plan = self._plan(header, job_id)
         decode_row = compile_row_decoder(plan)
         width = len(header)
         batch: list[dict[str, Any]] = []
         for row in reader:
+            lines.row_chars = 0
             if len(row) != width:
                 raise ExportFileError(
-                    f"{self.stream}: row {reader.line_num} of job {job_id} has "
+                    f"{self.stream}: row {lines.number} of job {job_id} has "
                     f"{len(row)} columns, the header {width}"
                 )
             try:
                 batch.append(decode_row(row))
             except (ValueError, KeyError, InvalidOperation) as exc:
-                raise ExportFileError(self._bad_value(row, plan, reader.line_num, job_id)) from exc
+                raise ExportFileError(self._bad_value(row, plan, lines.number, job_id)) from exc
             if len(batch) >= size:
                 yield batch
                 batch = []
         if batch:
             yield batch
 
-    def _member(self, archive: zipfile.ZipFile, job_id: str) -> str:
-        names = archive.namelist()
-        if len(names) != 1:
+    def _member(self, archive: zipfile.ZipFile, job_id: str) -> zipfile.ZipInfo:
+        members = archive.infolist()
+        if len(members) != 1:
             raise ExportFileError(
-                f"{self.stream}: the result of job {job_id} holds {len(names)} files, "
+                f"{self.stream}: the result of job {job_id} holds {len(members)} files, "
                 "Zoho sends exactly one CSV"
             )
-        name = names[0]
+        name = members[0].filename
         if PurePosixPath(name).name != name or "\\" in name or not name.endswith(".csv"):
             raise ExportFileError(
-                f"{self.stream}: the result of job {job_id} holds {name!r}, not a plain CSV name"
+                f"{self.stream}: the result of job {job_id} holds {name[:80]!r}, not a plain "
+                "CSV name"
             )
-        return name
+        return members[0]
 
     def _bad_value(
         self, row: list[str], plan: list[tuple[int, str, str]], line: int, job_id: str
@@ -229,3 +296,70 @@ class RecordDecoder:
                     f"{name}, which is not a valid {self.kinds.get(name, 'string')}"
                 )
         return f"{self.stream}: row {line} of job {job_id} could not be decoded"
+
+
+class _BoundedLines:
+    """The CSV's physical lines, refused past the row, line and cell bounds as they are read.
+
+    csv builds a whole row before its width can be checked; a row of millions of empty cells
+    (or one endless line) would take gigabytes first. Lines are read at most
+    ``MAX_LINE_CHARS`` at a time, so nothing larger is ever held.
+    """
+
+    def __init__(self, stream: str, job_id: str) -> None:
+        self.where = f"{stream}: job {job_id}'s CSV"
+        self.number = 0
+        self.row_chars = 0
+
+    def of(self, text: IO[str]) -> Iterator[str]:
+        """Yield ``text``'s lines, checked."""
+        while True:
+            line = text.readline(MAX_LINE_CHARS + 1)
+            if not line:
+                return
+            self.number += 1
+            self.row_chars += len(line)
+            if len(line) > MAX_LINE_CHARS:
+                raise ExportFileError(
+                    f"{self.where} has a line over {MAX_LINE_CHARS // 2**20} MiB at line "
+                    f"{self.number}; no real export holds one. Run the sync again."
+                )
+            if self.row_chars > MAX_ROW_CHARS or line.count(",") > MAX_CELLS:
+                raise ExportFileError(
+                    f"{self.where} has a row over {MAX_ROW_CHARS // 2**20} MiB or "
+                    f"{MAX_CELLS} cells at line {self.number}; no real export holds one. "
+                    "Run the sync again."
+                )
+            yield line
+
+
+class _InflationGuard(io.RawIOBase):
+    """A zip member's bytes, refused once they inflate far beyond any real CSV's ratio."""
+
+    def __init__(self, member: IO[bytes], compressed: int) -> None:
+        super().__init__()
+        self.member = member
+        self.allowance = max(compressed * MAX_INFLATION, MIN_INFLATION_ALLOWANCE)
+        self.inflated = 0
+
+    def readable(self) -> bool:
+        """Always: this is a reader."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the member, counting what it inflates to."""
+        chunk = self.member.read(len(buffer))
+        self.inflated += len(chunk)
+        if self.inflated > self.allowance:
+            raise ExportFileError(
+                f"the result zip inflates past {self.allowance // 2**20} MiB, over "
+                f"{MAX_INFLATION} times its compressed size: a zip bomb, not an export. "
+                "Run the sync again; if it repeats, report it to Zoho."
+            )
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        """Close the member too."""
+        self.member.close()
+        super().close()

@@ -30,8 +30,9 @@ class JobFailed(ZohoError):
     """A bulk read job ended in FAILURE."""
 
     def __init__(self, module: str, job_id: str, code: str, message: str) -> None:
+        reason = f"with {code}: {message}" if code else "without an error code"
         super().__init__(
-            f"Bulk read job {job_id} for {module} failed with {code}: {message}. "
+            f"Bulk read job {job_id} for {module} failed {reason}. "
             "Check the module's criteria and field selection, then run the sync again."
         )
         self.module = module

@@ -7,13 +7,24 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from tap_zoho_bulkread.answers import (
+    MAX_PAGES,
+    PAGE_TOKEN,
+    JobResult,
+    created_job_id,
+    failure_of,
+    job_result,
+    job_status,
+    query_module,
+    zoho_id,
+)
 from tap_zoho_bulkread.client import ZohoClient
-from tap_zoho_bulkread.errors import JobFailed, JobTimeout, ZohoAPIError
+from tap_zoho_bulkread.errors import ExportFileError, JobFailed, JobTimeout, ZohoAPIError
 from tap_zoho_bulkread.query import JobQuery, job_body, uses_page_tokens
 
 FINISHED_STATES = ("COMPLETED", "FAILURE", "FAILED")
@@ -82,7 +93,8 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 RESUME_SECONDS = 23 * 3600  # Zoho keeps results and page tokens for a day
 MAX_JOB_ATTEMPTS = 3
-TRANSIENT_JOB_CODES = frozenset({"INTERNAL_ERROR", "SERVER_BUSY", "TOO_MANY_REQUESTS"})
+# A FAILURE without a code is taken as transient: Zoho's spec shows failures without one.
+TRANSIENT_JOB_CODES = frozenset({"", "INTERNAL_ERROR", "SERVER_BUSY", "TOO_MANY_REQUESTS"})
 
 
 @dataclass(frozen=True)
@@ -96,8 +108,9 @@ class Checkpoint:
     created: float
 
     def usable_for(self, export: str) -> bool:
-        """Whether this checkpoint belongs to ``export`` and its job can still be used."""
-        return self.export == export and time.time() - self.created < RESUME_SECONDS
+        """Whether this checkpoint belongs to ``export`` and its job is less than a day old."""
+        age = time.time() - self.created
+        return self.export == export and 0 <= age < RESUME_SECONDS
 
     def to_state(self) -> dict[str, Any]:
         """The checkpoint as it is kept in the stream's state."""
@@ -115,23 +128,46 @@ class Checkpoint:
         if not isinstance(value, dict):
             return None
         try:
+            token = value.get("page_token") or None
+            page = int(value["page"])
+            if token is not None and not PAGE_TOKEN.fullmatch(str(token)):
+                return None
+            if not 1 <= page <= MAX_PAGES:
+                return None
             return cls(
                 export=str(value["export"]),
-                page=int(value["page"]),
-                page_token=value.get("page_token") or None,
-                job_id=str(value["job_id"]),
+                page=page,
+                page_token=token,
+                job_id=zoho_id(value["job_id"], "the checkpoint's job id"),
                 created=datetime.fromisoformat(str(value["created"])).timestamp(),
             )
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, ZohoAPIError):
             return None
+
+
+def _other_export(status: dict[str, Any], job_id: str, query: JobQuery) -> str:
+    """Why a job's status shows it is not an export of ``query`` ("" when it is)."""
+    module = query_module(status)
+    if module is None:
+        return f"the status of job {job_id} does not say which module it exports"
+    if module != query.module:
+        return f"job {job_id} exports {module[:60]!r}, not {query.module}"
+    fields = status["query"].get("fields")
+    if query.fields is not None and isinstance(fields, list) and set(fields) != set(query.fields):
+        return f"job {job_id} exports other fields"
+    return ""
+
+
+def result_is_gone(exc: ZohoAPIError) -> bool:
+    """Zoho lost the job or its result expired: 404, or v8's 400 ``RESOURCE_NOT_FOUND``."""
+    return exc.status == 404 or (exc.status == 400 and exc.code == "RESOURCE_NOT_FOUND")
 
 
 def _worth_a_new_job(exc: Exception) -> bool:
     """A failure that a fresh job for the same page may not meet again."""
     if isinstance(exc, JobFailed):
         return exc.code in TRANSIENT_JOB_CODES
-    assert isinstance(exc, ZohoAPIError)
-    return exc.status == 404  # the job or its result is gone (expired, or Zoho lost it)
+    return isinstance(exc, ZohoAPIError) and result_is_gone(exc)
 
 
 @dataclass(frozen=True)
@@ -140,9 +176,14 @@ class ExportedPage:
 
     job_id: str
     page: int
-    count: int
+    result: JobResult
     path: Path
     more_records: bool
+
+    @property
+    def count(self) -> int:
+        """How many records Zoho says the page holds."""
+        return self.result.count
 
 
 class BulkReader:
@@ -165,36 +206,28 @@ class BulkReader:
         self.ledger = ledger or JobLedger(settings.max_concurrent_jobs)
         self.schedule_ahead = schedule_ahead or (lambda: None)
         self.created_at: dict[str, float] = {}
+        self.downloads = 0
 
     def create(self, body: dict[str, Any], module: str, page: int = 1) -> str:
         """Create a job for ``page`` of an export; return its id."""
-        answer = self.client.post_json(self.settings.read_path, body)
-        try:
-            details = answer["data"][0]["details"]
-            job_id = str(details["id"])
-        except (KeyError, IndexError, TypeError):
-            raise ZohoAPIError(
-                "UNEXPECTED_RESPONSE", 200, f"job creation for {module} answered {answer!r:.200}"
-            ) from None
+        job_id = created_job_id(self.client.post_json(self.settings.read_path, body), module)
         self.logger.info("%s: created bulk read job %s for page %d", module, job_id, page)
         self.ledger.add(job_id)
         self.created_at[job_id] = time.time()
         return job_id
 
-    def wait(self, job_id: str, module: str) -> dict[str, Any]:
+    def status(self, job_id: str) -> tuple[str, dict[str, Any]]:
+        """A job's state and details."""
+        answer = self.client.get_json(f"{self.settings.read_path}/{zoho_id(job_id, 'job id')}")
+        return job_status(answer, job_id)
+
+    def wait(self, job_id: str, module: str) -> JobResult:
         """Poll a job with growing waits until it completes; raise on FAILURE or timeout."""
         started = time.monotonic()
         interval = self.settings.poll_interval_seconds
         last_state, last_said = "", 0.0
         while True:
-            answer = self.client.get_json(f"{self.settings.read_path}/{job_id}")
-            try:
-                status = answer["data"][0]
-                state = str(status["state"])
-            except (KeyError, IndexError, TypeError):
-                raise ZohoAPIError(
-                    "UNEXPECTED_RESPONSE", 200, f"status of job {job_id} was {answer!r:.200}"
-                ) from None
+            state, status = self.status(job_id)
             elapsed = time.monotonic() - started
             if state != last_state:
                 self.logger.info("%s: job %s is %s after %.1fs", module, job_id, state, elapsed)
@@ -209,12 +242,10 @@ class BulkReader:
                 )
                 last_said = elapsed
             if state == "COMPLETED":
-                return dict(status.get("result") or {})
+                return job_result(status, job_id)
             if state in ("FAILURE", "FAILED"):
-                error = (status.get("result") or {}).get("error_message") or {}
-                raise JobFailed(
-                    module, job_id, str(error.get("code", "UNKNOWN")), str(error.get("message", ""))
-                )
+                code, message = failure_of(status)
+                raise JobFailed(module, job_id, code, message)
             if elapsed + interval > self.settings.job_timeout_seconds:
                 raise JobTimeout(module, job_id, state, elapsed)
             time.sleep(interval)
@@ -243,8 +274,9 @@ class BulkReader:
         save = on_checkpoint or (lambda checkpoint: None)
         first = job_body(query, product=settings.product, version=settings.version)
         export = fingerprint(first)
-        if resume is not None and resume.usable_for(export):
-            page, token, job_id = resume.page, resume.page_token, resume.job_id
+        resumed = self._resumable(resume, export, query) if resume is not None else None
+        if resumed is not None:
+            page, token, job_id = resumed.page, resumed.page_token, resumed.job_id
             body = self._page_body(query, page, token)
             self.logger.info(
                 "%s: resuming the interrupted export at page %d with job %s",
@@ -252,35 +284,37 @@ class BulkReader:
                 page,
                 job_id,
             )
-            self.created_at[job_id] = resume.created
-            self.ledger.add(job_id)
+            if resumed.job_id:
+                self.created_at[job_id] = resumed.created
+                self.ledger.add(job_id)
+            else:  # Zoho lost the job or its result expired: the same page, a new job
+                job_id = self.create(body, query.module, page)
         else:
-            if resume is not None:
-                self.logger.info(
-                    "%s: the interrupted export cannot be resumed (the query changed or its "
-                    "jobs are over a day old); exporting again from the first page",
-                    query.module,
-                )
             page, token, body = 1, None, first
             job_id = self.ledger.take_ahead(query.module, first) or self.create(first, query.module)
             self.created_at.setdefault(job_id, time.time())
         save(Checkpoint(export, page, token, job_id, self.created_at[job_id]))
         self.schedule_ahead()
+        seen_tokens: set[str] = set()
         while True:
             job_id, result = self._complete(job_id, body, query.module, page)
-            next_body = self._next_page_body(query, result, page)
+            if result.page is not None and result.page != page and token is None:
+                raise ZohoAPIError(
+                    "UNEXPECTED_RESPONSE",
+                    200,
+                    f"job {job_id} for {query.module} page {page} answered page {result.page}",
+                )
+            next_body = self._next_page_body(query, result, page, job_id, seen_tokens)
             next_job = None
             if next_body is not None and self.ledger.has_room():
                 # Zoho works on the next page while this one is downloaded and decoded.
                 next_job = self.create(next_body, query.module, page + 1)
-            job_id, path = self._download(job_id, result, body, query.module, page)
+            job_id, result, path = self._download(job_id, result, body, query.module, page)
             if next_body is not None and next_job is None:
                 next_job = self.create(next_body, query.module, page + 1)  # this stream first
             self.schedule_ahead()
             try:
-                yield ExportedPage(
-                    job_id, page, int(result.get("count") or 0), path, next_body is not None
-                )
+                yield ExportedPage(job_id, page, result, path, next_body is not None)
             finally:
                 path.unlink(missing_ok=True)
             if next_job is None or next_body is None:
@@ -288,6 +322,36 @@ class BulkReader:
             page, job_id, body = page + 1, next_job, next_body
             token = body["query"].get("page_token")
             save(Checkpoint(export, page, token, job_id, self.created_at[job_id]))
+
+    def _resumable(self, resume: Checkpoint, export: str, query: JobQuery) -> Checkpoint | None:
+        """The checkpoint, if its job is confirmed to be this export's; else None, logged."""
+        reason = ""
+        if not resume.usable_for(export):
+            reason = "the query changed or its jobs are over a day old"
+        else:
+            try:
+                _, status = self.status(resume.job_id)
+            except ZohoAPIError as exc:
+                if not result_is_gone(exc):
+                    raise
+                self.logger.warning(
+                    "%s: Zoho no longer knows job %s (%s); creating the job for page %d again",
+                    query.module,
+                    resume.job_id,
+                    exc.code,
+                    resume.page,
+                )
+                return replace(resume, job_id="")
+            reason = _other_export(status, resume.job_id, query)
+        if not reason:
+            return resume
+        self.logger.info(
+            "%s: the interrupted export cannot be resumed (%s); exporting again from the first "
+            "page",
+            query.module,
+            reason,
+        )
+        return None
 
     def _page_body(self, query: JobQuery, page: int, token: str | None) -> dict[str, Any]:
         settings = self.settings
@@ -299,7 +363,7 @@ class BulkReader:
 
     def _complete(
         self, job_id: str, body: dict[str, Any], module: str, page: int
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, JobResult]:
         """Wait for a page's job; create it again when Zoho lost it or failed it transiently."""
         for attempt in range(1, MAX_JOB_ATTEMPTS + 1):
             try:
@@ -322,17 +386,32 @@ class BulkReader:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _download(
-        self, job_id: str, result: dict[str, Any], body: dict[str, Any], module: str, page: int
-    ) -> tuple[str, Path]:
-        """Download a page's result; when it has expired, run the page's job again first."""
+    def download(self, job_id: str, result: JobResult, page: int, module: str) -> Path:
+        """Download a result to a file of the tap's own naming in the work folder."""
+        self.downloads += 1
+        path = self.work_dir / f"page-{self.downloads}.zip"
         started = time.monotonic()
+        size = self.client.download(result.download_url, path)
+        self.logger.info(
+            "%s: downloaded page %d of job %s (%d records, %.1f MB) in %.1fs",
+            module,
+            page,
+            job_id,
+            result.count,
+            size / 1e6,
+            time.monotonic() - started,
+        )
+        return path
+
+    def _download(
+        self, job_id: str, result: JobResult, body: dict[str, Any], module: str, page: int
+    ) -> tuple[str, JobResult, Path]:
+        """Download a page's result; when it has expired, run the page's job again first."""
         try:
-            path = self.work_dir / f"{job_id}.zip"
-            size = self.client.download(str(result["download_url"]), path)
+            return job_id, result, self.download(job_id, result, page, module)
         except ZohoAPIError as exc:
             self.ledger.done(job_id)
-            if exc.status != 404:
+            if not result_is_gone(exc):
                 raise
             self.logger.warning(
                 "%s: the result of job %s is gone (%s); creating the job for page %d again",
@@ -342,36 +421,34 @@ class BulkReader:
                 page,
             )
             job_id, result = self._complete(self.create(body, module, page), body, module, page)
-            path = self.work_dir / f"{job_id}.zip"
-            try:
-                size = self.client.download(str(result["download_url"]), path)
-            finally:
-                self.ledger.done(job_id)
-        except BaseException:
+            return job_id, result, self.download(job_id, result, page, module)
+        finally:
             self.ledger.done(job_id)
-            raise
-        self.ledger.done(job_id)
-        self.logger.info(
-            "%s: downloaded page %d of job %s (%d records, %.1f MB) in %.1fs",
-            module,
-            page,
-            job_id,
-            int(result.get("count") or 0),
-            size / 1e6,
-            time.monotonic() - started,
-        )
-        return job_id, path
 
     def _next_page_body(
-        self, query: JobQuery, result: dict[str, Any], page: int
+        self, query: JobQuery, result: JobResult, page: int, job_id: str, seen: set[str]
     ) -> dict[str, Any] | None:
         """The job body of the page after ``page``, or None when this was the last."""
-        if not result.get("more_records"):
+        if not result.more_records:
             return None
+        if page >= MAX_PAGES:
+            raise ExportFileError(
+                f"{query.module}: job {job_id} says more records follow page {MAX_PAGES}, Zoho's "
+                "last page (100 million records); split the export with module_settings "
+                "criteria."
+            )
         settings = self.settings
-        token = result.get("next_page_token")
+        token = result.next_page_token
         if uses_page_tokens(settings.product, settings.version) and token:
+            if token in seen:
+                raise ZohoAPIError(
+                    "UNEXPECTED_RESPONSE",
+                    200,
+                    f"job {job_id} for {query.module} repeated an earlier page's "
+                    "next_page_token; the export would never end",
+                )
+            seen.add(token)
             return job_body(
-                query, product=settings.product, version=settings.version, page_token=str(token)
+                query, product=settings.product, version=settings.version, page_token=token
             )
         return job_body(query, product=settings.product, version=settings.version, page=page + 1)

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
@@ -54,6 +55,20 @@ FIX = "Fix it with `meltano config set tap-zoho-bulkread ...` or in the tap's co
 def dot_field_property(dotted: str) -> str:
     """The stream property of a lookup dot field: ``Owner.last_name`` -> ``Owner__last_name``."""
     return dotted.replace(".", DOT_PROPERTY_SEPARATOR, 1)
+
+
+def trusted_api_domains(config: dict[str, Any]) -> set[str]:
+    """The API domains a token answer may name: the data center's, or the accounts override's.
+
+    The access token goes wherever the token answer's ``api_domain`` says; anything else (plain
+    http, another domain) is refused.
+    """
+    suffix = API_DOMAIN_SUFFIXES.get(str(config.get("data_center") or "us"), "com")
+    trusted = {f"https://{host}.zohoapis.{suffix}" for host in ENVIRONMENT_HOSTS.values()}
+    if config.get("accounts_url"):
+        parts = urlsplit(str(config["accounts_url"]))
+        trusted.add(f"{parts.scheme}://{parts.netloc}")
+    return trusted
 
 
 def parse_datetime(text: str) -> datetime:

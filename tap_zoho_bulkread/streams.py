@@ -17,8 +17,8 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.streams import Stream
 
 from tap_zoho_bulkread.decode import RecordDecoder
-from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
-from tap_zoho_bulkread.jobs import Checkpoint
+from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
+from tap_zoho_bulkread.jobs import BulkReader, Checkpoint, ExportedPage
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
@@ -166,7 +166,7 @@ class ZohoModuleStream(Stream):
                 if self._line_writer is not None:
                     self._line_writer.new_page()
                 page_started, before = time.monotonic(), total
-                for batch in decoder.batches(page.path, page.job_id):
+                for batch in self._page_batches(reader, decoder, page):
                     total += len(batch)
                     self._note_newest(batch)
                     yield batch
@@ -185,6 +185,45 @@ class ZohoModuleStream(Stream):
             shutil.rmtree(work_dir, ignore_errors=True)
         self._save_checkpoint(None)
         self.logger.info("%s: %d records in %.1fs", self.module, total, time.monotonic() - started)
+
+    def _page_batches(
+        self, reader: BulkReader, decoder: RecordDecoder, page: ExportedPage
+    ) -> Iterator[list[dict[str, Any]]]:
+        """A page's records; a page holding other than Zoho's count is downloaded once more.
+
+        The rows already emitted are skipped in the second download (a result's rows come in
+        the same order each time); if it still disagrees, the run fails before any bookmark.
+        """
+        emitted = 0
+        for batch in decoder.batches(page.path, page.job_id):
+            emitted += len(batch)
+            yield batch
+        if emitted == page.count:
+            return
+        self.logger.warning(
+            "%s: page %d of job %s held %d records, Zoho counted %d; downloading it once more",
+            self.module,
+            page.page,
+            page.job_id,
+            emitted,
+            page.count,
+        )
+        path = reader.download(page.job_id, page.result, page.page, self.module)
+        try:
+            seen = 0
+            for batch in decoder.batches(path, page.job_id):
+                fresh = batch[max(emitted - seen, 0) :]
+                seen += len(batch)
+                if fresh:
+                    yield fresh
+            if seen != page.count or emitted > seen:
+                raise ExportFileError(
+                    f"{self.module}: page {page.page} of job {page.job_id} holds {seen} records "
+                    f"but Zoho counted {page.count}, twice; the export is incomplete. Run the "
+                    "sync again; if it repeats, report the job id to Zoho."
+                )
+        finally:
+            path.unlink(missing_ok=True)
 
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None

@@ -17,6 +17,7 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 
 from tap_zoho_bulkread import redact
+from tap_zoho_bulkread.answers import metadata_entries
 from tap_zoho_bulkread.auth import TokenCache, ZohoAuthenticator
 from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
 from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoError
@@ -39,6 +40,7 @@ from tap_zoho_bulkread.settings import (
     check_settings,
     dot_field_property,
     read_state,
+    trusted_api_domains,
     validate_against_schema,
 )
 from tap_zoho_bulkread.streams import CHECKPOINT_KEY, ZohoModuleStream
@@ -214,6 +216,7 @@ class TapZohoBulkRead(Tap):
             authenticator,
             api_domain=self.configured_api_domain(),
             logger=self.logger,
+            trusted_api_domains=trusted_api_domains(dict(self.config)),
             limiter=DownloadLimiter(int(self.config.get("max_downloads_per_minute") or 10)),
             max_tries=max(int(self.config.get("max_tries") or 6), 1),
             retry_base_seconds=float(self.config.get("retry_wait_seconds") or 1),
@@ -314,7 +317,7 @@ class TapZohoBulkRead(Tap):
     def _streams_from_metadata(self) -> list[ZohoModuleStream]:
         client = self.zoho_client
         prefix = f"/{self.product}/{self.api_version}/settings"
-        listed = client.get_json(f"{prefix}/modules").get("modules", [])
+        listed = metadata_entries(client.get_json(f"{prefix}/modules"), "modules", "Zoho")
         exportable = [m["api_name"] for m in listed if module_is_exportable(m)]
         wanted = self.config.get("modules") or exportable
         unknown = sorted(set(wanted) - set(exportable))
@@ -331,7 +334,9 @@ class TapZohoBulkRead(Tap):
             )
         streams = []
         for module in wanted:
-            entries = client.get_json(f"{prefix}/fields", {"module": module}).get("fields", [])
+            entries = metadata_entries(
+                client.get_json(f"{prefix}/fields", {"module": module}), "fields", module
+            )
             specs = field_specs(entries, module, self.logger)
             settings = self._module_settings(module)
             check_lookup_fields(module, settings.lookup_fields, entries)

@@ -24,7 +24,13 @@ def client_of(url: str, limiter: DownloadLimiter | None = None) -> ZohoClient:
         client_secret="emulator-client-secret",
         refresh_token="emulator-refresh-token",
     )
-    return ZohoClient(auth, api_domain=None, logger=logging.getLogger("logs-test"), limiter=limiter)
+    return ZohoClient(
+        auth,
+        api_domain=None,
+        logger=logging.getLogger("logs-test"),
+        limiter=limiter,
+        trusted_api_domains={url},
+    )
 
 
 def test_a_waiting_job_logs_a_heartbeat_with_its_state_and_minutes(

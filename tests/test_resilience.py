@@ -226,6 +226,7 @@ def test_chaos_sync_of_several_modules_killed_and_resumed_loses_nothing(tmp_path
         job_seconds=0.2, per_page=150, download_limit=10_000, max_token_refreshes=1000
     ) as emu:
         config = tap_config(emu.url, modules=modules, max_concurrent_jobs=3)
+        faults(emu.url, token_seconds=3)  # the token discovery caches lives 3 s too
         catalog = select(discover(tmp_path, config), {m: ["Created_Time"] for m in modules})
         faults(
             emu.url,
@@ -266,7 +267,12 @@ def test_retry_after_is_honoured_and_retries_are_logged(caplog) -> None:
             client_secret="emulator-client-secret",
             refresh_token="emulator-refresh-token",
         )
-        client = ZohoClient(auth, api_domain=None, logger=logging.getLogger("retry-test"))
+        client = ZohoClient(
+            auth,
+            api_domain=None,
+            logger=logging.getLogger("retry-test"),
+            trusted_api_domains={emu.url},
+        )
         client.api_domain  # noqa: B018 (takes the token before the faults)
         faults(emu.url, burst_429=2, retry_after_seconds=0.7)
         started = time.monotonic()
