@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -21,6 +22,7 @@ from tap_zoho_bulkread.errors import AuthenticationError, ZohoAPIError
 T = TypeVar("T")
 DOWNLOAD_CHUNK = 1024 * 1024
 MAX_REDIRECTS = 5
+RETRY_AFTER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
 USER_AGENT = "tap-zoho-bulkread"
 
 
@@ -72,8 +74,9 @@ class DownloadLimiter:
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After", "")
-    return float(value) if value.replace(".", "", 1).isdigit() else None
+    """Retry-After in seconds, when it is a plain number (an HTTP date or junk is ignored)."""
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if RETRY_AFTER.fullmatch(value) else None
 
 
 def _error_from(response: requests.Response) -> ZohoAPIError:
