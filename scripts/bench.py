@@ -190,7 +190,7 @@ def decode_benchmark(work: Path, rows: int, rounds: int = 3) -> dict[str, float]
                 emulator.url, work, ["Leads"], DECODE_FIELDS, poll_interval_seconds=0.2
             )
             decoded = re.findall(
-                r"decoded and emitted page \d+ of job \d+: \d+ records in ([\d.]+)s", stderr
+                r"page \d+ of (?:at least )?\d+ emitted: \d+ records in ([\d.]+)s", stderr
             )
             tap_seconds = min(tap_seconds, sum(float(s) for s in decoded))
         started = time.monotonic()

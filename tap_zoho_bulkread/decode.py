@@ -32,14 +32,17 @@ MAX_FIELD_CHARS = 16 * 1024 * 1024
 MAX_ROW_CHARS = 64 * 1024 * 1024
 MAX_LINE_CHARS = MAX_FIELD_CHARS
 MAX_CELLS = 5000
+ROW_CHECK_CHARS = 256 * 1024  # rows shorter than this cannot break the bounds below
 MAX_INFLATION = 200  # a CSV compresses about 10x; a zip bomb thousands of times
 MIN_INFLATION_ALLOWANCE = 256 * 1024 * 1024
 csv.field_size_limit(MAX_FIELD_CHARS)
 BOOLEANS = {"true": True, "false": False}
-_TWO_DIGITS = {f"{n:02d}" for n in range(60)}
-_HOURS = {f"{n:02d}" for n in range(24)}
-_INTEGER = re.compile(r"-?[0-9]+")
-_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+# "HH:MM:SS" -> HH for every valid time of day: one lookup validates and splits a time.
+_TIMES = {f"{h:02d}:{m:02d}:{s:02d}": h for h in range(24) for m in range(60) for s in range(60)}
+_INTEGER = re.compile(r"-?[0-9]+").fullmatch
+_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").fullmatch
+MAX_CACHED_DATES = 100_000
+_DATES: dict[str, str] = {}
 
 
 # (local date + offset) -> the UTC "YYYY-MM-DDTHH" of each of that day's 24 local hours.
@@ -55,19 +58,13 @@ def utc_datetime(text: str) -> str:
     """
     # Zoho writes 2021-03-14T03:01:00-07:00; with a whole-hour offset only the date and hour
     # change. A (local day, offset) seen once is valid, so a value sharing it needs only its
-    # hour, minutes and seconds checked before the lookup.
+    # "T" and time of day checked before the lookup.
     if len(text) == 25:
         hours = _UTC_HOURS.get(text[:10] + text[19:])
-        if (
-            hours is not None
-            and text[10] == "T"
-            and text[13] == ":"
-            and text[16] == ":"
-            and text[11:13] in _HOURS
-            and text[14:16] in _TWO_DIGITS
-            and text[17:19] in _TWO_DIGITS
-        ):
-            return hours[int(text[11:13])] + text[13:19] + "+00:00"
+        if hours is not None and text[10] == "T":
+            hour = _TIMES.get(text[11:19])
+            if hour is not None:
+                return hours[hour] + text[13:19] + "+00:00"
     converted = _to_utc(text)
     if len(text) == 25 and text[10] == "T" and text[19] in "+-" and text[22:] == ":00":
         day, offset = text[:10], text[19:]
@@ -87,22 +84,18 @@ def _to_utc(text: str) -> str:
 
 
 def _date(text: str) -> str:
+    """A valid ISO 8601 date in its canonical form (remembered, as dates repeat)."""
     if not text.isascii():
         raise ValueError(f"not an ISO 8601 date: {text!r:.40}")
-    return date.fromisoformat(text).isoformat()
+    canonical = date.fromisoformat(text).isoformat()
+    if len(_DATES) >= MAX_CACHED_DATES:
+        _DATES.clear()
+    _DATES[text] = canonical
+    return canonical
 
 
-def _integer(text: str) -> int:
-    if _INTEGER.fullmatch(text) is None:
-        raise ValueError(f"not a plain integer: {text!r:.40}")
-    return int(text)
-
-
-def _number(text: str) -> Decimal:
-    """A plain decimal literal; NaN, Infinity, ``1_000`` and padded values are refused."""
-    if _NUMBER.fullmatch(text) is None:
-        raise ValueError(f"not a plain decimal number: {text!r:.40}")
-    return Decimal(text)
+def _refuse(text: str) -> Any:
+    raise ValueError(f"not a plain decimal literal: {text!r:.40}")
 
 
 def _tags(text: str) -> list[str]:
@@ -114,9 +107,9 @@ def _tags(text: str) -> list[str]:
 
 # How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
 _EXPRESSIONS = {
-    KIND_INTEGER: "_integer({v})",
-    KIND_NUMBER: "_number({v})",
-    KIND_DATE: "_date({v})",
+    KIND_INTEGER: "(int({v}) if INTEGER({v}) else refuse({v}))",
+    KIND_NUMBER: "(Decimal({v}) if NUMBER({v}) else refuse({v}))",
+    KIND_DATE: "(DATES.get({v}) or _date({v}))",
     KIND_BOOLEAN: "BOOLEANS[{v}]",
     KIND_DATETIME: "utc_datetime({v})",
     KIND_MULTI: "{v}.split(';')",
@@ -141,8 +134,11 @@ def compile_row_decoder(plan: list[tuple[int, str, str]]) -> Callable[[list[str]
         )
         items.append(f"{name!r}: {value}")
     helpers: dict[str, Any] = {
-        "_integer": _integer,
-        "_number": _number,
+        "INTEGER": _INTEGER,
+        "NUMBER": _NUMBER,
+        "Decimal": Decimal,
+        "refuse": _refuse,
+        "DATES": _DATES,
         "_date": _date,
         "BOOLEANS": BOOLEANS,
         "utc_datetime": utc_datetime,
@@ -217,7 +213,7 @@ class RecordDecoder:
                     ) as raw,
                     io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
                 ):
-                    reader = csv.reader(lines.of(text))
+                    reader = lines.reader = csv.reader(lines.of(text))
                     yield from self._read(reader, lines, job_id, size)
             except csv.Error as exc:
                 raise ExportFileError(
@@ -251,7 +247,7 @@ class RecordDecoder:
         width = len(header)
         batch: list[dict[str, Any]] = []
         for row in reader:
-            lines.row_chars = 0
+            lines.next_row()
             if len(row) != width:
                 raise ExportFileError(
                     f"{self.stream}: row {lines.number} of job {job_id} has "
@@ -308,29 +304,42 @@ class _BoundedLines:
 
     def __init__(self, stream: str, job_id: str) -> None:
         self.where = f"{stream}: job {job_id}'s CSV"
-        self.number = 0
-        self.row_chars = 0
+        self.row_chars = self.row_cells = 0
+        self.reader: Any = None
+
+    @property
+    def number(self) -> int:
+        """The line the CSV reader has reached."""
+        return int(self.reader.line_num) if self.reader is not None else 0
 
     def of(self, text: IO[str]) -> Iterator[str]:
-        """Yield ``text``'s lines, checked."""
+        """Yield ``text``'s lines, checked; rows under ``ROW_CHECK_CHARS`` cost one addition."""
+        readline, limit = text.readline, MAX_LINE_CHARS + 1
         while True:
-            line = text.readline(MAX_LINE_CHARS + 1)
+            line = readline(limit)
             if not line:
                 return
-            self.number += 1
             self.row_chars += len(line)
-            if len(line) > MAX_LINE_CHARS:
-                raise ExportFileError(
-                    f"{self.where} has a line over {MAX_LINE_CHARS // 2**20} MiB at line "
-                    f"{self.number}; no real export holds one. Run the sync again."
-                )
-            if self.row_chars > MAX_ROW_CHARS or line.count(",") > MAX_CELLS:
-                raise ExportFileError(
-                    f"{self.where} has a row over {MAX_ROW_CHARS // 2**20} MiB or "
-                    f"{MAX_CELLS} cells at line {self.number}; no real export holds one. "
-                    "Run the sync again."
-                )
+            if self.row_chars > ROW_CHECK_CHARS:
+                self._check(line)
             yield line
+
+    def _check(self, line: str) -> None:
+        self.row_cells += line.count(",")
+        if len(line) > MAX_LINE_CHARS:
+            raise ExportFileError(
+                f"{self.where} has a line over {MAX_LINE_CHARS // 2**20} MiB; no real export "
+                "holds one. Run the sync again."
+            )
+        if self.row_chars > MAX_ROW_CHARS or self.row_cells > MAX_CELLS:
+            raise ExportFileError(
+                f"{self.where} has a row over {MAX_ROW_CHARS // 2**20} MiB or {MAX_CELLS} "
+                "cells; no real export holds one. Run the sync again."
+            )
+
+    def next_row(self) -> None:
+        """A row ended: its bounds start again."""
+        self.row_chars = self.row_cells = 0
 
 
 class _InflationGuard(io.RawIOBase):

@@ -171,7 +171,7 @@ class ZohoModuleStream(Stream):
                     self._note_newest(batch)
                     yield batch
                 self.logger.info(
-                    "%s: page %d of %s emitted: %d records in %.1fs, %d records so far",
+                    "%s: page %d of %s emitted: %d records in %.2fs, %d records so far",
                     self.module,
                     page.page,
                     f"at least {page.page + 1}" if page.more_records else str(page.page),
