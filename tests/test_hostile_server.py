@@ -46,6 +46,21 @@ def sync(zoho: HostileZoho, tmp_path: Path, **settings: Any) -> TapRun:
     return run
 
 
+def leads_sync_command(zoho: HostileZoho, tmp_path: Path) -> list[str]:
+    """The command line of a Leads sync from config and catalog files, as a user runs it."""
+    config = tap_config(zoho.url, modules=["Leads"])
+    catalog = select(discover(tmp_path / "discover", config), LEADS)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    return [
+        *TAP,
+        "--config",
+        str(tmp_path / "config.json"),
+        "--catalog",
+        str(tmp_path / "catalog.json"),
+    ]
+
+
 def tap_tmp(tmp_path: Path) -> Path:
     folder = tmp_path / "tap-tmp"
     folder.mkdir(parents=True, exist_ok=True)
@@ -147,19 +162,10 @@ def test_a_zip_bomb_of_one_endless_row_is_refused_with_flat_memory(tmp_path: Pat
     with HostileZoho() as zoho:
         zoho.zip_bytes = zipped("1.csv", bomb)
         assert len(zoho.zip_bytes) < 200_000
-        config = tap_config(zoho.url, modules=["Leads"])
-        catalog = select(discover(tmp_path / "discover", config), LEADS)
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        command = leads_sync_command(zoho, tmp_path)
         started = time.monotonic()
         code, peak, stderr = peak_rss_mb(
-            [
-                *TAP,
-                "--config",
-                str(tmp_path / "config.json"),
-                "--catalog",
-                str(tmp_path / "catalog.json"),
-            ],
+            command,
             {**os.environ, "TMPDIR": str(tap_tmp(tmp_path))},
         )
         seconds = time.monotonic() - started
@@ -288,12 +294,9 @@ def test_a_huge_retry_after_on_a_download_is_capped(tmp_path: Path) -> None:
         zoho.routes[("GET", r"/crm/bulk/v8/read/\d+/result")] = lambda r: Answer(
             429, {"code": "TOO_MANY_REQUESTS"}, {"Retry-After": "100000"}
         )
-        config = tap_config(zoho.url, modules=["Leads"])
-        catalog = select(discover(tmp_path / "discover", config), LEADS)
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        command = leads_sync_command(zoho, tmp_path)
         process = subprocess.Popen(
-            [*TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+            command,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert process.stderr is not None
@@ -380,12 +383,9 @@ def test_a_signal_mid_export_exits_non_zero_with_the_checkpoint(
         zoho.routes[("GET", r"/crm/bulk/v8/read/\d+")] = lambda r: Answer(
             body={"data": [{"id": r.path.rsplit("/", 1)[1], "state": "IN PROGRESS"}]}
         )
-        config = tap_config(zoho.url, modules=["Leads"])
-        catalog = select(discover(tmp_path / "discover", config), LEADS)
-        (tmp_path / "config.json").write_text(json.dumps(config))
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        command = leads_sync_command(zoho, tmp_path)
         process = subprocess.Popen(
-            [*TAP, "--config", str(tmp_path / "config.json"), "--catalog", str(tmp_path / "catalog.json")],
+            command,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, "TMPDIR": str(tap_tmp(tmp_path))},
         )  # fmt: skip
