@@ -105,6 +105,8 @@ def _tags(text: str) -> list[str]:
     return [tag for tag in tags if tag] if "" in tags else tags
 
 
+KIND_ABSENT = "absent"  # a selected field Zoho refused to export: null in every record
+
 # How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
 _EXPRESSIONS = {
     KIND_INTEGER: "(int({v}) if INTEGER({v}) else refuse({v}))",
@@ -125,6 +127,9 @@ def compile_row_decoder(plan: list[tuple[int, str, str]]) -> Callable[[list[str]
     """
     items = []
     for index, name, kind in plan:
+        if kind == KIND_ABSENT:
+            items.append(f"{name!r}: None")
+            continue
         cell = f"r[{index}]"
         expression = _EXPRESSIONS.get(kind)
         value = (
@@ -161,9 +166,11 @@ class RecordDecoder:
         selected: list[str],
         *,
         renamed: dict[str, str] | None = None,
+        absent: frozenset[str] = frozenset(),
     ) -> None:
         self.stream = stream
         self.selected = selected
+        self.absent = absent  # selected, but left out of the export: always null
         self.kinds = {spec.name: spec.kind for spec in specs}
         self.renamed = {"Id": "id", **(renamed or {})}  # CSV column -> property
 
@@ -179,8 +186,9 @@ class RecordDecoder:
         plan = [
             (index, name, self.kinds.get(name, "string"))
             for index, name in enumerate(names)
-            if name in self.selected
+            if name in self.selected and name not in self.absent
         ]
+        plan += [(-1, name, KIND_ABSENT) for name in self.selected if name in self.absent]
         missing = set(self.selected) - {name for _, name, _ in plan}
         if missing:
             raise ExportFileError(

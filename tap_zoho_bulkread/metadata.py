@@ -144,11 +144,19 @@ def field_specs(
     return specs
 
 
+HIDDEN_STATUSES = frozenset({"system_hidden", "scheduled_for_deletion"})
+
+
 def module_is_exportable(module: dict[str, Any]) -> bool:
-    """Whether bulk read can export a module listed by ``settings/modules``."""
+    """Whether bulk read can export a module listed by ``settings/modules``.
+
+    The metadata decides first (``api_supported``, ``generated_type``, a ``status`` that hides
+    the module from everyone); the deny-list covers what it does not say.
+    """
     return (
-        bool(module.get("api_supported", True))
+        module.get("api_supported", True) is True
         and module.get("generated_type", "default") in EXPORTABLE_GENERATED_TYPES
+        and module.get("status") not in HIDDEN_STATUSES
         and module.get("api_name") not in DENIED_MODULES
     )
 

@@ -121,9 +121,12 @@ class ZohoModuleStream(Stream):
             value = self.compare_start_date(value, start_date) if value else start_date
         return parse_datetime(str(value)) if value else None
 
-    def job_query(self) -> JobQuery:
-        """The export this stream needs: selected fields, bookmark criterion, module settings."""
-        selected = self.selected_properties()
+    def job_query(self, refused: frozenset[str] = frozenset()) -> JobQuery:
+        """The export this stream needs: selected fields, bookmark criterion, module settings.
+
+        ``refused`` are properties Zoho refused to export; they are left out of the job.
+        """
+        selected = [name for name in self.selected_properties() if name not in refused]
         dot_properties = {dot_field_property(f): f for f in self.settings.lookup_fields}
         return build_query(
             module=self.module,
@@ -136,38 +139,100 @@ class ZohoModuleStream(Stream):
         )
 
     def record_batches(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
-        """Run the module's bulk read jobs and yield the rows of every page in batches."""
-        selected = self.selected_properties()
-        query = self.job_query()
+        """Run the module's bulk read jobs and yield the rows of every page in batches.
+
+        A field Zoho refuses to export (``FIELD_NOT_SUPPORTED``) is left out of the job with a
+        warning and stays null; a module it refuses (``MODULE_NOT_SUPPORTED``) ends the stream
+        with a warning, and the run goes on.
+        """
         start = self.starting_timestamp()
         self.logger.info(
             "%s: exporting %d fields%s",
             self.module,
-            len(selected),
+            len(self.selected_properties()),
             f" where {self.replication_key} >= {start.isoformat()}" if start else " (full export)",
-        )
-        decoder = RecordDecoder(
-            self.module,
-            self.specs,
-            selected,
-            renamed={f: dot_field_property(f) for f in self.settings.lookup_fields},
         )
         resume = Checkpoint.from_state(self.stream_state.get(CHECKPOINT_KEY))
         self._newest = self.stream_state.get(CHECKPOINT_KEY, {}).get("newest") if resume else None
         if self._newest and self.replication_key:
             # records of the pages read before the interruption count towards the bookmark
             self._increment_stream_state({self.replication_key: self._newest})
+        refused: frozenset[str] = frozenset()
+        started, emitted = time.monotonic(), [0]
+        while True:
+            try:
+                yield from self._export(refused, resume, emitted)
+                break
+            except ZohoAPIError as exc:
+                if exc.code == "MODULE_NOT_SUPPORTED" and not emitted[0]:
+                    self.logger.warning(
+                        "%s: Zoho does not export this module through bulk read (%s); the "
+                        "stream is skipped. Deselect it to silence this warning.",
+                        self.module,
+                        exc.message[:200],
+                    )
+                    return
+                field = self._refused_property(exc, refused) if not emitted[0] else None
+                if field is None:
+                    raise self._explain(exc) from None
+                refused |= {field}
+        self._save_checkpoint(None)
+        self.logger.info(
+            "%s: %d records in %.1fs", self.module, emitted[0], time.monotonic() - started
+        )
+
+    def _refused_property(self, exc: ZohoAPIError, refused: frozenset[str]) -> str | None:
+        """The property of a field Zoho refused at job creation, to leave out; else None."""
+        if exc.code not in ("FIELD_NOT_SUPPORTED", "FIELD_NOT_AVAILABLE"):
+            return None
+        details = exc.details if isinstance(exc.details, dict) else {}
+        name = details.get("api_name") or details.get("field")
+        if isinstance(name, dict):
+            name = name.get("api_name")
+        if not isinstance(name, str):
+            return None
+        prop = dot_field_property(name) if name in self.settings.lookup_fields else name
+        selected = self.selected_properties()
+        if prop not in selected or prop in refused or prop == "id":
+            return None
+        if prop == self.replication_key:
+            raise ZohoError(
+                f"{self.module}: Zoho refuses to export the replication key {prop} "
+                f"({exc.code}); set module_settings.{self.module}.replication_key to the other "
+                "of Created_Time and Modified_Time, or deselect the stream."
+            )
+        self.logger.warning(
+            "%s: Zoho refuses to export the field %s (%s); it is left out of the export and "
+            "stays null. Deselect it to silence this warning.",
+            self.module,
+            name,
+            exc.code,
+        )
+        return prop
+
+    def _export(
+        self, refused: frozenset[str], resume: Checkpoint | None, emitted: list[int]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every page of the export without the ``refused`` fields; counts into ``emitted``."""
+        decoder = RecordDecoder(
+            self.module,
+            self.specs,
+            self.selected_properties(),
+            renamed={f: dot_field_property(f) for f in self.settings.lookup_fields},
+            absent=refused,
+        )
         work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
-        started, total = time.monotonic(), 0
         try:
             reader = self._zoho_tap.bulk_reader(work_dir, self.name)
-            pages = reader.pages(query, resume=resume, on_checkpoint=self._save_checkpoint)
+            pages = reader.pages(
+                self.job_query(refused), resume=resume, on_checkpoint=self._save_checkpoint
+            )
             for page in pages:
                 if self._line_writer is not None:
                     self._line_writer.new_page()
-                page_started, before = time.monotonic(), total
+                page_started, before = time.monotonic(), emitted[0]
                 for batch in self._page_batches(reader, decoder, page):
-                    total += len(batch)
+                    emitted[0] += len(batch)
                     self._note_newest(batch)
                     yield batch
                 self.logger.info(
@@ -175,16 +240,12 @@ class ZohoModuleStream(Stream):
                     self.module,
                     page.page,
                     f"at least {page.page + 1}" if page.more_records else str(page.page),
-                    total - before,
+                    emitted[0] - before,
                     time.monotonic() - page_started,
-                    total,
+                    emitted[0],
                 )
-        except ZohoAPIError as exc:
-            raise self._explain(exc) from None
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
-        self._save_checkpoint(None)
-        self.logger.info("%s: %d records in %.1fs", self.module, total, time.monotonic() - started)
 
     def _page_batches(
         self, reader: BulkReader, decoder: RecordDecoder, page: ExportedPage
@@ -328,4 +389,34 @@ class ZohoModuleStream(Stream):
                 f"{self.module}: the Zoho user has no permission to read this module "
                 f"({exc.code}). Ask the org admin for access, or deselect the stream."
             )
+        fix = _FIXES.get(exc.code)
+        if fix is not None:
+            return ZohoError(
+                f"{self.module}: Zoho refused the job ({exc.code}: {exc.message[:200]}); "
+                + fix.format(module=self.module)
+            )
         return ZohoError(f"{self.module}: {exc}")
+
+
+_CRITERIA_FIX = "fix module_settings.{module}.criteria."
+# What to do about the job refusals a setting can cause (Zoho's v8 create-job codes).
+_FIXES = {
+    "CRITERIA_LIMIT_EXCEEDED": "Zoho allows 25 comparisons, counting the custom view's (cvid) "
+    "and the bookmark's; simplify module_settings.{module}.criteria or the custom view.",
+    "VALUE_LIMIT_EXCEEDED_IN_CRITERIA": "in and not_in take at most 20 values; split them into "
+    "an 'or' group in module_settings.{module}.criteria.",
+    "FIELD_IN_CRITERIA_NOT_AVAILABLE": _CRITERIA_FIX,
+    "FIELD_IN_CRITERIA_NOT_SUPPORTED": _CRITERIA_FIX,
+    "FIELD_COMPARATOR_IN_CRITERIA_NOT_SUPPORTED": _CRITERIA_FIX,
+    "FIELD_AND_VALUE_IN_CRITERIA_NOT_COMPATIBLE": _CRITERIA_FIX,
+    "COMPARATOR_AND_VALUE_IN_CRITERIA_NOT_COMPATIBLE": _CRITERIA_FIX,
+    "VALUE_TYPE_NOT_SUPPORTED": _CRITERIA_FIX,
+    "GROUP_OPERATOR_NOT_SUPPORTED": _CRITERIA_FIX,
+    "INVALID_CRITERIA": _CRITERIA_FIX,
+    "AMBIGUOUS_CRITERIA": _CRITERIA_FIX,
+    "CVID_NOT_SUPPORTED": "fix or remove module_settings.{module}.cvid.",
+    "MODULE_NOT_AVAILABLE": "the module is gone from this org; run discovery again, or remove "
+    "{module} from the modules setting.",
+    "PAGE_RANGE_EXCEEDED": "the export has more than Zoho's 500 pages; split it with "
+    "module_settings.{module}.criteria.",
+}

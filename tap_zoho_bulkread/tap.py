@@ -20,7 +20,7 @@ from tap_zoho_bulkread import redact
 from tap_zoho_bulkread.answers import metadata_entries
 from tap_zoho_bulkread.auth import TokenCache, ZohoAuthenticator
 from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
-from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoError
+from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoAPIError, ZohoError
 from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings
 from tap_zoho_bulkread.metadata import (
     field_specs,
@@ -268,7 +268,11 @@ class TapZohoBulkRead(Tap):
             if name in ledger.ahead or stream.stream_state.get(CHECKPOINT_KEY):
                 continue  # a stream with a checkpoint resumes its own jobs
             body = job_body(stream.job_query(), product=self.product, version=self.api_version)
-            job_id = reader.create(body, stream.module)
+            try:
+                job_id = reader.create(body, stream.module)
+            except ZohoAPIError as exc:  # that stream meets (and handles) it on its turn
+                self.logger.info("%s: no job created ahead (%s)", stream.module, exc.code)
+                return
             ledger.keep_ahead(stream.module, job_id, body)
             self.logger.info("%s: job %s created ahead of its turn", stream.module, job_id)
 

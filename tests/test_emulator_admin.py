@@ -41,15 +41,17 @@ def test_eleventh_download_in_a_window_is_429_until_the_window_ends() -> None:
     assert after == 200
 
 
-def test_results_expire_after_their_time_to_live() -> None:
-    with Emulator(job_seconds=0, result_ttl_seconds=0.5) as emu:
+@pytest.mark.parametrize("gone_status", [400, 404])
+def test_results_expire_after_their_time_to_live(gone_status: int) -> None:
+    with Emulator(job_seconds=0, result_ttl_seconds=0.5, gone_result_status=gone_status) as emu:
         client = ZohoTestClient(emu.url)
         url = completed_job(client)["result"]["download_url"]
         fresh = client.get(url).status_code
         time.sleep(0.7)
         late = client.get(url)
     assert fresh == 200
-    assert (late.status_code, late.json()["code"]) == (404, "RESOURCE_NOT_FOUND")
+    assert (late.status_code, late.json()["code"]) == (gone_status, "RESOURCE_NOT_FOUND")
+    assert late.json()["details"] == {"resource": "bulk read result"}
 
 
 def test_jobs_pass_through_added_queued_in_progress_completed() -> None:

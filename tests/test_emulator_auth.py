@@ -53,7 +53,7 @@ def test_eleventh_refresh_in_ten_minutes_is_refused() -> None:
     assert "too many requests" in answers[10].json()["error_description"]
 
 
-def test_missing_unknown_and_expired_tokens_get_401_invalid_token() -> None:
+def test_missing_token_is_authentication_failure_unknown_and_expired_invalid_token() -> None:
     with Emulator(job_seconds=0, token_seconds=1) as emu:
         path = f"{emu.url}/crm/v8/settings/modules"
         missing = requests.get(path, timeout=10)
@@ -69,7 +69,8 @@ def test_missing_unknown_and_expired_tokens_get_401_invalid_token() -> None:
             path, headers={"Authorization": f"Zoho-oauthtoken {token}"}, timeout=10
         )
     assert fresh.status_code == 200
-    for response in (missing, unknown, expired):
+    assert (missing.status_code, missing.json()["code"]) == (401, "AUTHENTICATION_FAILURE")
+    for response in (unknown, expired):
         assert response.status_code == 401
         assert response.json()["code"] == "INVALID_TOKEN"
 

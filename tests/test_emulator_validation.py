@@ -48,33 +48,45 @@ def test_v2_refuses_nested_shapes_and_v8_refuses_flat_ones(shared_client) -> Non
 
 
 @pytest.mark.parametrize(
-    ("query", "code"),
+    ("query", "code", "details"),
     [
-        ({"module": "Nope"}, "INVALID_DATA"),
-        ({"module": "Notes"}, "NOT_SUPPORTED"),
-        ({"module": "Contacts_X_Deals"}, "NOT_SUPPORTED"),
-        ({"module": "Leads", "fields": ["Last_Name", "No_Such_Field"]}, "INVALID_DATA"),
-        ({"module": "Contacts", "fields": ["Linked_Deals"]}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Nope", "equal", "x")}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Email_Opt_Out", "not_equal", True)}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("No_of_Employees", "contains", 5)}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Owner", "greater_than", "1")}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Description", "contains", "x")}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Record_Image", "equal", "x")}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Created_Time", "greater_equal", "2020-01-01T00:00:00.000+00:00")}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Created_Time", "greater_equal", "2020-01-01")}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Birth_Date", "equal", "2020/01/01")}, "INVALID_DATA"),
-        ({"module": "Leads", "criteria": leaf("Lead_Source", "in", [str(n) for n in range(21)])}, "LIMIT_EXCEEDED"),
-        ({"module": "Leads", "criteria": {"group_operator": "and", "group": [leaf("Lead_Source", "equal", str(n)) for n in range(26)]}}, "LIMIT_EXCEEDED"),
-        ({"module": "Leads", "criteria": {"group_operator": "xor", "group": [leaf("Lead_Source", "equal", "Web")]}}, "INVALID_DATA"),
-        ({"module": "Leads", "page": 501}, "INVALID_DATA"),
-        ({"module": "Leads", "page": 0}, "INVALID_DATA"),
-        ({"module": "Leads", "cvid": "123456"}, "INVALID_DATA"),
-        ({"module": "Contacts", "cvid": "4876543000000087501"}, "INVALID_DATA"),
+        ({"module": "Nope"}, "MODULE_NOT_AVAILABLE", {"api_name": "module"}),
+        ({"module": "Notes"}, "MODULE_NOT_SUPPORTED", {"api_name": "module"}),
+        ({"module": "Contacts_X_Deals"}, "MODULE_NOT_SUPPORTED", {"api_name": "module"}),
+        ({"module": "Leads", "fields": ["Last_Name", "No_Such_Field"]}, "FIELD_NOT_AVAILABLE", {"api_name": "No_Such_Field"}),
+        ({"module": "Contacts", "fields": ["Linked_Deals"]}, "FIELD_NOT_SUPPORTED", {"api_name": "Linked_Deals"}),
+        ({"module": "Leads", "criteria": leaf("Nope", "equal", "x")}, "FIELD_IN_CRITERIA_NOT_AVAILABLE", {"api_name": "Nope"}),
+        ({"module": "Leads", "criteria": leaf("Email_Opt_Out", "not_equal", True)}, "FIELD_COMPARATOR_IN_CRITERIA_NOT_SUPPORTED", {"api_name": "Email_Opt_Out", "comparator": "not_equal"}),
+        ({"module": "Leads", "criteria": leaf("No_of_Employees", "contains", 5)}, "FIELD_COMPARATOR_IN_CRITERIA_NOT_SUPPORTED", {"api_name": "No_of_Employees"}),
+        ({"module": "Leads", "criteria": leaf("Owner", "greater_than", "1")}, "FIELD_COMPARATOR_IN_CRITERIA_NOT_SUPPORTED", {"api_name": "Owner"}),
+        ({"module": "Leads", "criteria": leaf("Description", "contains", "x")}, "FIELD_IN_CRITERIA_NOT_SUPPORTED", {"api_name": "Description"}),
+        ({"module": "Leads", "criteria": leaf("Record_Image", "equal", "x")}, "FIELD_IN_CRITERIA_NOT_SUPPORTED", {"api_name": "Record_Image"}),
+        ({"module": "Leads", "criteria": leaf("Created_Time", "greater_equal", "2020-01-01T00:00:00.000+00:00")}, "VALUE_TYPE_NOT_SUPPORTED", {"api_name": "Created_Time"}),
+        ({"module": "Leads", "criteria": leaf("Created_Time", "greater_equal", "2020-01-01")}, "VALUE_TYPE_NOT_SUPPORTED", {"api_name": "Created_Time"}),
+        ({"module": "Leads", "criteria": leaf("Birth_Date", "equal", "2020/01/01")}, "VALUE_TYPE_NOT_SUPPORTED", {"api_name": "Birth_Date"}),
+        ({"module": "Leads", "criteria": leaf("Lead_Source", "in", "Web")}, "COMPARATOR_AND_VALUE_IN_CRITERIA_NOT_COMPATIBLE", {"api_name": "Lead_Source"}),
+        ({"module": "Leads", "criteria": leaf("Lead_Source", "in", [str(n) for n in range(21)])}, "VALUE_LIMIT_EXCEEDED_IN_CRITERIA", {"api_name": "Lead_Source", "limit": 20}),
+        ({"module": "Leads", "criteria": {"group_operator": "and", "group": [leaf("Lead_Source", "equal", str(n)) for n in range(26)]}}, "CRITERIA_LIMIT_EXCEEDED", {"api_name": "criteria", "limit": 25}),
+        ({"module": "Leads", "criteria": {"group_operator": "xor", "group": [leaf("Lead_Source", "equal", "Web")]}}, "GROUP_OPERATOR_NOT_SUPPORTED", {"api_name": "group_operator"}),
+        ({"module": "Leads", "criteria": {"group_operator": "and", "group": []}}, "INVALID_CRITERIA", {"api_name": "group"}),
+        ({"module": "Leads", "page": 501}, "PAGE_RANGE_EXCEEDED", {"api_name": "page", "max_limit": 500}),
+        ({"module": "Leads", "page": 0}, "INVALID_DATA", {"api_name": "page"}),
+        ({"module": "Leads", "cvid": "123456"}, "CVID_NOT_SUPPORTED", {"api_name": "cvid"}),
+        ({"module": "Contacts", "cvid": "4876543000000087501"}, "CVID_NOT_SUPPORTED", {"api_name": "cvid"}),
     ],
 )  # fmt: skip
-def test_refused_job_requests(shared_client, query: dict, code: str) -> None:
-    assert refused(shared_client, {"query": query})["code"] == code
+def test_refused_job_requests(shared_client, query: dict, code: str, details: dict) -> None:
+    envelope = refused(shared_client, {"query": query})
+    assert envelope["code"] == code
+    assert details.items() <= envelope["details"].items()
+
+
+def test_a_body_without_query_or_empty_is_refused_with_the_spec_codes(shared_client) -> None:
+    assert (
+        refused(shared_client, {"callback": {"url": "https://x.example", "method": "post"}})["code"]
+        == "MANDATORY_NOT_FOUND"
+    )
+    assert refused(shared_client, {})["code"] == "REQUEST_BODY_IS_EMPTY"
 
 
 def test_custom_view_criteria_count_towards_the_25_limit(shared_client) -> None:
@@ -82,7 +94,7 @@ def test_custom_view_criteria_count_towards_the_25_limit(shared_client) -> None:
     body = {"query": {"module": "Leads", "criteria": {"group_operator": "or", "group": group}}}
     assert shared_client.create_job(body).status_code == 201
     body["query"]["cvid"] = "4876543000000087501"
-    assert refused(shared_client, body)["code"] == "LIMIT_EXCEEDED"
+    assert refused(shared_client, body)["code"] == "CRITERIA_LIMIT_EXCEEDED"
 
 
 def test_page_token_is_refused_before_v7_and_unknown_tokens_after(shared_client) -> None:
@@ -105,8 +117,10 @@ def test_invalid_json_body_is_refused(shared_client) -> None:
         timeout=10,
     )
     assert response.status_code == 400
+    assert response.json()["code"] == "REQUEST_BODY_NOT_SUPPORTED"
 
 
 def test_unknown_job_is_resource_not_found(shared_client) -> None:
     response = shared_client.get("/crm/bulk/v2/read/4876543000002999999")
     assert (response.status_code, response.json()["code"]) == (404, "RESOURCE_NOT_FOUND")
+    assert response.json()["details"] == {"resource": "bulk read job"}

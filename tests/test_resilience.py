@@ -115,9 +115,14 @@ def test_an_old_or_foreign_checkpoint_starts_the_export_over(tmp_path: Path) -> 
         assert len(run.ids("Calls")) == 250
 
 
-def test_a_resumed_job_whose_result_expired_is_run_again(tmp_path: Path) -> None:
+@pytest.mark.parametrize("gone_status", [400, 404])  # v8's spec, and older versions
+def test_a_resumed_job_whose_result_expired_is_run_again(tmp_path: Path, gone_status: int) -> None:
     with Emulator(
-        job_seconds=0.1, per_page=100, result_ttl_seconds=1.5, download_limit=10_000
+        job_seconds=0.1,
+        per_page=100,
+        result_ttl_seconds=1.5,
+        download_limit=10_000,
+        gone_result_status=gone_status,
     ) as emu:
         config = tap_config(emu.url)
         catalog = select(discover(tmp_path, config), CALLS)

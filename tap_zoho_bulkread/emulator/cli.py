@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add("--per-page", type=int, default=defaults.per_page, help="records per bulk read page")
     add(
+        "--gone-result-status",
+        type=int,
+        choices=(400, 404),
+        default=defaults.gone_result_status,
+        help="HTTP status of RESOURCE_NOT_FOUND for an expired result (v8 spec: 400)",
+    )
+    add(
         "--job-seconds",
         type=float,
         default=defaults.job_seconds,
@@ -137,6 +144,7 @@ def config_from_args(argv: list[str] | None = None) -> EmulatorConfig:
         download_limit=args.download_limit,
         download_window_seconds=args.download_window_seconds,
         max_token_refreshes=args.max_token_refreshes,
+        gone_result_status=args.gone_result_status,
     )
 
 

@@ -56,9 +56,13 @@ class QueryError(Exception):
         self.envelope = {"code": code, "message": message, "details": details, "status": "error"}
 
 
-def invalid(message: str, **details: Any) -> QueryError:
-    """An INVALID_DATA error with ``details``."""
-    return QueryError("INVALID_DATA", message, details)
+VALUE_TYPE = "VALUE_TYPE_NOT_SUPPORTED"
+MISMATCH = "COMPARATOR_AND_VALUE_IN_CRITERIA_NOT_COMPATIBLE"
+
+
+def invalid(message: str, code: str = "INVALID_DATA", **details: Any) -> QueryError:
+    """A 400 error with Zoho's ``code`` (v8 create-job codes) and ``details``."""
+    return QueryError(code, message, details)
 
 
 @dataclass(frozen=True)
@@ -88,17 +92,20 @@ def virtual_fields(module_name: str) -> dict[str, Field]:
     return {item.api_name: item for item in extra}
 
 
-def resolve_field(data: ModuleData, name: str) -> tuple[Field, Callable[[int], Any]]:
+def resolve_field(
+    data: ModuleData, name: str, *, in_criteria: bool = False
+) -> tuple[Field, Callable[[int], Any]]:
     """Resolve a field name, dot fields included, to its type and a per-record reader."""
+    code = "FIELD_IN_CRITERIA_NOT_AVAILABLE" if in_criteria else "FIELD_NOT_AVAILABLE"
     base_name, _, attribute = name.partition(".")
     base = data.module.get(base_name) or virtual_fields(data.module.api_name).get(base_name)
     if base is None:
-        raise invalid(f"the field {name} is not available in the module", api_name=name)
+        raise invalid(f"the field {name} is not available in the module", code, api_name=name)
     if not attribute:
         return base, data.reader(base)
     if base.data_type in ("ownerlookup", "userlookup"):
         if attribute not in USER_ATTRIBUTES:
-            raise invalid(f"the field {name} is not available", api_name=name)
+            raise invalid(f"the field {name} is not available", code, api_name=name)
 
         read_base = data.reader(base)
 
@@ -109,10 +116,12 @@ def resolve_field(data: ModuleData, name: str) -> tuple[Field, Callable[[int], A
         return Field(name, "text"), read_user
     target = data.dataset.get(data.product, base.lookup_module or "")
     if base.data_type != "lookup" or target is None or "." in attribute:
-        raise invalid(f"the field {name} cannot be resolved through a lookup", api_name=name)
+        raise invalid(f"the field {name} cannot be resolved through a lookup", code, api_name=name)
     target_field = target.module.get(attribute)
     if target_field is None:
-        raise invalid(f"the field {name} is not available in the lookup module", api_name=name)
+        raise invalid(
+            f"the field {name} is not available in the lookup module", code, api_name=name
+        )
 
     read_base, read_target = data.reader(base), target.reader(target_field)
 
@@ -125,29 +134,33 @@ def resolve_field(data: ModuleData, name: str) -> tuple[Field, Callable[[int], A
 
 def _as_decimal(value: Any, name: str) -> Decimal:
     if isinstance(value, bool):
-        raise invalid(f"invalid number for {name}", api_name=name)
+        raise invalid(f"invalid number for {name}", VALUE_TYPE, api_name=name)
     try:
         return Decimal(str(value))
     except InvalidOperation as exc:
-        raise invalid(f"invalid number for {name}", api_name=name) from exc
+        raise invalid(f"invalid number for {name}", VALUE_TYPE, api_name=name) from exc
 
 
 def _as_datetime(value: Any, name: str) -> int:
     text = str(value)
     if DATETIME_WITH_FRACTION.match(text):
         raise invalid(
-            f"milliseconds are not supported in the datetime value of {name}", api_name=name
+            f"milliseconds are not supported in the datetime value of {name}",
+            VALUE_TYPE,
+            api_name=name,
         )
     if not DATETIME_PATTERN.match(text):
         raise invalid(
-            f"invalid datetime value for {name}: use ISO 8601 with an offset", api_name=name
+            f"invalid datetime value for {name}: use ISO 8601 with an offset",
+            VALUE_TYPE,
+            api_name=name,
         )
     return int(datetime.fromisoformat(text).timestamp())
 
 
 def _as_date(value: Any, name: str) -> date:
     if not DATE_PATTERN.match(str(value)):
-        raise invalid(f"invalid date value for {name}", api_name=name)
+        raise invalid(f"invalid date value for {name}", VALUE_TYPE, api_name=name)
     return date.fromisoformat(str(value))
 
 
@@ -156,18 +169,18 @@ def _as_boolean(value: Any, name: str) -> bool:
         return value
     if str(value).lower() in ("true", "false"):
         return str(value).lower() == "true"
-    raise invalid(f"invalid boolean value for {name}", api_name=name)
+    raise invalid(f"invalid boolean value for {name}", VALUE_TYPE, api_name=name)
 
 
 def _as_text(value: Any, name: str) -> str:
     if isinstance(value, (dict, list)) or len(str(value)) > 255:
-        raise invalid(f"invalid text value for {name}", api_name=name)
+        raise invalid(f"invalid text value for {name}", VALUE_TYPE, api_name=name)
     return str(value).lower()
 
 
 def _as_lookup(value: Any, name: str) -> str:
     if not str(value).isdigit():
-        raise invalid(f"invalid id value for lookup {name}", api_name=name)
+        raise invalid(f"invalid id value for lookup {name}", VALUE_TYPE, api_name=name)
     return str(value)
 
 
@@ -233,7 +246,7 @@ class CriteriaCompiler:
     def compile(self, node: Any) -> Callable[[int], bool]:
         """Validate ``node`` (a group or a leaf) and return its predicate."""
         if not isinstance(node, dict):
-            raise invalid("criteria must be a JSON object", api_name="criteria")
+            raise invalid("criteria must be a JSON object", "INVALID_CRITERIA", api_name="criteria")
         if "group" in node or "group_operator" in node:
             return self._group(node)
         return self._leaf(node)
@@ -241,10 +254,16 @@ class CriteriaCompiler:
     def _group(self, node: dict[str, Any]) -> Callable[[int], bool]:
         operator = str(node.get("group_operator", "")).lower()
         members = node.get("group")
-        if operator not in ("and", "or") or not isinstance(members, list) or not members:
+        if operator not in ("and", "or"):
             raise invalid(
-                "a criteria group needs group_operator 'and' or 'or' and a non-empty group",
+                f"the group_operator {str(node.get('group_operator'))[:40]!r} is not supported; "
+                "use and or or",
+                "GROUP_OPERATOR_NOT_SUPPORTED",
                 api_name="group_operator",
+            )
+        if not isinstance(members, list) or not members:
+            raise invalid(
+                "a criteria group needs a non-empty group", "INVALID_CRITERIA", api_name="group"
             )
         predicates = [self.compile(member) for member in members]
         if operator == "and":
@@ -256,17 +275,22 @@ class CriteriaCompiler:
             if "api_name" in node or not isinstance(node.get("field"), dict):
                 raise invalid(
                     'from v3 on a criteria leaf names its field as {"field": {"api_name": ...}}',
+                    "INVALID_CRITERIA",
                     api_name="field",
                 )
             name = node["field"].get("api_name")
         else:
             if "field" in node or "api_name" not in node:
                 raise invalid(
-                    'in v2 a criteria leaf names its field as "api_name"', api_name="api_name"
+                    'in v2 a criteria leaf names its field as "api_name"',
+                    "INVALID_CRITERIA",
+                    api_name="api_name",
                 )
             name = node["api_name"]
         if not isinstance(name, str) or not name:
-            raise invalid("a criteria field needs an api_name", api_name="api_name")
+            raise invalid(
+                "a criteria field needs an api_name", "INVALID_CRITERIA", api_name="api_name"
+            )
         return name
 
     def _leaf(self, node: dict[str, Any]) -> Callable[[int], bool]:
@@ -274,18 +298,29 @@ class CriteriaCompiler:
         name = self._field_name(node)
         comparator = node.get("comparator")
         if "value" not in node or not isinstance(comparator, str):
-            raise invalid("a criteria leaf needs comparator and value", api_name=name)
-        item, read = resolve_field(self.data, name)
+            raise invalid(
+                "a criteria leaf needs comparator and value", "INVALID_CRITERIA", api_name=name
+            )
+        item, read = resolve_field(self.data, name, in_criteria=True)
         if item.data_type == "textarea":
-            raise invalid(f"multi-line field {name} cannot be used in criteria", api_name=name)
+            raise invalid(
+                f"multi-line field {name} cannot be used in criteria",
+                "FIELD_IN_CRITERIA_NOT_SUPPORTED",
+                api_name=name,
+            )
         category = criteria_category(item.data_type)
         if name == "Tag":
             category = "text"
         if category is None:
-            raise invalid(f"the field {name} cannot be used in criteria", api_name=name)
+            raise invalid(
+                f"the field {name} cannot be used in criteria",
+                "FIELD_IN_CRITERIA_NOT_SUPPORTED",
+                api_name=name,
+            )
         if comparator not in COMPARATORS_BY_CATEGORY[category]:
             raise invalid(
                 f"the comparator {comparator} is not supported for the field {name}",
+                "FIELD_COMPARATOR_IN_CRITERIA_NOT_SUPPORTED",
                 api_name=name,
                 comparator=comparator,
             )
@@ -314,25 +349,31 @@ class CriteriaCompiler:
         if value == EMPTY:
             if comparator not in ("equal", "not_equal"):
                 raise invalid(
-                    f"${{EMPTY}} only works with equal and not_equal ({name})", api_name=name
+                    f"${{EMPTY}} only works with equal and not_equal ({name})",
+                    MISMATCH,
+                    api_name=name,
                 )
             return EMPTY
         if comparator in ("in", "not_in"):
             if not isinstance(value, list) or not value:
-                raise invalid(f"{comparator} takes a JSON array of values ({name})", api_name=name)
+                raise invalid(
+                    f"{comparator} takes a JSON array of values ({name})", MISMATCH, api_name=name
+                )
             if len(value) > MAX_IN_VALUES:
                 raise QueryError(
-                    "LIMIT_EXCEEDED",
+                    "VALUE_LIMIT_EXCEEDED_IN_CRITERIA",
                     f"{comparator} takes at most {MAX_IN_VALUES} values",
                     {"api_name": name, "limit": MAX_IN_VALUES},
                 )
             return [convert(v, name) for v in value]
         if comparator in ("between", "not_between"):
             if not isinstance(value, list) or len(value) != 2:
-                raise invalid(f"{comparator} takes an array of two values ({name})", api_name=name)
+                raise invalid(
+                    f"{comparator} takes an array of two values ({name})", MISMATCH, api_name=name
+                )
             return [convert(v, name) for v in value]
         if isinstance(value, list):
-            raise invalid(f"{comparator} takes a single value ({name})", api_name=name)
+            raise invalid(f"{comparator} takes a single value ({name})", MISMATCH, api_name=name)
         return convert(value, name)
 
 
@@ -340,13 +381,21 @@ def export_columns(data: ModuleData, requested: list[str] | None) -> tuple[Colum
     """The CSV columns of an export: ``Id``, the fields asked for (or all), system columns."""
     columns: list[Column] = [Column("Id", Field("Id", "bigint"), data.id_of)]
     if requested is None or len(requested) > MAX_FIELDS:
-        names = [f.api_name for f in data.module.fields if f.data_type not in NOT_EXPORTABLE_TYPES]
+        names = [
+            f.api_name
+            for f in data.module.fields
+            if f.data_type not in NOT_EXPORTABLE_TYPES and not f.bulk_refused
+        ]
     else:
         names = list(dict.fromkeys(n for n in requested if n not in ("Id", "id")))
     for name in names:
         item, read = resolve_field(data, name)
-        if item.data_type in NOT_EXPORTABLE_TYPES:
-            raise invalid(f"the field {name} cannot be exported by bulk read", api_name=name)
+        if item.data_type in NOT_EXPORTABLE_TYPES or item.bulk_refused:
+            raise invalid(
+                f"the field {name} cannot be exported by bulk read",
+                "FIELD_NOT_SUPPORTED",
+                api_name=name,
+            )
         columns.append(Column(name, item, read))
     for name, item in virtual_fields(data.module.api_name).items():
         if name not in names:

@@ -49,11 +49,11 @@ def uses_page_tokens(product: str, version: str) -> bool:
 
 def requested_module(body: Any, product: str, version: str) -> str:
     """The module a job request names, checked for the shape of its version."""
+    if body in (None, {}, [], ""):
+        raise QueryError("REQUEST_BODY_IS_EMPTY", "the request body is empty", {})
     query = body.get("query") if isinstance(body, dict) else None
     if not isinstance(query, dict):
-        raise QueryError(
-            "REQUIRED_PARAM_MISSING", "the query object is missing", {"api_name": "query"}
-        )
+        raise QueryError("MANDATORY_NOT_FOUND", "required field not found", {"api_name": "query"})
     module = query.get("module")
     if uses_nested_shapes(product, version):
         if not isinstance(module, dict) or not isinstance(module.get("api_name"), str):
@@ -101,25 +101,30 @@ class Job:
     error: dict[str, Any] | None = None
     path: Path | None = None
     completed: float | None = None
-    fail_code: str | None = None
+    fail_code: str | None = None  # "" fails without an error_message, as the v8 spec allows
     extra_seconds: float = 0.0
+    module_id: str = ""
 
     def status(self, zone: ZoneInfo) -> dict[str, Any]:
         """The job as ``GET .../read/{id}`` shows it."""
         owner = USERS[0]
+        query = dict(self.body.get("query") or {})
+        if isinstance(query.get("module"), dict):  # v3+: the module's id beside its name
+            query["module"] = {**query["module"], "id": self.module_id}
+        if "page_token" not in query:
+            query.setdefault("page", 1)
         entry: dict[str, Any] = {
             "id": self.id,
             "operation": "read",
             "state": self.state,
-            "query": self.body.get("query"),
+            "query": query,
             "created_by": {"id": owner.id, "name": owner.full_name},
             "created_time": format_datetime(int(self.created), zone),
+            "file_type": self.file_type,
         }
-        if self.file_type == "ics":
-            entry["file_type"] = "ics"
-        if self.result is not None:
+        if self.state == "COMPLETED" and self.result is not None:
             entry["result"] = self.result
-        if self.error is not None:
+        if self.state == "FAILURE" and self.error is not None:
             entry["result"] = {"error_message": self.error}
         return entry
 
@@ -163,10 +168,12 @@ def compile_query(
     module = org.module(product, module_name)
     data = dataset.get(product, module_name)
     if module is None or data is None:
-        raise invalid("the module name given seems to be invalid", api_name="module")
+        raise invalid(
+            "the module name given seems to be invalid", "MODULE_NOT_AVAILABLE", api_name="module"
+        )
     if not module.bulk_readable:
         raise QueryError(
-            "NOT_SUPPORTED",
+            "MODULE_NOT_SUPPORTED",
             f"bulk read does not support the module {module_name}",
             {"api_name": "module"},
         )
@@ -194,7 +201,9 @@ def compile_query(
     if cvid is not None:
         view = org.custom_views.get(str(cvid))
         if view is None or view.module != module_name:
-            raise invalid("the given custom view id is invalid", api_name="cvid")
+            raise invalid(
+                "the given custom view id is invalid", "CVID_NOT_SUPPORTED", api_name="cvid"
+            )
         view_compiler = CriteriaCompiler(data, nested=False)
         predicates.append(view_compiler.compile(view.criteria))
         leaves += view_compiler.leaves
@@ -205,13 +214,19 @@ def compile_query(
         leaves += compiler.leaves
     if leaves > MAX_CRITERIA:
         raise QueryError(
-            "LIMIT_EXCEEDED",
+            "CRITERIA_LIMIT_EXCEEDED",
             f"at most {MAX_CRITERIA} criteria are allowed, custom view included",
             {"api_name": "criteria", "limit": MAX_CRITERIA},
         )
     page = query.get("page", 1)
-    if not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
+    if not isinstance(page, int) or isinstance(page, bool) or page < 1:
         raise invalid(f"page must be an integer from 1 to {MAX_PAGE}", api_name="page")
+    if page > MAX_PAGE:
+        raise QueryError(
+            "PAGE_RANGE_EXCEEDED",
+            f"page must not exceed {MAX_PAGE}",
+            {"api_name": "page", "max_limit": MAX_PAGE},
+        )
     page_token = query.get("page_token")
     if page_token is not None and not uses_page_tokens(product, version):
         raise invalid(f"page_token is not supported in {version}", api_name="page_token")
@@ -269,13 +284,14 @@ def run_job(book: JobBook, job: Job) -> None:
         remaining = settings.job_seconds + job.extra_seconds - (time.monotonic() - started)
         if remaining > 0:
             time.sleep(remaining)
-        if job.fail_code is not None:
+        if job.fail_code:
             job.error = {
                 "code": job.fail_code,
                 "message": "the bulk read job failed",
                 "details": {"job_id": job.id},
                 "status": "error",
             }
+        if job.fail_code is not None:
             job.state = "FAILURE"
         else:
             job.completed = time.time()

@@ -122,6 +122,7 @@ class Field:
     read_only: bool = False
     custom: bool = False
     json_type: str | None = None
+    bulk_refused: bool = False  # like Zoho's composite and distance fields: FIELD_NOT_SUPPORTED
 
     def metadata(self, field_id: str) -> dict[str, object]:
         """Return this field as an entry of ``GET settings/fields``."""
@@ -309,6 +310,7 @@ def _crm_modules() -> tuple[Module, ...]:
             Field("Account_Number", "bigint"),
             _text("Billing_City"),
             Field("Description", "textarea", length=32000),
+            Field("nearby_distance__s", "double", read_only=True, bulk_refused=True),
             *CURRENCY_FIELDS,
             *SYSTEM_FIELDS,
         ),
@@ -600,6 +602,14 @@ class Org:
     def module(self, product: str, api_name: str) -> Module | None:
         """Return a module of ``product`` ("crm" or "bigin") by API name, or None."""
         return self.modules[product].get(api_name)
+
+    def module_id(self, product: str, api_name: str) -> str:
+        """The module's id in the org (unique across both products), "" when unknown."""
+        names = list(self.modules[product])
+        if api_name not in names:
+            return ""
+        base = 4_876_543_000_000_002_000 if product == "crm" else 4_876_543_000_000_003_000
+        return str(base + names.index(api_name))
 
 
 def build_org() -> Org:

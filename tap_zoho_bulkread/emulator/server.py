@@ -90,6 +90,7 @@ class EmulatorConfig:
     download_limit: int = 10
     download_window_seconds: float = 60
     max_token_refreshes: int = 10
+    gone_result_status: int = 400  # Zoho's v8 spec; 404 as seen from older versions
 
 
 @dataclass
@@ -297,7 +298,8 @@ class Handler(BaseHTTPRequestHandler):
             return json.loads(self.raw_body or b"null")
         except (ValueError, UnicodeDecodeError) as exc:
             raise HttpError(
-                400, _zoho_error("INVALID_DATA", "the request body is not valid JSON")
+                400,
+                _zoho_error("REQUEST_BODY_NOT_SUPPORTED", "the request body is not valid JSON"),
             ) from exc
 
     def _inject_faults(self) -> None:
@@ -319,6 +321,8 @@ class Handler(BaseHTTPRequestHandler):
     def _access_token(self) -> AccessToken:
         header = self.headers.get("Authorization", "")
         token = None
+        if not header.strip():
+            raise HttpError(401, _zoho_error("AUTHENTICATION_FAILURE", "Authentication failed", {}))
         if header.startswith("Zoho-oauthtoken "):
             token = self.state.tokens.get(header.removeprefix("Zoho-oauthtoken ").strip())
         if token is None or token.expires < time.time():
@@ -413,10 +417,10 @@ class Handler(BaseHTTPRequestHandler):
         """GET settings/modules."""
         self._api(product, version)
         self._authorize(product, "settings")
-        modules = self.state.org.modules[product].values()
+        org = self.state.org
+        modules = org.modules[product].values()
         self._json(
-            200,
-            {"modules": [m.metadata(str(5_000_000 + n)) for n, m in enumerate(modules)]},
+            200, {"modules": [m.metadata(org.module_id(product, m.api_name)) for m in modules]}
         )
 
     def fields(self, product: str, version: str) -> None:
@@ -484,6 +488,7 @@ class Handler(BaseHTTPRequestHandler):
             created=time.time(),
             fail_code=fail_code,
             extra_seconds=extra,
+            module_id=self.state.org.module_id(product, module),
         )
         state.book.jobs[job.id] = job
         self.log_entry["job_id"] = job.id
@@ -510,7 +515,12 @@ class Handler(BaseHTTPRequestHandler):
         if job is None or job.product != product:
             self._access_token()
             raise HttpError(
-                404, _zoho_error("RESOURCE_NOT_FOUND", "The requested resource doesn't exist.")
+                404,
+                _zoho_error(
+                    "RESOURCE_NOT_FOUND",
+                    "The requested resource doesn't exist.",
+                    {"resource": "bulk read job"},
+                ),
             )
         self._authorize(product, "bulk", job.module)
         return job
@@ -538,8 +548,12 @@ class Handler(BaseHTTPRequestHandler):
             )
         if time.time() - job.completed > state.config.result_ttl_seconds or not job.path.exists():
             raise HttpError(
-                404,
-                _zoho_error("RESOURCE_NOT_FOUND", "the result has expired; create the job again"),
+                state.config.gone_result_status,
+                _zoho_error(
+                    "RESOURCE_NOT_FOUND",
+                    "the result has expired; create the job again",
+                    {"resource": "bulk read result"},
+                ),
             )
         with state.lock:
             drop = state.faults.drop_downloads > 0
