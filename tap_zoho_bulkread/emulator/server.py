@@ -38,11 +38,14 @@ from tap_zoho_bulkread.emulator.jobs import (
 )
 from tap_zoho_bulkread.emulator.org import Org, build_org
 from tap_zoho_bulkread.emulator.records import Dataset
+from tap_zoho_bulkread.emulator.rest import RestError, org_answer, users_answer
 
 DEFAULT_SCOPES = (
     "ZohoCRM.bulk.read",
     "ZohoCRM.modules.ALL",
     "ZohoCRM.settings.ALL",
+    "ZohoCRM.users.READ",
+    "ZohoCRM.org.READ",
     "ZohoBigin.bulk.READ",
     "ZohoBigin.modules.ALL",
     "ZohoBigin.settings.ALL",
@@ -57,6 +60,8 @@ ROUTES = [
     ("POST", re.compile(r"^/oauth/v2/token$"), "token"),
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/settings/modules$"), "modules"),
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/settings/fields$"), "fields"),
+    ("GET", re.compile(r"^/(crm)/(v\d+)/users$"), "users"),
+    ("GET", re.compile(r"^/(crm)/(v\d+)/org$"), "org"),
     ("POST", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read$"), "create_job"),
     ("GET", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read/(\d+)$"), "job_status"),
     ("GET", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read/(\d+)/result$"), "download"),
@@ -335,6 +340,8 @@ class Handler(BaseHTTPRequestHandler):
         scopes = {scope.lower() for scope in token.scopes}
         if area == "settings":
             allowed = any(s.startswith(f"{prefix}.settings.") for s in scopes)
+        elif area in ("users", "org"):
+            allowed = bool({f"{prefix}.{area}.read", f"{prefix}.{area}.all"} & scopes)
         else:
             allowed = bool({f"{prefix}.bulk.read", f"{prefix}.bulk.all"} & scopes) and bool(
                 {
@@ -447,6 +454,23 @@ class Handler(BaseHTTPRequestHandler):
             200,
             {"fields": [f.metadata(str(6_000_000 + n)) for n, f in enumerate(module.fields)]},
         )
+
+    # -- REST companions ----------------------------------------------------------------
+
+    def users(self, product: str, version: str) -> None:
+        """GET /crm/{v}/users?type=AllUsers|ActiveUsers|CurrentUser&page&per_page."""
+        self._api(product, version)
+        self._authorize(product, "users")
+        try:
+            self._json(200, users_answer(self.params, self.state.zone))
+        except RestError as exc:
+            raise HttpError(400, _zoho_error(exc.code, str(exc), exc.details)) from None
+
+    def org(self, product: str, version: str) -> None:
+        """GET /crm/{v}/org."""
+        self._api(product, version)
+        self._authorize(product, "org")
+        self._json(200, org_answer(self.state.zone))
 
     # -- bulk read ----------------------------------------------------------------------
 

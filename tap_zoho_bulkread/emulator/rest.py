@@ -1,0 +1,127 @@
+"""The emulator's REST companions of bulk read: users and the org, shaped as Zoho's v8 answers.
+
+Users are the ones the records' Owner, Created_By and Modified_By point at; the first is the
+current user (the one a token belongs to).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tap_zoho_bulkread.emulator.org import USERS, User
+from tap_zoho_bulkread.emulator.records import format_datetime
+
+ORG_ID = "4876543000000000400"
+ZGID = "70000001"
+MAX_PER_PAGE = 200
+USER_TYPES = ("AllUsers", "ActiveUsers", "CurrentUser")
+ROLES = (
+    {"id": "4876543000000026005", "name": "CEO"},
+    {"id": "4876543000000026008", "name": "Manager"},
+)
+PROFILES = (
+    {"id": "4876543000000026011", "name": "Administrator"},
+    {"id": "4876543000000026014", "name": "Standard"},
+)
+USERS_CREATED = 1_546_300_800  # 2019-01-01
+
+
+class RestError(Exception):
+    """A refused REST request: HTTP status, Zoho code, message and details."""
+
+    def __init__(self, code: str, message: str, details: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.code = code
+        self.details = details
+
+
+def user_entry(user: User, position: int, zone: ZoneInfo) -> dict[str, Any]:
+    """One user as ``GET /crm/v8/users`` shows it."""
+    role, profile = ROLES[min(position, 1)], PROFILES[min(position, 1)]
+    stamp = format_datetime(USERS_CREATED + position * 86_400, zone)
+    return {
+        "id": user.id,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "full_name": user.full_name,
+        "email": user.email,
+        "status": "active",
+        "confirm": True,
+        "role": role,
+        "profile": profile,
+        "time_zone": zone.key,
+        "locale": "en_US",
+        "country_locale": "en_US",
+        "language": "en_US",
+        "zuid": str(60_000_000 + position),
+        "created_time": stamp,
+        "Modified_Time": stamp,
+        "created_by": {"id": USERS[0].id, "name": USERS[0].full_name},
+        "Modified_By": {"id": USERS[0].id, "name": USERS[0].full_name},
+    }
+
+
+def users_answer(params: dict[str, str], zone: ZoneInfo) -> dict[str, Any]:
+    """The answer to ``GET /crm/v8/users?type=&page=&per_page=``."""
+    kind = params.get("type", "AllUsers")
+    if kind not in USER_TYPES:
+        raise RestError("INVALID_DATA", "invalid value for type", {"param_name": "type"})
+    page, per_page = _positive(params, "page", 1), _positive(params, "per_page", MAX_PER_PAGE)
+    if per_page > MAX_PER_PAGE:
+        raise RestError(
+            "INVALID_DATA", f"per_page must not exceed {MAX_PER_PAGE}", {"param_name": "per_page"}
+        )
+    chosen = USERS[:1] if kind == "CurrentUser" else USERS
+    start = (page - 1) * per_page
+    window = chosen[start : start + per_page]
+    return {
+        "users": [user_entry(u, USERS.index(u), zone) for u in window],
+        "info": {
+            "per_page": per_page,
+            "count": len(window),
+            "page": page,
+            "more_records": start + per_page < len(chosen),
+        },
+    }
+
+
+def org_answer(zone: ZoneInfo) -> dict[str, Any]:
+    """The answer to ``GET /crm/v8/org``."""
+    return {
+        "org": [
+            {
+                "id": ORG_ID,
+                "company_name": "Emulated Org",
+                "alias": None,
+                "primary_email": USERS[0].email,
+                "primary_zuid": "60000000",
+                "zgid": ZGID,
+                "domain_name": "org" + ZGID,
+                "time_zone": zone.key,
+                "iso_code": "USD",
+                "currency": "US Dollar - USD",
+                "currency_symbol": "$",
+                "currency_locale": "en_US",
+                "country": "United States",
+                "country_code": "US",
+                "mc_status": True,
+                "gapps_enabled": False,
+                "type": "production",
+                "privacy_settings": False,
+                "hipaa_compliance_enabled": False,
+                "license_details": {
+                    "paid": True,
+                    "paid_type": "enterprise",
+                    "users_license_purchased": len(USERS),
+                },
+            }
+        ]
+    }
+
+
+def _positive(params: dict[str, str], name: str, default: int) -> int:
+    value = params.get(name, str(default))
+    if not value.isascii() or not value.isdigit() or int(value) < 1:
+        raise RestError("INVALID_DATA", f"invalid value for {name}", {"param_name": name})
+    return int(value)
