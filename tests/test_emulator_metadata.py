@@ -82,3 +82,66 @@ def test_unknown_version_and_path_are_invalid_url_pattern(shared_client) -> None
     for path in ("/crm/v9/settings/modules", "/bigin/v3/settings/modules", "/crm/nothing"):
         answer = shared_client.get(path)
         assert (answer.status_code, answer.json()["code"]) == (404, "INVALID_URL_PATTERN")
+
+
+def test_modules_carry_the_v8_keys_with_unique_ids_and_parents(shared_client) -> None:
+    found = modules(shared_client)
+    for entry in found.values():
+        for key in ("id", "status", "visibility", "parent_module", "sequence_number", "viewable",
+                    "api_supported", "generated_type", "access_type", "profiles"):  # fmt: skip
+            assert key in entry, (entry["api_name"], key)
+    ids = [m["id"] for m in found.values()]
+    assert len(set(ids)) == len(ids)
+    assert [m["sequence_number"] for m in found.values()] == list(range(1, len(found) + 1))
+    assert found["Price_Tiers"]["parent_module"] == {
+        "api_name": "Products",
+        "id": found["Products"]["id"],
+    }
+    assert found["Leads"]["parent_module"] == {} and found["Leads"]["status"] == "visible"
+    assert found["Notes"]["status"] == "system_hidden"
+
+
+def test_field_ids_are_unique_in_the_org_and_child_structures_are_described(shared_client) -> None:
+    found = modules(shared_client)
+    ids: list[str] = []
+    for module in found:
+        ids += [f["id"] for f in fields(shared_client, module)]
+    assert len(set(ids)) == len(ids)
+    tiers = {f["api_name"]: f for f in fields(shared_client, "Products")}["Price_Tiers"]
+    assert tiers["subform"] == {
+        "module": {"api_name": "Price_Tiers", "id": found["Price_Tiers"]["id"]}
+    }
+    assert tiers["associated_module"] == {
+        "api_name": "Price_Tiers",
+        "id": found["Price_Tiers"]["id"],
+    }
+    linked = {f["api_name"]: f for f in fields(shared_client, "Contacts")}["Linked_Deals"]
+    assert linked["multiselectlookup"]["linking_module"] == {
+        "api_name": "Contacts_X_Deals",
+        "id": found["Contacts_X_Deals"]["id"],
+    }
+    assert linked["multiselectlookup"]["connected_module"]["api_name"] == "Deals"
+    account = {f["api_name"]: f for f in fields(shared_client, "Contacts")}["Account_Name"]
+    assert account["lookup"]["module"] == {"api_name": "Accounts", "id": found["Accounts"]["id"]}
+    assert all(f["column_name"] for f in fields(shared_client, "Leads"))
+
+
+def test_users_are_the_owners_of_records_and_page_like_zoho(shared_client) -> None:
+    every = shared_client.get("/crm/v8/users", params={"type": "AllUsers"}).json()
+    ids = {u["id"] for u in every["users"]}
+    _, rows = shared_client.export(
+        {"query": {"module": "Leads", "fields": ["Owner", "Created_By"]}}
+    )
+    assert {r["Owner"] for r in rows} | {r["Created_By"] for r in rows} <= ids
+    first = shared_client.get("/crm/v8/users", params={"type": "AllUsers", "per_page": 2}).json()
+    third = shared_client.get(
+        "/crm/v8/users", params={"type": "AllUsers", "per_page": 2, "page": 3}
+    ).json()
+    assert first["info"] == {"per_page": 2, "count": 2, "page": 1, "more_records": True}
+    assert third["info"]["more_records"] is False
+    current = shared_client.get("/crm/v8/users", params={"type": "CurrentUser"}).json()["users"]
+    assert [u["id"] for u in current] == [every["users"][0]["id"]]
+    refused = shared_client.get("/crm/v8/users", params={"per_page": 201})
+    assert (refused.status_code, refused.json()["code"]) == (400, "INVALID_DATA")
+    org = shared_client.get("/crm/v8/org").json()["org"][0]
+    assert org["time_zone"] == "America/Los_Angeles" and org["id"]

@@ -196,3 +196,28 @@ def test_a_refused_job_is_the_sdks_api_exception_with_zohos_code(sdk) -> None:
     assert isinstance(refusal, BulkAPIException)
     assert refusal.get_code().get_value() == "FIELD_NOT_AVAILABLE"
     assert refusal.get_details()["api_name"] == "No_Such_Field"
+
+
+@pytest.mark.parametrize("module", ["Contacts", "Products", "Events", "Wide_Records"])
+def test_fields_with_lookups_subforms_and_multi_select_lookups_parse(sdk, module: str) -> None:
+    params = ParameterMap()
+    params.add(GetFieldsParam.module, module)
+    answer = FieldsOperations().get_fields(params)
+    assert isinstance(answer.get_object(), FieldsWrapper), answer.get_status_code()
+    assert answer.get_object().get_fields()
+
+
+def test_users_and_org_parse(sdk) -> None:
+    from zohocrmsdk.src.com.zoho.crm.api.org import OrgOperations
+    from zohocrmsdk.src.com.zoho.crm.api.org import ResponseWrapper as OrgWrapper
+    from zohocrmsdk.src.com.zoho.crm.api.users import GetUsersParam, UsersOperations
+    from zohocrmsdk.src.com.zoho.crm.api.users import ResponseWrapper as UsersWrapper
+
+    params = ParameterMap()
+    params.add(GetUsersParam.type, "AllUsers")
+    params.add(GetUsersParam.per_page, 2)
+    users = UsersOperations().get_users(params).get_object()
+    assert isinstance(users, UsersWrapper)
+    assert len(users.get_users()) == 2 and users.get_info().get_more_records() is True
+    org = OrgOperations().get_organization().get_object()
+    assert isinstance(org, OrgWrapper) and org.get_org()[0].get_company_name() == "Emulated Org"

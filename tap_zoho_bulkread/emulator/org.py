@@ -124,10 +124,27 @@ class Field:
     json_type: str | None = None
     bulk_refused: bool = False  # like Zoho's composite and distance fields: FIELD_NOT_SUPPORTED
 
-    def metadata(self, field_id: str) -> dict[str, object]:
-        """Return this field as an entry of ``GET settings/fields``."""
+    def metadata(
+        self, field_id: str, org: Org | None = None, product: str = "crm"
+    ) -> dict[str, object]:
+        """Return this field as an entry of ``GET settings/fields`` (v8 keys)."""
         entry: dict[str, object] = {
             "id": field_id,
+            "column_name": ("CUSTOMFIELD" if self.custom else "") + self.api_name.upper(),
+            "created_source": "custom" if self.custom else "default",
+            "field_read_only": self.read_only,
+            "sortable": self.data_type not in ("textarea", "subform", "multiselectlookup"),
+            "webhook": self.data_type not in ("subform", "multiselectlookup"),
+            "type": "used",
+            "operation_type": {
+                "web_update": not self.read_only,
+                "api_create": not self.read_only,
+                "web_create": not self.read_only,
+                "api_update": not self.read_only,
+            },
+            "associated_module": None,
+            "subform": None,
+            "multiselectlookup": {},
             "api_name": self.api_name,
             "field_label": self.api_name.replace("_", " "),
             "display_label": self.api_name.replace("_", " "),
@@ -144,10 +161,27 @@ class Field:
                 {"display_value": value, "actual_value": value} for value in self.pick_list
             ],
         }
-        if self.lookup_module:
+        target = org.module_id(product, self.lookup_module) if org and self.lookup_module else ""
+        if self.lookup_module and self.data_type == "subform":
+            entry["subform"] = {"module": {"api_name": self.lookup_module, "id": target}}
+            entry["associated_module"] = {"api_name": self.lookup_module, "id": target}
+        elif self.lookup_module and self.data_type == "multiselectlookup" and org:
+            linking = org.linking_module(product, self.lookup_module)
+            entry["multiselectlookup"] = {
+                "linking_module": {
+                    "api_name": linking,
+                    "id": org.module_id(product, linking) if linking else "",
+                },
+                "connected_module": {"api_name": self.lookup_module, "id": target},
+                "lookup_apiname": self.lookup_module.rstrip("s"),
+                "api_name": self.api_name,
+            }
+        elif self.lookup_module:
+            module = {"api_name": self.lookup_module, **({"id": target} if target else {})}
             entry["lookup"] = {
-                "module": {"api_name": self.lookup_module},
+                "module": module,
                 "display_label": self.lookup_module,
+                "api_name": self.lookup_module,
             }
         return entry
 
@@ -172,19 +206,51 @@ class Module:
         """Return the field named ``api_name`` (case as Zoho spells it), or None."""
         return self.field_index.get(api_name)
 
-    def metadata(self, module_id: str) -> dict[str, object]:
-        """Return this module as an entry of ``GET settings/modules``."""
+    def metadata(
+        self, module_id: str, sequence: int = 1, parent: dict[str, str] | None = None
+    ) -> dict[str, object]:
+        """Return this module as an entry of ``GET settings/modules`` (v8 keys)."""
+        child = self.generated_type in ("subform", "linking")
         return {
             "id": module_id,
             "api_name": self.api_name,
             "module_name": self.api_name,
             "singular_label": self.api_name.rstrip("s"),
             "plural_label": self.api_name.replace("_", " "),
+            "actual_singular_label": self.api_name.rstrip("s"),
+            "actual_plural_label": self.api_name.replace("_", " "),
             "generated_type": self.generated_type,
             "api_supported": self.api_supported,
-            "viewable": True,
+            "viewable": not child,
             "creatable": self.api_supported,
+            "editable": self.api_supported,
             "deletable": self.api_supported,
+            "convertable": self.api_name == "Leads",
+            "lookupable": not child,
+            "quick_create": not child,
+            "show_as_tab": not child,
+            "global_search_supported": not child,
+            "recycle_bin_on_delete": self.api_supported,
+            "isBlueprintSupported": not child,
+            "feeds_required": False,
+            "presence_sub_menu": not child,
+            "sub_menu_available": not child,
+            "public_fields_configured": False,
+            "access_type": "org_based",
+            "private_profile": None,
+            "has_more_profiles": False,
+            "profile_count": 2,
+            "profiles": [{"name": "Administrator", "id": "4876543000000026011"}],
+            "visibility": 2 if child else 1,
+            "sequence_number": sequence,
+            "status": "system_hidden" if self.api_name in ("Notes", "Attachments") else "visible",
+            "parent_module": parent or {},
+            "description": None,
+            "web_link": None,
+            "arguments": [],
+            "business_card_field_limit": 5,
+            "modified_time": None,
+            "modified_by": None,
         }
 
 
@@ -602,6 +668,31 @@ class Org:
     def module(self, product: str, api_name: str) -> Module | None:
         """Return a module of ``product`` ("crm" or "bigin") by API name, or None."""
         return self.modules[product].get(api_name)
+
+    def field_id(self, product: str, module: str, position: int) -> str:
+        """A field's id, unique in the org."""
+        base = 4_876_543_000_010_000_000 if product == "crm" else 4_876_543_000_020_000_000
+        return str(base + list(self.modules[product]).index(module) * 1000 + position)
+
+    def parent_of(self, product: str, api_name: str) -> dict[str, str]:
+        """``parent_module`` of a subform module: the module holding the subform field."""
+        for module in self.modules[product].values():
+            for item in module.fields:
+                if item.data_type == "subform" and item.lookup_module == api_name:
+                    return {
+                        "api_name": module.api_name,
+                        "id": self.module_id(product, module.api_name),
+                    }
+        return {}
+
+    def linking_module(self, product: str, connected: str) -> str:
+        """The linking module of a multi-select lookup to ``connected``, "" when none."""
+        for module in self.modules[product].values():
+            if module.generated_type == "linking" and any(
+                f.lookup_module == connected for f in module.fields
+            ):
+                return module.api_name
+        return ""
 
     def module_id(self, product: str, api_name: str) -> str:
         """The module's id in the org (unique across both products), "" when unknown."""

@@ -427,7 +427,17 @@ class Handler(BaseHTTPRequestHandler):
         org = self.state.org
         modules = org.modules[product].values()
         self._json(
-            200, {"modules": [m.metadata(org.module_id(product, m.api_name)) for m in modules]}
+            200,
+            {
+                "modules": [
+                    m.metadata(
+                        org.module_id(product, m.api_name),
+                        sequence,
+                        org.parent_of(product, m.api_name),
+                    )
+                    for sequence, m in enumerate(modules, start=1)
+                ]
+            },
         )
 
     def fields(self, product: str, version: str) -> None:
@@ -442,7 +452,8 @@ class Handler(BaseHTTPRequestHandler):
                     "REQUIRED_PARAM_MISSING", "the module parameter is missing", {"param": "module"}
                 ),
             )
-        module = self.state.org.module(product, name)
+        org = self.state.org
+        module = org.module(product, name)
         if module is None:
             raise HttpError(
                 400,
@@ -452,7 +463,12 @@ class Handler(BaseHTTPRequestHandler):
             )
         self._json(
             200,
-            {"fields": [f.metadata(str(6_000_000 + n)) for n, f in enumerate(module.fields)]},
+            {
+                "fields": [
+                    f.metadata(org.field_id(product, name, n), org, product)
+                    for n, f in enumerate(module.fields)
+                ]
+            },
         )
 
     # -- REST companions ----------------------------------------------------------------
