@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import logging
 import shutil
 import tempfile
 import time
@@ -14,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
-from singer_sdk.streams import Stream
 
 from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
@@ -28,6 +26,7 @@ from tap_zoho_bulkread.settings import (
     dot_field_property,
     parse_datetime,
 )
+from tap_zoho_bulkread.stream_base import ZohoStream
 
 if TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 CHECKPOINT_KEY = "zoho_export"
 
 
-class ZohoModuleStream(Stream):
+class ZohoModuleStream(ZohoStream):
     """The records of one Zoho module, exported through bulk read jobs.
 
     Exports come sorted by id, not by the replication key, so the stream is unsorted: the
@@ -305,12 +304,6 @@ class ZohoModuleStream(Stream):
         if old is None or value > old:
             markers["replication_key"] = key
             markers["replication_key_value"] = value
-
-    def log(self, message: str, *args: Any, level: int = logging.INFO, **kwargs: Any) -> None:
-        """Log, except the SDK's "unhandled error" line for an error the tap reports itself."""
-        if level >= logging.ERROR and message.startswith("An unhandled error occurred"):
-            return
-        super().log(message, *args, level=level, **kwargs)
 
     def _note_newest(self, batch: list[dict[str, Any]]) -> None:
         key = self.replication_key

@@ -15,6 +15,7 @@ import click
 import platformdirs
 from singer_sdk import Tap
 from singer_sdk import typing as th
+from singer_sdk.streams import Stream
 
 from tap_zoho_bulkread import redact
 from tap_zoho_bulkread.answers import metadata_entries
@@ -30,6 +31,7 @@ from tap_zoho_bulkread.metadata import (
 )
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
 from tap_zoho_bulkread.query import job_body
+from tap_zoho_bulkread.rest_streams import UsersStream
 from tap_zoho_bulkread.settings import (
     ACCOUNTS_SERVERS,
     API_DOMAIN_SUFFIXES,
@@ -256,7 +258,9 @@ class TapZohoBulkRead(Tap):
         downloading and decoding. Output stays one stream at a time.
         """
         ledger = self.job_ledger
-        names = [s.name for s in self.streams.values() if s.selected]
+        names = [
+            s.name for s in self.streams.values() if s.selected and isinstance(s, ZohoModuleStream)
+        ]
         if current not in names:
             return
         reader = BulkReader(self.zoho_client, self.job_settings, self.logger, Path(), ledger=ledger)
@@ -285,11 +289,29 @@ class TapZohoBulkRead(Tap):
         )
         return key if key in properties else None
 
-    def discover_streams(self) -> list[ZohoModuleStream]:
-        """Streams from the input catalog when given (no API calls), else from Zoho metadata."""
+    def discover_streams(self) -> list[Stream]:
+        """Streams from the input catalog when given (no API calls), else from Zoho metadata.
+
+        Users, read through the REST API, come after the modules.
+        """
         if self.input_catalog:
-            return self._streams_from_catalog()
-        return self._streams_from_metadata()
+            modules = self._streams_from_catalog()
+            with_users = "Users" in self.input_catalog
+        else:
+            modules, with_users = self._streams_from_metadata(), True
+        streams: list[Stream] = list(modules)
+        if with_users:
+            streams.append(self._users_stream())
+        return streams
+
+    def _users_stream(self) -> UsersStream:
+        prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
+        return UsersStream(
+            self,
+            client=self.zoho_client,
+            users_path=f"/{self.product}/{self.api_version}/users",
+            scope=f"{prefix}.users.READ",
+        )
 
     def _streams_from_catalog(self) -> list[ZohoModuleStream]:
         streams = []
@@ -304,6 +326,8 @@ class TapZohoBulkRead(Tap):
                 '"selected": true in the catalog).'
             )
         for entry in self.input_catalog.values():
+            if entry.tap_stream_id == "Users":
+                continue
             schema = entry.schema.to_dict()
             module = entry.tap_stream_id
             streams.append(

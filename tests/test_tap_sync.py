@@ -278,9 +278,15 @@ def test_bigin_sync_uses_bigin_paths_and_v2_shapes(tmp_path: Path) -> None:
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         config = tap_config(emu.url, product="bigin", modules=["Pipelines", "Contacts"])
         catalog = discover(tmp_path, config)
-        assert {s["tap_stream_id"] for s in catalog["streams"]} == {"Pipelines", "Contacts"}
+        assert {s["tap_stream_id"] for s in catalog["streams"]} == {
+            "Pipelines",
+            "Contacts",
+            "Users",
+        }
         run = run_tap(
-            tmp_path / "run", config, catalog=select(catalog, {"Pipelines": ["Deal_Name", "Stage"]})
+            tmp_path / "run",
+            config,
+            catalog=select(catalog, {"Pipelines": ["Deal_Name", "Stage"], "Users": ["full_name"]}),
         )
         paths = request_paths(emu.url)
         truth = ground_truth(emu.url, "Pipelines", product="bigin")
@@ -289,6 +295,7 @@ def test_bigin_sync_uses_bigin_paths_and_v2_shapes(tmp_path: Path) -> None:
     assert "/bigin/bulk/v2/read" in paths
     assert body["query"]["module"] == "Pipelines"
     assert sorted(run.ids("Pipelines")) == sorted(t["id"] for t in truth)
+    assert "/bigin/v2/users" in paths and run.records("Users")
 
 
 def test_module_settings_add_criteria_cvid_and_lookup_fields(tmp_path: Path) -> None:

@@ -49,6 +49,7 @@ DEFAULT_SCOPES = (
     "ZohoBigin.bulk.READ",
     "ZohoBigin.modules.ALL",
     "ZohoBigin.settings.ALL",
+    "ZohoBigin.users.READ",
 )
 CRM_VERSIONS = range(2, 9)
 BIGIN_VERSIONS = range(1, 3)
@@ -60,7 +61,7 @@ ROUTES = [
     ("POST", re.compile(r"^/oauth/v2/token$"), "token"),
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/settings/modules$"), "modules"),
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/settings/fields$"), "fields"),
-    ("GET", re.compile(r"^/(crm)/(v\d+)/users$"), "users"),
+    ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/users$"), "users"),
     ("GET", re.compile(r"^/(crm)/(v\d+)/org$"), "org"),
     ("POST", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read$"), "create_job"),
     ("GET", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read/(\d+)$"), "job_status"),
