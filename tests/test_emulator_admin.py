@@ -275,3 +275,38 @@ def test_command_line_refuses_a_bad_records_option() -> None:
     )
     assert result.returncode == 2
     assert "MODULE=COUNT" in result.stderr
+
+
+def test_deleted_records_leave_exports_and_are_listed_by_the_deleted_endpoint() -> None:
+    with Emulator(job_seconds=0) as emu:
+        client = ZohoTestClient(emu.url)
+        nothing = client.get("/crm/v8/Calls/deleted")
+        gone = requests.post(
+            f"{emu.url}/__emulator__/delete", json={"module": "Calls", "count": 5}, timeout=10
+        ).json()["deleted"]
+        truth = {t["id"] for t in ground_truth(emu.url, "Calls")}
+        _, rows = client.export({"query": {"module": "Calls", "fields": ["Subject"]}})
+        listed = client.get("/crm/v8/Calls/deleted", params={"type": "recycle"}).json()
+        paged = client.get("/crm/v8/Calls/deleted", params={"per_page": 2, "page": 3}).json()
+        later = client.session.get(
+            f"{emu.url}/crm/v8/Calls/deleted",
+            headers={**client.headers(), "If-Modified-Since": "2099-01-01T00:00:00+00:00"},
+            timeout=10,
+        )
+        requests.post(
+            f"{emu.url}/__emulator__/delete", json={"module": "Calls", "purge": True}, timeout=10
+        )
+        permanent = client.get("/crm/v8/Calls/deleted", params={"type": "permanent"}).json()
+        recycle_after_purge = client.get("/crm/v8/Calls/deleted", params={"type": "recycle"})
+    assert nothing.status_code == 204 and nothing.content == b""
+    assert len(gone) == 5 and not set(gone) & truth and len(truth) == 245
+    assert {r["Id"] for r in rows} == truth
+    assert {e["id"] for e in listed["data"]} == set(gone)
+    entry = listed["data"][0]
+    assert entry["type"] == "recycle" and entry["display_name"]
+    assert set(entry) == {"id", "display_name", "type", "deleted_time", "deleted_by", "created_by"}
+    assert paged["info"] == {"per_page": 2, "count": 1, "page": 3, "more_records": False}
+    assert later.status_code == 204
+    assert {e["id"] for e in permanent["data"]} == set(gone)
+    assert all(e["type"] == "permanent" and e["display_name"] is None for e in permanent["data"])
+    assert recycle_after_purge.status_code == 204

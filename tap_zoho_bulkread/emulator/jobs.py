@@ -262,7 +262,7 @@ def resolve_offset(book: JobBook, query: CompiledQuery) -> tuple[int, int]:
 def matching_indices(query: CompiledQuery, offset: int, limit: int) -> tuple[list[int], bool]:
     """Up to ``limit`` matching record indices after ``offset`` matches, and whether more match."""
     predicate = query.predicate
-    candidates = range(query.data.count)
+    candidates = query.data.live_indices()
     matches = candidates if predicate is None else filter(predicate, candidates)
     page = list(itertools.islice(matches, offset, offset + limit + 1))
     return page[:limit], len(page) > limit

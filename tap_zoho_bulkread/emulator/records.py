@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -69,13 +69,22 @@ def _stable_key(text: str) -> int:
 
 
 @dataclass
+class Deletion:
+    """A deleted record: when, and whether it sits in the recycle bin or was purged."""
+
+    time: int
+    kind: str  # "recycle" or "permanent"
+
+
+@dataclass
 class Overlay:
-    """What mutations changed: appended records and updated values of existing ones."""
+    """What mutations changed: appended, updated and deleted records."""
 
     created_times: dict[int, int] = field(default_factory=dict)
     modified_times: dict[int, int] = field(default_factory=dict)
     values: dict[tuple[int, str], Any] = field(default_factory=dict)
     appended: int = 0
+    deleted: dict[int, Deletion] = field(default_factory=dict)
 
 
 class ModuleData:
@@ -100,8 +109,15 @@ class ModuleData:
 
     @property
     def count(self) -> int:
-        """Number of records now, mutations included."""
+        """Number of record indices now, appended and deleted ones included."""
         return self.base_count + self.overlay.appended
+
+    def live_indices(self) -> Iterable[int]:
+        """The indices of the records not deleted, in id order."""
+        deleted = self.overlay.deleted
+        if not deleted:
+            return range(self.count)
+        return (index for index in range(self.count) if index not in deleted)
 
     def id_of(self, index: int) -> str:
         """The 19-digit record id of the record at ``index``."""
@@ -308,6 +324,28 @@ class Dataset:
                     data.overlay.values[(index, text_field.api_name)] = f"Updated {now}"
                 updated.append(data.id_of(index))
         return {"created": created, "updated": updated}
+
+    def delete(
+        self, product: str, module: str, *, count: int = 0, purge: bool = False
+    ) -> list[str]:
+        """Move ``count`` live records to the recycle bin; ``purge`` empties the bin for good.
+
+        Returns the ids deleted now (purged ones are not listed).
+        """
+        data = self.modules[(product, module)]
+        now = int(time.time())
+        deleted: list[str] = []
+        with self.lock:
+            if purge:
+                for entry in data.overlay.deleted.values():
+                    entry.kind = "permanent"
+            live = list(data.live_indices())
+            for step in range(min(count, len(live))):
+                index = live[(hash((self.seed, now, step, "delete")) & MASK) % len(live)]
+                live.remove(index)
+                data.overlay.deleted[index] = Deletion(now, "recycle")
+                deleted.append(data.id_of(index))
+        return deleted
 
 
 _DAY_OFFSETS: dict[tuple[str, int], tuple[int, str] | None] = {}

@@ -6,11 +6,12 @@ current user (the one a token belongs to).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tap_zoho_bulkread.emulator.org import USERS, User
-from tap_zoho_bulkread.emulator.records import format_datetime
+from tap_zoho_bulkread.emulator.records import ModuleData, format_datetime
 
 ORG_ID = "4876543000000000400"
 ZGID = "70000001"
@@ -84,6 +85,64 @@ def users_answer(params: dict[str, str], zone: ZoneInfo) -> dict[str, Any]:
             "more_records": start + per_page < len(chosen),
         },
     }
+
+
+DELETED_TYPES = ("all", "recycle", "permanent")
+
+
+def deleted_answer(
+    data: ModuleData, params: dict[str, str], since: str | None, zone: ZoneInfo
+) -> dict[str, Any] | None:
+    """The answer to ``GET /{module}/deleted``, newest first; None when there is nothing (204)."""
+    kind = params.get("type", "all")
+    if kind not in DELETED_TYPES:
+        raise RestError("INVALID_DATA", "invalid value for type", {"param_name": "type"})
+    page, per_page = _positive(params, "page", 1), _positive(params, "per_page", MAX_PER_PAGE)
+    if per_page > MAX_PER_PAGE:
+        raise RestError(
+            "INVALID_DATA", f"per_page must not exceed {MAX_PER_PAGE}", {"param_name": "per_page"}
+        )
+    after = None
+    if since:
+        try:
+            after = int(datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            raise RestError(
+                "INVALID_DATA", "invalid If-Modified-Since", {"header_name": "If-Modified-Since"}
+            ) from None
+    chosen = sorted(
+        (
+            (entry.time, index, entry.kind)
+            for index, entry in data.overlay.deleted.items()
+            if kind in ("all", entry.kind) and (after is None or entry.time >= after)
+        ),
+        reverse=True,
+    )
+    start = (page - 1) * per_page
+    window = chosen[start : start + per_page]
+    if not window:
+        return None
+    owner = {"name": USERS[0].full_name, "id": USERS[0].id}
+    name_field = data.module.get(data.module.name_field or "")
+    name_of = data.reader(name_field) if name_field is not None else (lambda index: None)
+    entries = [
+        {
+            "id": data.id_of(index),
+            "display_name": name_of(index) if entry_kind == "recycle" else None,
+            "type": entry_kind,
+            "deleted_time": format_datetime(moment, zone),
+            "deleted_by": owner,
+            "created_by": owner,
+        }
+        for moment, index, entry_kind in window
+    ]
+    info = {
+        "per_page": per_page,
+        "count": len(entries),
+        "page": page,
+        "more_records": start + per_page < len(chosen),
+    }
+    return {"data": entries, "info": info}
 
 
 def org_answer(zone: ZoneInfo) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from tap_zoho_bulkread.emulator.jobs import (
 )
 from tap_zoho_bulkread.emulator.org import Org, build_org
 from tap_zoho_bulkread.emulator.records import Dataset
-from tap_zoho_bulkread.emulator.rest import RestError, org_answer, users_answer
+from tap_zoho_bulkread.emulator.rest import RestError, deleted_answer, org_answer, users_answer
 
 DEFAULT_SCOPES = (
     "ZohoCRM.bulk.read",
@@ -63,6 +63,7 @@ ROUTES = [
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/settings/fields$"), "fields"),
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/users$"), "users"),
     ("GET", re.compile(r"^/(crm)/(v\d+)/org$"), "org"),
+    ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/(\w+)/deleted$"), "deleted_records"),
     ("POST", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read$"), "create_job"),
     ("GET", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read/(\d+)$"), "job_status"),
     ("GET", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read/(\d+)/result$"), "download"),
@@ -70,6 +71,7 @@ ROUTES = [
     ("GET", re.compile(rf"^{ADMIN}/records/(\w+)$"), "admin_records"),
     ("GET", re.compile(rf"^{ADMIN}/requests$"), "admin_requests"),
     ("POST", re.compile(rf"^{ADMIN}/mutate$"), "admin_mutate"),
+    ("POST", re.compile(rf"^{ADMIN}/delete$"), "admin_delete"),
     ("POST", re.compile(rf"^{ADMIN}/faults$"), "admin_faults"),
     ("POST", re.compile(rf"^{ADMIN}/reset$"), "admin_reset"),
 ]
@@ -343,6 +345,16 @@ class Handler(BaseHTTPRequestHandler):
             allowed = any(s.startswith(f"{prefix}.settings.") for s in scopes)
         elif area in ("users", "org"):
             allowed = bool({f"{prefix}.{area}.read", f"{prefix}.{area}.all"} & scopes)
+        elif area == "records":
+            allowed = bool(
+                {
+                    f"{prefix}.modules.all",
+                    f"{prefix}.modules.read",
+                    f"{prefix}.modules.{(module or '').lower()}.read",
+                    f"{prefix}.modules.{(module or '').lower()}.all",
+                }
+                & scopes
+            )
         else:
             allowed = bool({f"{prefix}.bulk.read", f"{prefix}.bulk.all"} & scopes) and bool(
                 {
@@ -482,6 +494,35 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, users_answer(self.params, self.state.zone))
         except RestError as exc:
             raise HttpError(400, _zoho_error(exc.code, str(exc), exc.details)) from None
+
+    def deleted_records(self, product: str, version: str, module: str) -> None:
+        """GET /{product}/{v}/{module}/deleted?type&page&per_page, If-Modified-Since."""
+        self._api(product, version)
+        data = self.state.dataset.get(product, module)
+        if data is None or not data.module.api_supported:
+            self._access_token()
+            raise HttpError(
+                400,
+                _zoho_error(
+                    "INVALID_MODULE",
+                    "the module name given seems to be invalid",
+                    {"module": module},
+                ),
+            )
+        self._authorize(product, "records", module)
+        try:
+            answer = deleted_answer(
+                data, self.params, self.headers.get("If-Modified-Since"), self.state.zone
+            )
+        except RestError as exc:
+            raise HttpError(400, _zoho_error(exc.code, str(exc), exc.details)) from None
+        if answer is None:  # Zoho answers an empty list with 204 and no body
+            self.log_entry["status"] = 204
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        self._json(200, answer)
 
     def org(self, product: str, version: str) -> None:
         """GET /crm/{v}/org."""
@@ -653,7 +694,7 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         buffer: list[str] = []
-        for index in range(data.count):
+        for index in data.live_indices():
             buffer.append(
                 json.dumps(
                     {
@@ -689,6 +730,21 @@ class Handler(BaseHTTPRequestHandler):
             update=int(body.get("update", 0)),
         )
         self._json(200, changed)
+
+    def admin_delete(self) -> None:
+        """POST /__emulator__/delete {"module", "product", "count", "purge"}: delete records."""
+        body = self._json_body() or {}
+        product = body.get("product", "crm")
+        if self.state.dataset.get(product, body.get("module", "")) is None:
+            self._json(400, {"error": "unknown product or module"})
+            return
+        deleted = self.state.dataset.delete(
+            product,
+            body["module"],
+            count=int(body.get("count", 0)),
+            purge=bool(body.get("purge", False)),
+        )
+        self._json(200, {"deleted": deleted})
 
     def admin_faults(self) -> None:
         """POST /__emulator__/faults: replace the injected faults."""
