@@ -201,13 +201,20 @@ class ZohoClient:
                 f"{what} still failing after {self.max_tries} tries: {exc}",
             ) from None
 
-    def _request(self, method: str, url: str, token: str, **kwargs: Any) -> requests.Response:
+    def _request(
+        self,
+        method: str,
+        url: str,
+        token: str,
+        headers: dict[str, str] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         """One HTTP exchange; a redirect is followed only on the API host, a few times at most."""
         for _ in range(MAX_REDIRECTS + 1):
             response = self.session.request(
                 method,
                 url,
-                headers={"Authorization": f"Zoho-oauthtoken {token}"},
+                headers={**(headers or {}), "Authorization": f"Zoho-oauthtoken {token}"},
                 timeout=(10, 120),
                 allow_redirects=False,
                 **kwargs,
@@ -250,6 +257,8 @@ class ZohoClient:
 
         def call() -> dict[str, Any]:
             response = self._check(self._send(method, url, **kwargs))
+            if response.status_code == 204:  # Zoho's answer to an empty list
+                return {}
             try:
                 body = response.json()
             except ValueError:
@@ -265,9 +274,14 @@ class ZohoClient:
 
         return self._retrying(call, f"{method} {path}")
 
-    def get_json(self, path: str, params: dict[str, str] | None = None) -> dict[str, Any]:
-        """GET a JSON API path."""
-        return self._json("GET", path, params=params)
+    def get_json(
+        self,
+        path: str,
+        params: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """GET a JSON API path (an empty answer, HTTP 204, is ``{}``)."""
+        return self._json("GET", path, params=params, headers=headers)
 
     def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a JSON body (``Content-Type: application/json``)."""

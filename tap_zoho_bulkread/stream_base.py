@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from singer_sdk.streams import Stream
+
+from tap_zoho_bulkread.settings import PROGRESS_MARKERS
+
+if TYPE_CHECKING:
+    from singer_sdk.helpers.types import Context
 
 
 class ZohoStream(Stream):
@@ -16,3 +21,23 @@ class ZohoStream(Stream):
         if level >= logging.ERROR and message.startswith("An unhandled error occurred"):
             return
         super().log(message, *args, level=level, **kwargs)
+
+    def _increment_stream_state(
+        self, latest_record: dict[str, Any], *, context: Context | None = None
+    ) -> None:
+        """Keep the newest replication value as a progress marker, promoted at the end.
+
+        The SDK would do the same for an unsorted stream, but it also writes "Progress is not
+        resumable" into the state and logs it as a warning; this tap does resume, through its
+        checkpoint.
+        """
+        del context
+        key = self.replication_key
+        value = latest_record.get(key) if key else None
+        if value is None:
+            return
+        markers = self.stream_state.setdefault(PROGRESS_MARKERS, {})
+        old = markers.get("replication_key_value")
+        if old is None or value > old:
+            markers["replication_key"] = key
+            markers["replication_key_value"] = value

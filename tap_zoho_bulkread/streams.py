@@ -21,7 +21,6 @@ from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
 from tap_zoho_bulkread.settings import (
-    PROGRESS_MARKERS,
     ModuleSettings,
     dot_field_property,
     parse_datetime,
@@ -284,26 +283,6 @@ class ZohoModuleStream(ZohoStream):
                 )
         finally:
             path.unlink(missing_ok=True)
-
-    def _increment_stream_state(
-        self, latest_record: dict[str, Any], *, context: Context | None = None
-    ) -> None:
-        """Keep the newest replication value as a progress marker, promoted at the end.
-
-        The SDK would do the same for an unsorted stream, but it also writes "Progress is not
-        resumable" into the state and logs it as a warning; this tap does resume, through its
-        checkpoint.
-        """
-        del context
-        key = self.replication_key
-        value = latest_record.get(key) if key else None
-        if value is None:
-            return
-        markers = self.stream_state.setdefault(PROGRESS_MARKERS, {})
-        old = markers.get("replication_key_value")
-        if old is None or value > old:
-            markers["replication_key"] = key
-            markers["replication_key_value"] = value
 
     def _note_newest(self, batch: list[dict[str, Any]]) -> None:
         key = self.replication_key

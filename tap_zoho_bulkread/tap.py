@@ -31,7 +31,7 @@ from tap_zoho_bulkread.metadata import (
 )
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
 from tap_zoho_bulkread.query import job_body
-from tap_zoho_bulkread.rest_streams import UsersStream
+from tap_zoho_bulkread.rest_streams import DeletedRecordsStream, UsersStream
 from tap_zoho_bulkread.settings import (
     ACCOUNTS_SERVERS,
     API_DOMAIN_SUFFIXES,
@@ -292,17 +292,34 @@ class TapZohoBulkRead(Tap):
     def discover_streams(self) -> list[Stream]:
         """Streams from the input catalog when given (no API calls), else from Zoho metadata.
 
-        Users, read through the REST API, come after the modules.
+        Users and Deleted_Records, read through the REST API, come after the modules.
         """
         if self.input_catalog:
             modules = self._streams_from_catalog()
             with_users = "Users" in self.input_catalog
+            with_deletions = "Deleted_Records" in self.input_catalog
         else:
-            modules, with_users = self._streams_from_metadata(), True
+            modules, with_users, with_deletions = self._streams_from_metadata(), True, True
         streams: list[Stream] = list(modules)
         if with_users:
             streams.append(self._users_stream())
+        if with_deletions:
+            streams.append(self._deleted_records_stream())
         return streams
+
+    def _deleted_records_stream(self) -> DeletedRecordsStream:
+        prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
+        return DeletedRecordsStream(
+            self,
+            client=self.zoho_client,
+            path_of=lambda module: f"/{self.product}/{self.api_version}/{module}/deleted",
+            modules=lambda: [
+                stream.module
+                for stream in self.streams.values()
+                if isinstance(stream, ZohoModuleStream) and stream.selected
+            ],
+            scope_of=lambda module: f"{prefix}.modules.{module}.READ",
+        )
 
     def _users_stream(self) -> UsersStream:
         prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
@@ -326,7 +343,7 @@ class TapZohoBulkRead(Tap):
                 '"selected": true in the catalog).'
             )
         for entry in self.input_catalog.values():
-            if entry.tap_stream_id == "Users":
+            if entry.tap_stream_id in ("Users", "Deleted_Records"):
                 continue
             schema = entry.schema.to_dict()
             module = entry.tap_stream_id
