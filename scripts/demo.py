@@ -67,6 +67,24 @@ def table_rows(modules: list[str]) -> dict[str, set[Row]]:
     return rows
 
 
+DELETE_DELETED = """
+DELETE FROM zoho.{table} AS t
+USING zoho.deleted_records AS d
+WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t.modified_time
+"""
+
+
+def apply_deletions() -> int:
+    """Remove deleted rows with the README's SQL; return how many went."""
+    import duckdb
+
+    with duckdb.connect(str(DATABASE)) as connection:
+        row = connection.sql(
+            DELETE_DELETED.format(table="leads", module="Leads") + " RETURNING t.id"
+        ).fetchall()
+    return len(row)
+
+
 def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
     print(f"\n== {label}: meltano run tap-zoho-bulkread target-duckdb", flush=True)
     started = time.monotonic()
@@ -142,13 +160,22 @@ def main() -> int:
             raise SystemExit(f"the tap reported no module; see {WORK}")
         ok = report(ground_truth(url, modules), table_rows(modules))
 
-        print("\n== changing data in Zoho: 25 new Leads, 10 new Contacts, 5 Leads updated")
+        print(
+            "\n== changing data in Zoho: 25 new Leads, 10 new Contacts, 5 Leads updated, "
+            "3 Leads deleted"
+        )
         time.sleep(1.1)  # the changes get a Modified_Time after the first run's bookmark second
         leads = json.loads(admin(url, "mutate", {"module": "Leads", "create": 25, "update": 5}))
         admin(url, "mutate", {"module": "Contacts", "create": 10})
+        deleted = json.loads(admin(url, "delete", {"module": "Leads", "count": 3}))["deleted"]
         second = meltano_run(env, "second run")
+        removed = apply_deletions()
+        print(
+            f"   Deleted_Records listed {len(deleted)} deleted Leads; the README's SQL removed "
+            f"{removed} rows from zoho.leads"
+        )
         truth, tables = ground_truth(url, modules), table_rows(modules)
-        ok &= report(truth, tables)
+        ok &= report(truth, tables) and removed == len(deleted)
         updated = {row for row in truth["Leads"] if row[0] in set(leads["updated"])}
         arrived = updated <= tables["Leads"]
         ok &= arrived
