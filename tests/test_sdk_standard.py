@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 
+import requests
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
 from tap_zoho_bulkread.emulator import Emulator
@@ -18,6 +19,10 @@ EMULATOR = Emulator(
     records={("crm", "Leads"): 300, ("crm", "Contacts"): 200},
 ).start()
 atexit.register(EMULATOR.stop)
+# a few deletions, so that every stream (Deleted_Records too) has records to return
+requests.post(
+    f"{EMULATOR.url}/__emulator__/delete", json={"module": "Leads", "count": 3}, timeout=10
+).raise_for_status()
 
 TestTapZohoBulkRead = get_tap_test_class(
     tap_class=TapZohoBulkRead,

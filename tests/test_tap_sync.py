@@ -51,6 +51,8 @@ def test_discovery_has_one_stream_per_exportable_module(catalog: dict) -> None:
         "Products",
         "Projects",
         "Wide_Records",
+        "Users",  # through the REST API
+        "Deleted_Records",
     } == names
     leads = next(s for s in catalog["streams"] if s["tap_stream_id"] == "Leads")
     assert leads["key_properties"] == ["id"]
@@ -282,6 +284,7 @@ def test_bigin_sync_uses_bigin_paths_and_v2_shapes(tmp_path: Path) -> None:
             "Pipelines",
             "Contacts",
             "Users",
+            "Deleted_Records",
         }
         run = run_tap(
             tmp_path / "run",

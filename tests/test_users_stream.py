@@ -18,7 +18,11 @@ def test_users_are_discovered_and_exported_in_full_with_activate_version_last(
     with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
         config = tap_config(emu.url, modules=["Calls"])
         catalog = discover(tmp_path, config)
-        assert [s["tap_stream_id"] for s in catalog["streams"]] == ["Calls", "Users"]
+        assert [s["tap_stream_id"] for s in catalog["streams"]] == [
+            "Calls",
+            "Deleted_Records",
+            "Users",
+        ]
         users_entry = next(s for s in catalog["streams"] if s["tap_stream_id"] == "Users")
         assert users_entry["key_properties"] == ["id"]
         run = run_tap(tmp_path / "run", config, catalog=select(catalog, {"Users": None}))
