@@ -6,13 +6,15 @@ current user (the one a token belongs to).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from tap_zoho_bulkread.emulator.org import USERS, User
 from tap_zoho_bulkread.emulator.records import ModuleData, format_datetime
 
+T = TypeVar("T")
 ORG_ID = "4876543000000000400"
 ZGID = "70000001"
 MAX_PER_PAGE = 200
@@ -65,26 +67,31 @@ def user_entry(user: User, position: int, zone: ZoneInfo) -> dict[str, Any]:
 
 def users_answer(params: dict[str, str], zone: ZoneInfo) -> dict[str, Any]:
     """The answer to ``GET /crm/v8/users?type=&page=&per_page=``."""
-    kind = params.get("type", "AllUsers")
-    if kind not in USER_TYPES:
+    kind, page, per_page = _listing(params, USER_TYPES)
+    chosen = USERS[:1] if kind == "CurrentUser" else USERS
+    window, info = _page_of(chosen, page, per_page)
+    return {"users": [user_entry(u, USERS.index(u), zone) for u in window], "info": info}
+
+
+def _listing(params: dict[str, str], kinds: tuple[str, ...]) -> tuple[str, int, int]:
+    """``type`` (the first of ``kinds`` by default), ``page`` and ``per_page``, checked."""
+    kind = params.get("type", kinds[0])
+    if kind not in kinds:
         raise RestError("INVALID_DATA", "invalid value for type", {"param_name": "type"})
     page, per_page = _positive(params, "page", 1), _positive(params, "per_page", MAX_PER_PAGE)
     if per_page > MAX_PER_PAGE:
         raise RestError(
             "INVALID_DATA", f"per_page must not exceed {MAX_PER_PAGE}", {"param_name": "per_page"}
         )
-    chosen = USERS[:1] if kind == "CurrentUser" else USERS
+    return kind, page, per_page
+
+
+def _page_of(items: Sequence[T], page: int, per_page: int) -> tuple[Sequence[T], dict[str, Any]]:
+    """One page of ``items`` and Zoho's ``info`` about it."""
     start = (page - 1) * per_page
-    window = chosen[start : start + per_page]
-    return {
-        "users": [user_entry(u, USERS.index(u), zone) for u in window],
-        "info": {
-            "per_page": per_page,
-            "count": len(window),
-            "page": page,
-            "more_records": start + per_page < len(chosen),
-        },
-    }
+    window = items[start : start + per_page]
+    more = start + per_page < len(items)
+    return window, {"per_page": per_page, "count": len(window), "page": page, "more_records": more}
 
 
 DELETED_TYPES = ("all", "recycle", "permanent")
@@ -94,14 +101,7 @@ def deleted_answer(
     data: ModuleData, params: dict[str, str], since: str | None, zone: ZoneInfo
 ) -> dict[str, Any] | None:
     """The answer to ``GET /{module}/deleted``, newest first; None when there is nothing (204)."""
-    kind = params.get("type", "all")
-    if kind not in DELETED_TYPES:
-        raise RestError("INVALID_DATA", "invalid value for type", {"param_name": "type"})
-    page, per_page = _positive(params, "page", 1), _positive(params, "per_page", MAX_PER_PAGE)
-    if per_page > MAX_PER_PAGE:
-        raise RestError(
-            "INVALID_DATA", f"per_page must not exceed {MAX_PER_PAGE}", {"param_name": "per_page"}
-        )
+    kind, page, per_page = _listing(params, DELETED_TYPES)
     after = None
     if since:
         try:
@@ -118,8 +118,7 @@ def deleted_answer(
         ),
         reverse=True,
     )
-    start = (page - 1) * per_page
-    window = chosen[start : start + per_page]
+    window, info = _page_of(chosen, page, per_page)
     if not window:
         return None
     owner = {"name": USERS[0].full_name, "id": USERS[0].id}
@@ -136,12 +135,6 @@ def deleted_answer(
         }
         for moment, index, entry_kind in window
     ]
-    info = {
-        "per_page": per_page,
-        "count": len(entries),
-        "page": page,
-        "more_records": start + per_page < len(chosen),
-    }
     return {"data": entries, "info": info}
 
 
