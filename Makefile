@@ -4,6 +4,7 @@ VENV := .venv
 MELTANO_VENV := .venv-meltano
 UV := $(VENV)/bin/uv
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
+TARGET ?= duckdb
 
 .PHONY: install test test-fast lint demo bench clean
 
@@ -38,7 +39,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/mypy tap_zoho_bulkread
 
 demo: install
-	$(VENV)/bin/python scripts/demo.py
+	$(VENV)/bin/python scripts/demo.py $(TARGET)
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo output

@@ -55,41 +55,97 @@ def utc(value: object) -> str:
     return moment.astimezone(timezone.utc).isoformat()
 
 
-def table_rows(modules: list[str]) -> dict[str, set[Row]]:
-    import duckdb
+class DuckDBWarehouse:
+    """target-duckdb into .demo/warehouse.duckdb (it lowercases table and column names)."""
 
-    rows: dict[str, set[Row]] = {}
-    with duckdb.connect(str(DATABASE), read_only=True) as connection:
-        for module in modules:
-            table = f"zoho.{module.lower()}"
-            found = connection.sql(f"select id, created_time, modified_time from {table}")
-            rows[module] = {(str(i), utc(c), utc(m)) for i, c, m in found.fetchall()}
-    return rows
+    target = "target-duckdb"
+    where = f"DuckDB file: {DATABASE}"
+    deletion_sql = """
+        DELETE FROM zoho.{table} AS t USING zoho.deleted_records AS d
+        WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t.modified_time
+    """
+
+    def env(self) -> dict[str, str]:
+        return {"TARGET_DUCKDB_FILEPATH": str(DATABASE)}
+
+    def rows(self, sql: str, *, write: bool = False) -> list[tuple]:
+        import duckdb
+
+        with duckdb.connect(str(DATABASE), read_only=not write) as connection:
+            return (
+                connection.sql(sql).fetchall() if not write else connection.execute(sql).fetchall()
+            )
+
+    def times_sql(self, module: str) -> str:
+        return f"select id, created_time, modified_time from zoho.{module.lower()}"
+
+    def delete_sql(self, module: str) -> str:
+        return self.deletion_sql.format(table=module.lower(), module=module) + " RETURNING t.id"
+
+    def close(self) -> None:
+        pass
 
 
-DELETE_DELETED = """
-DELETE FROM zoho.{table} AS t
-USING zoho.deleted_records AS d
-WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t.modified_time
-"""
+class PostgresWarehouse:
+    """MeltanoLabs' target-postgres into a throwaway server (pgserver) in .demo/pg.
+
+    target-postgres keeps Zoho's names as they are, so the SQL quotes them.
+    """
+
+    target = "target-postgres"
+    deletion_sql = """
+        DELETE FROM zoho."{module}" AS t USING zoho."Deleted_Records" AS d
+        WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t."Modified_Time"
+    """
+
+    def __init__(self) -> None:
+        import pgserver
+
+        self.server = pgserver.get_server(WORK / "pg", cleanup_mode="stop")
+        self.where = f"Postgres data folder: {self.server.pgdata} (the server stops with the demo)"
+
+    def env(self) -> dict[str, str]:
+        url = f"postgresql+psycopg://postgres@/postgres?host={self.server.pgdata}"
+        return {"TARGET_POSTGRES_SQLALCHEMY_URL": url}
+
+    def rows(self, sql: str, *, write: bool = False) -> list[tuple]:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@/postgres?host={self.server.pgdata}") as db:
+            return db.execute(sql).fetchall()
+
+    def times_sql(self, module: str) -> str:
+        return f'select id, "Created_Time", "Modified_Time" from zoho."{module}"'
+
+    def delete_sql(self, module: str) -> str:
+        return self.deletion_sql.format(module=module) + " RETURNING t.id"
+
+    def close(self) -> None:
+        self.server.cleanup()
 
 
-def apply_deletions() -> int:
-    """Remove deleted rows with the README's SQL; return how many went."""
-    import duckdb
-
-    with duckdb.connect(str(DATABASE)) as connection:
-        row = connection.sql(
-            DELETE_DELETED.format(table="leads", module="Leads") + " RETURNING t.id"
-        ).fetchall()
-    return len(row)
+Warehouse = DuckDBWarehouse | PostgresWarehouse
 
 
-def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
-    print(f"\n== {label}: meltano run tap-zoho-bulkread target-duckdb", flush=True)
+def table_rows(warehouse: Warehouse, modules: list[str]) -> dict[str, set[Row]]:
+    return {
+        module: {
+            (str(i), utc(c), utc(m)) for i, c, m in warehouse.rows(warehouse.times_sql(module))
+        }
+        for module in modules
+    }
+
+
+def apply_deletions(warehouse: Warehouse) -> int:
+    """Remove deleted Leads with the README's SQL; return how many went."""
+    return len(warehouse.rows(warehouse.delete_sql("Leads"), write=True))
+
+
+def meltano_run(env: dict[str, str], label: str, target: str) -> dict[str, int]:
+    print(f"\n== {label}: meltano run tap-zoho-bulkread {target}", flush=True)
     started = time.monotonic()
     result = subprocess.run(
-        [str(MELTANO), "run", "tap-zoho-bulkread", "target-duckdb"],
+        [str(MELTANO), "run", "tap-zoho-bulkread", target],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -112,7 +168,7 @@ def meltano_run(env: dict[str, str], label: str) -> dict[str, int]:
 
 def report(truth: dict[str, set[Row]], tables: dict[str, set[Row]]) -> bool:
     print(
-        f"   {'module':<14}{'emulator':>10}{'duckdb':>10}  rows (id, Created_Time, Modified_Time)"
+        f"   {'module':<14}{'emulator':>10}{'loaded':>10}  rows (id, Created_Time, Modified_Time)"
     )
     good = True
     for module, expected in sorted(truth.items()):
@@ -129,8 +185,12 @@ def report(truth: dict[str, set[Row]], tables: dict[str, set[Row]]) -> bool:
 
 
 def main() -> int:
+    target = (sys.argv[1] if len(sys.argv) > 1 else "duckdb").lower()
+    if target not in ("duckdb", "postgres"):
+        raise SystemExit(f"TARGET must be duckdb or postgres, not {target!r}")
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir()
+    warehouse: Warehouse = PostgresWarehouse() if target == "postgres" else DuckDBWarehouse()
     emulator = subprocess.Popen(
         # a higher download limit only so that two runs back to back do not wait out Zoho's
         # per-minute download window; the tap itself still keeps to 10 a minute per run
@@ -152,13 +212,13 @@ def main() -> int:
             "TAP_ZOHO_BULKREAD_MODULE_SETTINGS": json.dumps(
                 {"Leads": {"replication_key": "Modified_Time"}}
             ),
-            "TARGET_DUCKDB_FILEPATH": str(DATABASE),
+            **warehouse.env(),
         }
-        first = meltano_run(env, "first run")
+        first = meltano_run(env, "first run", warehouse.target)
         modules = sorted(first)
         if not modules:
             raise SystemExit(f"the tap reported no module; see {WORK}")
-        ok = report(ground_truth(url, modules), table_rows(modules))
+        ok = report(ground_truth(url, modules), table_rows(warehouse, modules))
 
         print(
             "\n== changing data in Zoho: 25 new Leads, 10 new Contacts, 5 Leads updated, "
@@ -168,19 +228,19 @@ def main() -> int:
         leads = json.loads(admin(url, "mutate", {"module": "Leads", "create": 25, "update": 5}))
         admin(url, "mutate", {"module": "Contacts", "create": 10})
         deleted = json.loads(admin(url, "delete", {"module": "Leads", "count": 3}))["deleted"]
-        second = meltano_run(env, "second run")
-        removed = apply_deletions()
+        second = meltano_run(env, "second run", warehouse.target)
+        removed = apply_deletions(warehouse)
         print(
             f"   Deleted_Records listed {len(deleted)} deleted Leads; the README's SQL removed "
-            f"{removed} rows from zoho.leads"
+            f"{removed} rows from the Leads table"
         )
-        truth, tables = ground_truth(url, modules), table_rows(modules)
+        truth, tables = ground_truth(url, modules), table_rows(warehouse, modules)
         ok &= report(truth, tables) and removed == len(deleted)
         updated = {row for row in truth["Leads"] if row[0] in set(leads["updated"])}
         arrived = updated <= tables["Leads"]
         ok &= arrived
         print(
-            f"\n   the {len(updated)} updated Leads carry their new Modified_Time in DuckDB: "
+            f"\n   the {len(updated)} updated Leads carry their new Modified_Time in the warehouse: "
             f"{'yes' if arrived else 'NO'} (Leads replicate on Modified_Time; on Created_Time "
             "an update to an old record would never be exported)."
         )
@@ -191,11 +251,12 @@ def main() -> int:
             "boundary; the target upserts them by id)."
         )
         verdict = "OK: every table matches the emulator" if ok else "FAILED: tables differ"
-        print(f"\n== {verdict}; DuckDB file: {DATABASE}")
+        print(f"\n== {verdict}; {warehouse.where}")
         return 0 if ok else 1
     finally:
         emulator.terminate()
         emulator.wait(timeout=10)
+        warehouse.close()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -241,3 +242,110 @@ def test_the_readme_emulator_run_needs_no_other_step(tmp_path: Path) -> None:
             loaded = {row[0] for row in db.sql("select id from zoho.leads").fetchall()}
         truth = {t["id"] for t in ground_truth(emu.url, "Leads")}
     assert loaded == truth
+
+
+# -- a real Postgres through MeltanoLabs' target-postgres ------------------------------------
+
+PG_MODULES = ["Leads", "Calls"]
+
+
+def pg_rows(server, sql: str) -> list[tuple]:
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@/postgres?host={server.pgdata}") as connection:
+        return connection.execute(sql).fetchall()  # type: ignore[no-any-return]
+
+
+def utc_text(value) -> str:
+    from datetime import timezone
+
+    return value.replace(tzinfo=timezone.utc).isoformat()
+
+
+def pg_times(server, module: str) -> set[tuple[str, str, str]]:
+    rows = pg_rows(server, f'select id, "Created_Time", "Modified_Time" from zoho."{module}"')
+    return {(i, utc_text(c), utc_text(m)) for i, c, m in rows}
+
+
+def truth_times(url: str, module: str) -> set[tuple[str, str, str]]:
+    return {(t["id"], t["Created_Time"], t["Modified_Time"]) for t in ground_truth(url, module)}
+
+
+README_DELETE_POSTGRES = """
+DELETE FROM zoho."{module}" AS t
+USING zoho."Deleted_Records" AS d
+WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t."Modified_Time"
+"""
+
+
+def test_meltano_run_into_postgres_equals_zoho_then_follows_its_changes(emulator, tmp_path) -> None:
+    from decimal import Decimal
+
+    import pgserver
+
+    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    try:
+        env = {
+            **emulator_env(emulator, tmp_path),
+            "TAP_ZOHO_BULKREAD_MODULES": json.dumps(PG_MODULES),
+            "TAP_ZOHO_BULKREAD_MODULE_SETTINGS": json.dumps(
+                {"Leads": {"replication_key": "Modified_Time"}}
+            ),
+            "TARGET_POSTGRES_SQLALCHEMY_URL": f"postgresql+psycopg://postgres@/postgres?host={server.pgdata}",
+        }
+        meltano_run(env, "target-postgres")
+        for module in PG_MODULES:
+            assert pg_times(server, module) == truth_times(emulator.url, module), module
+        # types: exact numerics, integers, arrays, as the raw CSV has them
+        _, raw = ZohoTestClient(emulator.url).export(
+            {
+                "query": {
+                    "module": "Leads",
+                    "fields": ["Annual_Revenue", "No_of_Employees", "Interests"],
+                }
+            }
+        )
+        loaded = {
+            i: (r, n, a)
+            for i, r, n, a in pg_rows(
+                server,
+                'select id, "Annual_Revenue", "No_of_Employees", "Interests" from zoho."Leads"',
+            )
+        }
+        for row in raw:
+            revenue, employees, interests = loaded[row["Id"]]
+            assert revenue == (Decimal(row["Annual_Revenue"]) if row["Annual_Revenue"] else None)
+            assert employees == (int(row["No_of_Employees"]) if row["No_of_Employees"] else None)
+            assert interests == (row["Interests"].split(";") if row["Interests"] else None)
+        users = {u["id"] for u in ZohoTestClient(emulator.url).get("/crm/v8/users").json()["users"]}
+        assert {r[0] for r in pg_rows(server, 'select id from zoho."Users"')} == users
+
+        time.sleep(1.1)  # the changes land after the first run's bookmark second
+        admin = f"{emulator.url}/__emulator__"
+        changed = requests.post(
+            f"{admin}/mutate", json={"module": "Leads", "create": 7, "update": 3}, timeout=10
+        ).json()
+        gone = requests.post(
+            f"{admin}/delete", json={"module": "Leads", "count": 2}, timeout=10
+        ).json()["deleted"]
+        gone += requests.post(
+            f"{admin}/delete", json={"module": "Calls", "count": 1}, timeout=10
+        ).json()["deleted"]
+        meltano_run(env, "target-postgres")
+        listed = {r[0] for r in pg_rows(server, 'select id from zoho."Deleted_Records"')}
+        assert set(gone) <= listed
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@/postgres?host={server.pgdata}") as connection:
+            removed = sum(
+                connection.execute(README_DELETE_POSTGRES.format(module=module)).rowcount
+                for module in PG_MODULES
+            )
+        assert removed == len(gone)
+        for module in PG_MODULES:
+            assert pg_times(server, module) == truth_times(emulator.url, module), module
+        assert set(changed["created"]) | set(changed["updated"]) <= {
+            r[0] for r in pg_rows(server, 'select id from zoho."Leads"')
+        }
+    finally:
+        server.cleanup()
