@@ -6,7 +6,7 @@ import gc
 import shutil
 import tempfile
 import time
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,9 +28,8 @@ from tap_zoho_bulkread.settings import (
 from tap_zoho_bulkread.stream_base import ZohoStream
 
 if TYPE_CHECKING:
+    from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-    from tap_zoho_bulkread.tap import TapZohoBulkRead
 
 
 CHECKPOINT_KEY = "zoho_export"
@@ -50,21 +49,25 @@ class ZohoModuleStream(ZohoStream):
 
     def __init__(
         self,
-        tap: TapZohoBulkRead,
+        tap: Tap,
         *,
         module: str,
         schema: dict[str, Any],
         specs: list[FieldSpec],
         replication_key: str | None,
         settings: ModuleSettings,
+        bulk_reader: Callable[[Path, str], BulkReader],
+        product: str,
     ) -> None:
+        """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs."""
         super().__init__(tap=tap, name=module, schema=schema)
         self.module = module
         self.specs = specs
         self.settings = settings
         self.primary_keys = ["id"]
         self.replication_key = replication_key
-        self._zoho_tap = tap
+        self.bulk_reader = bulk_reader
+        self.product = product
         self._line_writer: RecordLineWriter | None = None
         self._newest: str | None = None
 
@@ -221,7 +224,7 @@ class ZohoModuleStream(ZohoStream):
         )
         work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
         try:
-            reader = self._zoho_tap.bulk_reader(work_dir, self.name)
+            reader = self.bulk_reader(work_dir, self.name)
             pages = reader.pages(
                 self.job_query(refused), resume=resume, on_checkpoint=self._save_checkpoint
             )
@@ -348,9 +351,8 @@ class ZohoModuleStream(ZohoStream):
         self._write_state_message()
 
     def _explain(self, exc: ZohoAPIError) -> ZohoError:
-        tap = self._zoho_tap
         if exc.code == "OAUTH_SCOPE_MISMATCH":
-            prefix = "ZohoCRM" if tap.product == "crm" else "ZohoBigin"
+            prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
             return ZohoError(
                 f"{self.module}: the refresh token lacks the scopes {prefix}.bulk.read and "
                 f"{prefix}.modules.{self.module}.READ. Create a refresh token with them, or "

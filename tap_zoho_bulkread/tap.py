@@ -355,6 +355,8 @@ class TapZohoBulkRead(Tap):
                     specs=specs_from_schema(schema),
                     replication_key=self._replication_key(module, schema.get("properties", {})),
                     settings=self._module_settings(module),
+                    bulk_reader=self.bulk_reader,
+                    product=self.product,
                 )
             )
         return streams
@@ -394,6 +396,8 @@ class TapZohoBulkRead(Tap):
                     specs=specs,
                     replication_key=self._replication_key(module, schema["properties"]),
                     settings=settings,
+                    bulk_reader=self.bulk_reader,
+                    product=self.product,
                 )
             )
         return streams
