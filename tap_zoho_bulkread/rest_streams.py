@@ -6,9 +6,10 @@ nor records deleted since the last run.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
@@ -186,6 +187,57 @@ def deleted_record(module: str, entry: Any) -> dict[str, Any]:
     }
 
 
+class DeletionReader:
+    """Reads ``GET /{module}/deleted`` (every page, ``type=all``) into flat deleted records."""
+
+    def __init__(
+        self,
+        client: ZohoClient,
+        *,
+        path_of: Callable[[str], str],
+        scope_of: Callable[[str], str],
+        logger: logging.Logger,
+    ) -> None:
+        self.client = client
+        self.path_of = path_of
+        self.scope_of = scope_of
+        self.logger = logger
+
+    def read(self, module: str, start: datetime | None) -> Iterator[dict[str, Any]]:
+        """The deletions of ``module`` since ``start`` (less a second: the boundary again).
+
+        A module whose deletions cannot be read (scope, no deletion list) is a warning.
+        """
+        headers = {}
+        if start is not None:
+            since = start.astimezone(timezone.utc) - timedelta(seconds=1)
+            headers["If-Modified-Since"] = since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+        for page in range(1, MAX_DELETED_PAGES + 1):
+            params = {"type": "all", "page": str(page), "per_page": str(DELETED_PER_PAGE)}
+            try:
+                answer = self.client.get_json(self.path_of(module), params, headers)
+            except ZohoAPIError as exc:
+                if exc.code not in SKIPPABLE_CODES:
+                    raise
+                self.logger.warning(
+                    "%s: the deleted records cannot be read (%s: %s); they are skipped. If it "
+                    "is a scope, add %s to the refresh token.",
+                    module,
+                    exc.code,
+                    exc.message[:120],
+                    self.scope_of(module),
+                )
+                return
+            entries = answer.get("data", [])
+            if not isinstance(entries, list):
+                raise unexpected(f"the deleted records of {module} are", entries)
+            yield from (deleted_record(module, entry) for entry in entries)
+            info = answer.get("info")
+            if not isinstance(info, dict) or info.get("more_records") is not True:
+                return
+        raise unexpected(f"the deletions of {module} go on past {MAX_DELETED_PAGES} pages", module)
+
+
 class DeletedRecordsStream(ZohoStream):
     """Records deleted in Zoho, for every selected module stream, through the REST API.
 
@@ -201,52 +253,14 @@ class DeletedRecordsStream(ZohoStream):
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
     def __init__(
-        self,
-        tap: Tap,
-        *,
-        client: ZohoClient,
-        path_of: Callable[[str], str],
-        modules: Callable[[], list[str]],
-        scope_of: Callable[[str], str],
+        self, tap: Tap, *, deletions: DeletionReader, modules: Callable[[], list[str]]
     ) -> None:
         super().__init__(tap=tap, name=self.name, schema=DELETED_SCHEMA)
-        self.client = client
-        self.path_of = path_of
+        self.deletions = deletions
         self.modules = modules
-        self.scope_of = scope_of
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The deletions of each selected module since the bookmark, every page."""
         start = self.get_starting_timestamp(context)
-        headers = {}
-        if start is not None:
-            since = start.astimezone(timezone.utc) - timedelta(seconds=1)
-            headers["If-Modified-Since"] = since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
         for module in self.modules():
-            yield from self._module_deletions(module, headers)
-
-    def _module_deletions(self, module: str, headers: dict[str, str]) -> Iterator[dict[str, Any]]:
-        for page in range(1, MAX_DELETED_PAGES + 1):
-            params = {"type": "all", "page": str(page), "per_page": str(DELETED_PER_PAGE)}
-            try:
-                answer = self.client.get_json(self.path_of(module), params, headers)
-            except ZohoAPIError as exc:
-                if exc.code not in SKIPPABLE_CODES:
-                    raise
-                self.logger.warning(
-                    "Deleted_Records: the deletions of %s cannot be read (%s: %s); they are "
-                    "skipped. If it is a scope, add %s to the refresh token.",
-                    module,
-                    exc.code,
-                    exc.message[:120],
-                    self.scope_of(module),
-                )
-                return
-            entries = answer.get("data", [])
-            if not isinstance(entries, list):
-                raise unexpected(f"the deleted records of {module} are", entries)
-            yield from (deleted_record(module, entry) for entry in entries)
-            info = answer.get("info")
-            if not isinstance(info, dict) or info.get("more_records") is not True:
-                return
-        raise unexpected(f"the deletions of {module} go on past {MAX_DELETED_PAGES} pages", module)
+            yield from self.deletions.read(module, start)

@@ -31,7 +31,7 @@ from tap_zoho_bulkread.metadata import (
 )
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
 from tap_zoho_bulkread.query import job_body
-from tap_zoho_bulkread.rest_streams import DeletedRecordsStream, UsersStream
+from tap_zoho_bulkread.rest_streams import DeletedRecordsStream, DeletionReader, UsersStream
 from tap_zoho_bulkread.settings import (
     ACCOUNTS_SERVERS,
     API_DOMAIN_SUFFIXES,
@@ -307,18 +307,26 @@ class TapZohoBulkRead(Tap):
             streams.append(self._deleted_records_stream())
         return streams
 
-    def _deleted_records_stream(self) -> DeletedRecordsStream:
+    @cached_property
+    def deletion_reader(self) -> DeletionReader:
+        """Reads Zoho's lists of deleted records, for Deleted_Records and module streams."""
         prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
+        return DeletionReader(
+            self.zoho_client,
+            path_of=lambda module: f"/{self.product}/{self.api_version}/{module}/deleted",
+            scope_of=lambda module: f"{prefix}.modules.{module}.READ",
+            logger=self.logger,
+        )
+
+    def _deleted_records_stream(self) -> DeletedRecordsStream:
         return DeletedRecordsStream(
             self,
-            client=self.zoho_client,
-            path_of=lambda module: f"/{self.product}/{self.api_version}/{module}/deleted",
+            deletions=self.deletion_reader,
             modules=lambda: [
                 stream.module
                 for stream in self.streams.values()
                 if isinstance(stream, ZohoModuleStream) and stream.selected
             ],
-            scope_of=lambda module: f"{prefix}.modules.{module}.READ",
         )
 
     def _users_stream(self) -> UsersStream:
