@@ -20,6 +20,7 @@ from tap_zoho_bulkread.jobs import BulkReader, Checkpoint, ExportedPage
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
+from tap_zoho_bulkread.rest_streams import DeletionReader
 from tap_zoho_bulkread.settings import (
     ModuleSettings,
     dot_field_property,
@@ -33,6 +34,13 @@ if TYPE_CHECKING:
 
 
 CHECKPOINT_KEY = "zoho_export"
+DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream
+DELETED_AT = "_sdc_deleted_at"
+DELETED_AT_SCHEMA = {
+    "type": ["string", "null"],
+    "format": "date-time",
+    "description": "When Zoho deleted the record (deletions_in_module_streams); UTC",
+}
 
 
 class ZohoModuleStream(ZohoStream):
@@ -58,9 +66,20 @@ class ZohoModuleStream(ZohoStream):
         settings: ModuleSettings,
         bulk_reader: Callable[[Path, str], BulkReader],
         product: str,
+        deletions: DeletionReader | None = None,
     ) -> None:
-        """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs."""
+        """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs.
+
+        With ``deletions``, the stream also emits ``{id, _sdc_deleted_at}`` for each record Zoho
+        lists as deleted since the last run.
+        """
+        if deletions is not None:
+            schema = {
+                **schema,
+                "properties": {**schema["properties"], DELETED_AT: DELETED_AT_SCHEMA},
+            }
         super().__init__(tap=tap, name=module, schema=schema)
+        self.deletions = deletions
         self.module = module
         self.specs = specs
         self.settings = settings
@@ -127,7 +146,9 @@ class ZohoModuleStream(ZohoStream):
 
         ``refused`` are properties Zoho refused to export; they are left out of the job.
         """
-        selected = [name for name in self.selected_properties() if name not in refused]
+        selected = [
+            name for name in self.selected_properties() if name not in refused | {DELETED_AT}
+        ]
         dot_properties = {dot_field_property(f): f for f in self.settings.lookup_fields}
         return build_query(
             module=self.module,
@@ -177,10 +198,27 @@ class ZohoModuleStream(ZohoStream):
                 if field is None:
                     raise self._explain(exc) from None
                 refused |= {field}
+        if self.deletions is not None:
+            yield from self._deleted_records()
         self._save_checkpoint(None)
         self.logger.info(
             "%s: %d records in %.1fs", self.module, emitted[0], time.monotonic() - started
         )
+
+    def _deleted_records(self) -> Iterator[list[dict[str, Any]]]:
+        """``{id, _sdc_deleted_at}`` for the records deleted since this stream last asked."""
+        assert self.deletions is not None
+        state = self.stream_state
+        since = state.get(DELETIONS_KEY)
+        start = parse_datetime(str(since)) if isinstance(since, str) else None
+        batch = [
+            {"id": entry["id"], DELETED_AT: entry["deleted_time"]}
+            for entry in self.deletions.read(self.module, start)
+        ]
+        if batch:
+            state[DELETIONS_KEY] = max(record[DELETED_AT] for record in batch)
+            self.logger.info("%s: %d deleted records marked", self.module, len(batch))
+            yield batch
 
     def _refused_property(self, exc: ZohoAPIError, refused: frozenset[str]) -> str | None:
         """The property of a field Zoho refused at job creation, to leave out; else None."""
@@ -220,7 +258,7 @@ class ZohoModuleStream(ZohoStream):
             self.specs,
             self.selected_properties(),
             renamed={f: dot_field_property(f) for f in self.settings.lookup_fields},
-            absent=refused,
+            absent=refused | {DELETED_AT},
         )
         work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
         try:

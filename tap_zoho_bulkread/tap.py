@@ -148,6 +148,10 @@ class TapZohoBulkRead(Tap):
         th.Property("max_downloads_per_minute", th.IntegerType, default=10,
                     description="Zoho allows 10 result downloads a minute per org; lower it "
                     "when other tools share the org."),
+        th.Property("deletions_in_module_streams", th.BooleanType, default=False,
+                    description="Also emit {id, _sdc_deleted_at} in each module's stream for "
+                    "records Zoho lists as deleted (for targets that delete on _sdc_deleted_at, "
+                    "such as target-duckdb with hard_delete)."),
         th.Property("token_cache", th.BooleanType, default=True,
                     description="Keep the access token (valid an hour) in a private file in "
                     "the user's cache folder, so discovery and syncs share one refresh."),
@@ -318,6 +322,10 @@ class TapZohoBulkRead(Tap):
             logger=self.logger,
         )
 
+    def _module_deletions(self) -> DeletionReader | None:
+        """The deletion reader module streams use, when deletions_in_module_streams is on."""
+        return self.deletion_reader if self.config.get("deletions_in_module_streams") else None
+
     def _deleted_records_stream(self) -> DeletedRecordsStream:
         return DeletedRecordsStream(
             self,
@@ -365,6 +373,7 @@ class TapZohoBulkRead(Tap):
                     settings=self._module_settings(module),
                     bulk_reader=self.bulk_reader,
                     product=self.product,
+                    deletions=self._module_deletions(),
                 )
             )
         return streams
@@ -406,6 +415,7 @@ class TapZohoBulkRead(Tap):
                     settings=settings,
                     bulk_reader=self.bulk_reader,
                     product=self.product,
+                    deletions=self._module_deletions(),
                 )
             )
         return streams

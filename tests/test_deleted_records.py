@@ -72,3 +72,22 @@ def test_a_module_whose_deletions_cannot_be_read_is_a_warning_not_a_failure(tmp_
         "Leads" in w and "API_NOT_SUPPORTED" in w and "ZohoCRM.modules.Leads.READ" in w
         for w in warnings
     )
+
+
+def test_deletions_in_module_streams_mark_each_deleted_record_once(tmp_path: Path) -> None:
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Calls"], deletions_in_module_streams=True)
+        catalog = select(discover(tmp_path, config), {"Calls": None})
+        first_gone = delete(emu.url, "Calls", 3)
+        first = run_tap(tmp_path / "first", config, catalog=catalog)
+        __import__("time").sleep(1.1)
+        later_gone = delete(emu.url, "Calls", 2)
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=first.final_state)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:]
+    marked = {r["id"]: r["_sdc_deleted_at"] for r in first.records("Calls") if len(r) == 2}
+    assert set(marked) == set(first_gone) and all(v.endswith("+00:00") for v in marked.values())
+    live = [r for r in first.records("Calls") if len(r) > 2]
+    assert len(live) == 247 and all(r["_sdc_deleted_at"] is None for r in live)
+    again = {r["id"] for r in second.records("Calls") if len(r) == 2}
+    assert set(later_gone) <= again  # and the boundary second, read again
+    assert "zoho_deletions_since" in second.final_state["bookmarks"]["Calls"]

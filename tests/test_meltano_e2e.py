@@ -349,3 +349,25 @@ def test_meltano_run_into_postgres_equals_zoho_then_follows_its_changes(emulator
         }
     finally:
         server.cleanup()
+
+
+def test_deletions_in_module_streams_delete_rows_in_duckdb_with_hard_delete(
+    emulator, tmp_path
+) -> None:
+    env = {
+        **emulator_env(emulator, tmp_path),
+        "TAP_ZOHO_BULKREAD_DELETIONS_IN_MODULE_STREAMS": "true",
+        "TARGET_DUCKDB_HARD_DELETE": "true",
+    }
+    database = tmp_path / "warehouse.duckdb"
+    meltano_run(env, "target-duckdb")
+    gone = requests.post(
+        f"{emulator.url}/__emulator__/delete", json={"module": "Leads", "count": 3}, timeout=10
+    ).json()["deleted"]
+    meltano_run(env, "target-duckdb")
+    loaded = table_ids(database)
+    assert not set(gone) & loaded["leads"]
+    for module in MODULES:
+        assert loaded[module.lower()] == {t["id"] for t in ground_truth(emulator.url, module)}, (
+            module
+        )
