@@ -14,6 +14,7 @@ from tests.zoho_client import ZohoTestClient
 def private_token_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
     """Each test's taps share one token cache of their own, never the user's or another test's."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path_factory.mktemp("runtime")))  # pgserver
 
 
 @pytest.fixture
