@@ -18,17 +18,15 @@ from singer_sdk import typing as th
 from singer_sdk.streams import Stream
 
 from tap_zoho_bulkread import redact
-from tap_zoho_bulkread.answers import metadata_entries
 from tap_zoho_bulkread.auth import TokenCache, ZohoAuthenticator
 from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
+from tap_zoho_bulkread.discovery import (
+    DiscoveredModule,
+    modules_from_catalog,
+    modules_from_metadata,
+)
 from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoAPIError, ZohoError
 from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings
-from tap_zoho_bulkread.metadata import (
-    field_specs,
-    module_is_exportable,
-    specs_from_schema,
-    stream_schema,
-)
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
 from tap_zoho_bulkread.query import job_body
 from tap_zoho_bulkread.rest_streams import DeletedRecordsStream, DeletionReader, UsersStream
@@ -40,7 +38,6 @@ from tap_zoho_bulkread.settings import (
     REPLICATION_KEYS,
     ModuleSettings,
     check_settings,
-    dot_field_property,
     read_state,
     trusted_api_domains,
     validate_against_schema,
@@ -68,29 +65,6 @@ MODULE_SETTINGS = th.ObjectType(
     ),
     additional_properties=False,
 )
-
-
-LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
-
-
-def check_lookup_fields(
-    module: str, lookup_fields: list[str], fields: list[dict[str, Any]]
-) -> None:
-    """Refuse dot fields whose first part is not a lookup field of the module."""
-    types = {entry.get("api_name"): entry.get("data_type") for entry in fields}
-    for dotted in lookup_fields:
-        if dot_field_property(dotted) in types:
-            raise ConfigurationError(
-                f"module_settings.{module}.lookup_fields: {dotted!r} would be the property "
-                f"{dot_field_property(dotted)!r}, which is already a field of {module}."
-            )
-        base = dotted.split(".", 1)[0]
-        if types.get(base) not in LOOKUP_TYPES:
-            found = "is not a field of" if base not in types else "is not a lookup field of"
-            raise ConfigurationError(
-                f"module_settings.{module}.lookup_fields: {base!r} {found} {module}; a dot field "
-                "starts with a lookup such as Owner or Account_Name."
-            )
 
 
 class TapZohoBulkRead(Tap):
@@ -298,13 +272,23 @@ class TapZohoBulkRead(Tap):
 
         Users and Deleted_Records, read through the REST API, come after the modules.
         """
-        if self.input_catalog:
-            modules = self._streams_from_catalog()
-            with_users = "Users" in self.input_catalog
-            with_deletions = "Deleted_Records" in self.input_catalog
+        catalog = self.input_catalog
+        if catalog:
+            found = modules_from_catalog(catalog, self.logger)
         else:
-            modules, with_users, with_deletions = self._streams_from_metadata(), True, True
-        streams: list[Stream] = list(modules)
+            found = modules_from_metadata(
+                self.zoho_client,
+                prefix=f"/{self.product}/{self.api_version}/settings",
+                wanted=self.config.get("modules"),
+                module_settings={
+                    name: self._module_settings(name)
+                    for name in self.config.get("module_settings") or {}
+                },
+                logger=self.logger,
+            )
+        with_users = not catalog or "Users" in catalog
+        with_deletions = not catalog or "Deleted_Records" in catalog
+        streams: list[Stream] = [self._module_stream(module) for module in found]
         if with_users:
             streams.append(self._users_stream())
         if with_deletions:
@@ -346,79 +330,18 @@ class TapZohoBulkRead(Tap):
             scope=f"{prefix}.users.READ",
         )
 
-    def _streams_from_catalog(self) -> list[ZohoModuleStream]:
-        streams = []
-        assert self.input_catalog is not None
-        if not any(
-            entry.metadata.resolve_selection().get((), False)
-            for entry in self.input_catalog.values()
-        ):
-            self.logger.warning(
-                "No stream is selected in the catalog, so nothing is exported. Select streams "
-                "with `meltano select tap-zoho-bulkread <Module> '*'` (or set "
-                '"selected": true in the catalog).'
-            )
-        for entry in self.input_catalog.values():
-            if entry.tap_stream_id in ("Users", "Deleted_Records"):
-                continue
-            schema = entry.schema.to_dict()
-            module = entry.tap_stream_id
-            streams.append(
-                ZohoModuleStream(
-                    self,
-                    module=module,
-                    schema=schema,
-                    specs=specs_from_schema(schema),
-                    replication_key=self._replication_key(module, schema.get("properties", {})),
-                    settings=self._module_settings(module),
-                    bulk_reader=self.bulk_reader,
-                    product=self.product,
-                    deletions=self._module_deletions(),
-                )
-            )
-        return streams
-
-    def _streams_from_metadata(self) -> list[ZohoModuleStream]:
-        client = self.zoho_client
-        prefix = f"/{self.product}/{self.api_version}/settings"
-        listed = metadata_entries(client.get_json(f"{prefix}/modules"), "modules", "Zoho")
-        exportable = [m["api_name"] for m in listed if module_is_exportable(m)]
-        wanted = self.config.get("modules") or exportable
-        unknown = sorted(set(wanted) - set(exportable))
-        if unknown:
-            raise ConfigurationError(
-                f"modules: {unknown} cannot be exported by bulk read in this org. "
-                f"Exportable modules: {', '.join(sorted(exportable))}."
-            )
-        unknown_settings = sorted(set(self.config.get("module_settings") or {}) - set(wanted))
-        if unknown_settings:
-            raise ConfigurationError(
-                f"module_settings names {unknown_settings}, which are not among the synced "
-                f"modules ({', '.join(sorted(wanted))})."
-            )
-        streams = []
-        for module in wanted:
-            entries = metadata_entries(
-                client.get_json(f"{prefix}/fields", {"module": module}), "fields", module
-            )
-            specs = field_specs(entries, module, self.logger)
-            settings = self._module_settings(module)
-            check_lookup_fields(module, settings.lookup_fields, entries)
-            schema = stream_schema(specs, settings.lookup_fields)
-            streams.append(
-                ZohoModuleStream(
-                    self,
-                    module=module,
-                    schema=schema,
-                    specs=specs,
-                    replication_key=self._replication_key(module, schema["properties"]),
-                    settings=settings,
-                    bulk_reader=self.bulk_reader,
-                    product=self.product,
-                    deletions=self._module_deletions(),
-                )
-            )
-        return streams
+    def _module_stream(self, found: DiscoveredModule) -> ZohoModuleStream:
+        return ZohoModuleStream(
+            self,
+            module=found.module,
+            schema=found.schema,
+            specs=found.specs,
+            replication_key=self._replication_key(found.module, found.schema.get("properties", {})),
+            settings=self._module_settings(found.module),
+            bulk_reader=self.bulk_reader,
+            product=self.product,
+            deletions=self._module_deletions(),
+        )
 
     @classmethod
     def invoke(  # type: ignore[override]
