@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -452,3 +452,28 @@ class BulkReader:
                 query, product=settings.product, version=settings.version, page_token=token
             )
         return job_body(query, product=settings.product, version=settings.version, page=page + 1)
+
+
+def create_jobs_ahead(
+    reader: BulkReader, upcoming: Iterable[tuple[str, Callable[[], JobQuery]]]
+) -> None:
+    """Create the first job of each upcoming export while the ledger has room.
+
+    Zoho runs jobs in parallel; creating them ahead overlaps its job time with the tap's
+    downloading and decoding of the current stream. Output stays one stream at a time. A job
+    Zoho refuses here is left to its stream, which meets (and handles) the refusal on its turn.
+    """
+    ledger, settings = reader.ledger, reader.settings
+    for module, query_of in upcoming:
+        if not ledger.has_room():
+            return
+        if module in ledger.ahead:
+            continue
+        body = job_body(query_of(), product=settings.product, version=settings.version)
+        try:
+            job_id = reader.create(body, module)
+        except ZohoAPIError as exc:
+            reader.logger.info("%s: no job created ahead (%s)", module, exc.code)
+            return
+        ledger.keep_ahead(module, job_id, body)
+        reader.logger.info("%s: job %s created ahead of its turn", module, job_id)

@@ -25,10 +25,9 @@ from tap_zoho_bulkread.discovery import (
     modules_from_catalog,
     modules_from_metadata,
 )
-from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoAPIError, ZohoError
-from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings
+from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoError
+from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings, create_jobs_ahead
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
-from tap_zoho_bulkread.query import job_body
 from tap_zoho_bulkread.rest_streams import DeletedRecordsStream, DeletionReader, UsersStream
 from tap_zoho_bulkread.settings import (
     ACCOUNTS_SERVERS,
@@ -230,33 +229,24 @@ class TapZohoBulkRead(Tap):
         )
 
     def create_jobs_ahead(self, current: str) -> None:
-        """Create the first job of the streams after ``current`` while there is room.
+        """Create the first job of the selected module streams after ``current``, if room.
 
-        Zoho runs jobs in parallel; creating them ahead overlaps its job time with the tap's
-        downloading and decoding. Output stays one stream at a time.
+        A stream with a checkpoint resumes its own jobs instead.
         """
-        ledger = self.job_ledger
-        names = [
-            s.name for s in self.streams.values() if s.selected and isinstance(s, ZohoModuleStream)
+        streams = [
+            s for s in self.streams.values() if s.selected and isinstance(s, ZohoModuleStream)
         ]
+        names = [s.name for s in streams]
         if current not in names:
             return
-        reader = BulkReader(self.zoho_client, self.job_settings, self.logger, Path(), ledger=ledger)
-        for name in names[names.index(current) + 1 :]:
-            if not ledger.has_room():
-                return
-            stream = self.streams[name]
-            assert isinstance(stream, ZohoModuleStream)
-            if name in ledger.ahead or stream.stream_state.get(CHECKPOINT_KEY):
-                continue  # a stream with a checkpoint resumes its own jobs
-            body = job_body(stream.job_query(), product=self.product, version=self.api_version)
-            try:
-                job_id = reader.create(body, stream.module)
-            except ZohoAPIError as exc:  # that stream meets (and handles) it on its turn
-                self.logger.info("%s: no job created ahead (%s)", stream.module, exc.code)
-                return
-            ledger.keep_ahead(stream.module, job_id, body)
-            self.logger.info("%s: job %s created ahead of its turn", stream.module, job_id)
+        later = streams[names.index(current) + 1 :]
+        reader = BulkReader(
+            self.zoho_client, self.job_settings, self.logger, Path(), ledger=self.job_ledger
+        )
+        create_jobs_ahead(
+            reader,
+            [(s.module, s.job_query) for s in later if not s.stream_state.get(CHECKPOINT_KEY)],
+        )
 
     def _module_settings(self, module: str) -> ModuleSettings:
         return ModuleSettings.from_config((self.config.get("module_settings") or {}).get(module))
