@@ -99,6 +99,6 @@ def test_every_429_on_api_calls_is_one_warning_line(tmp_path: Path, bursts: int)
         faults(emu.url, burst_429=bursts, retry_after_seconds=0.1)
         run = run_tap(tmp_path / "run", config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
-    lines = [line for line in run.stderr.splitlines() if "429" in line]
+    lines = [line for line in run.stderr.splitlines() if "HTTP 429" in line]
     assert len(lines) == bursts, lines
     assert all("| WARNING" in line and "retrying in 0.1s" in line for line in lines)
