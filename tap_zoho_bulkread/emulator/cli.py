@@ -7,7 +7,8 @@ import signal
 import sys
 from types import FrameType
 
-from tap_zoho_bulkread.emulator.server import DEFAULT_SCOPES, Emulator, EmulatorConfig
+from tap_zoho_bulkread.emulator.server import Emulator
+from tap_zoho_bulkread.emulator.state import DEFAULT_SCOPES, EmulatorConfig
 
 DESCRIPTION = """\
 A local Zoho CRM + Bigin Bulk Read server (OAuth, metadata, bulk read jobs, zipped CSV

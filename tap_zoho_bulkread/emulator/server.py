@@ -7,52 +7,37 @@ requests are recorded in the request log, not called.
 from __future__ import annotations
 
 import ipaddress
-import json
-import random
 import re
 import secrets
-import shutil
 import threading
 import time
 from collections import deque
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
+from tap_zoho_bulkread.emulator.admin import AdminRoutes
 from tap_zoho_bulkread.emulator.criteria import QueryError
 from tap_zoho_bulkread.emulator.jobs import (
     Job,
-    JobBook,
-    JobSettings,
     compile_query,
-    make_work_dir,
     new_job_id,
     requested_module,
     resolve_offset,
     run_job,
-    version_number,
 )
-from tap_zoho_bulkread.emulator.org import Org, build_org
-from tap_zoho_bulkread.emulator.records import Dataset
-from tap_zoho_bulkread.emulator.rest import RestError, deleted_answer, org_answer, users_answer
+from tap_zoho_bulkread.emulator.plumbing import HandlerBase
+from tap_zoho_bulkread.emulator.rest_routes import RestRoutes
+from tap_zoho_bulkread.emulator.state import (
+    AccessToken,
+    EmulatorConfig,
+    EmulatorState,
+    HtmlAnswer,
+    HttpError,
+    zoho_error,
+)
 
-DEFAULT_SCOPES = (
-    "ZohoCRM.bulk.read",
-    "ZohoCRM.modules.ALL",
-    "ZohoCRM.settings.ALL",
-    "ZohoCRM.users.READ",
-    "ZohoCRM.org.READ",
-    "ZohoBigin.bulk.READ",
-    "ZohoBigin.modules.ALL",
-    "ZohoBigin.settings.ALL",
-    "ZohoBigin.users.READ",
-)
-CRM_VERSIONS = range(2, 9)
-BIGIN_VERSIONS = range(1, 3)
 REFRESH_WINDOW_SECONDS = 600
 DOWNLOAD_CHUNK = 64 * 1024
 ADMIN = "/__emulator__"
@@ -77,146 +62,7 @@ ROUTES = [
 ]
 
 
-@dataclass
-class EmulatorConfig:
-    """Everything the emulator can be told on its command line."""
-
-    host: str = "127.0.0.1"
-    port: int = 8765
-    seed: int = 42
-    records: dict[tuple[str, str], int] = field(default_factory=dict)
-    client_id: str = "emulator-client-id"
-    client_secret: str = "emulator-client-secret"  # noqa: S105 (the emulator's own dummy)
-    refresh_token: str = "emulator-refresh-token"  # noqa: S105
-    per_page: int = 200_000
-    job_seconds: float = 2.0
-    max_concurrent_jobs: int = 5
-    timezone: str = "America/Los_Angeles"
-    token_seconds: int = 3600
-    scopes: tuple[str, ...] = DEFAULT_SCOPES
-    result_ttl_seconds: float = 86_400
-    download_limit: int = 10
-    download_window_seconds: float = 60
-    max_token_refreshes: int = 10
-    gone_result_status: int = 400  # Zoho's v8 spec; 404 as seen from older versions
-
-
-@dataclass
-class Faults:
-    """Failures injected on demand, drawn from a seeded generator so runs can be replayed."""
-
-    seed: int = 0
-    error_rate: float = 0.0
-    burst_429: int = 0
-    drop_downloads: int = 0
-    fail_next_job: dict[str, str] = field(default_factory=dict)
-    slow_job_seconds: float = 0.0
-    download_delay_seconds: float = 0.0
-    token_seconds: float | None = None
-    revoke_tokens: bool = False
-    retry_after_seconds: float | None = None
-    html_answers: int = 0
-    corrupt_downloads: int = 0
-    rng: random.Random = field(default_factory=random.Random, repr=False)
-
-    def public(self) -> dict[str, Any]:
-        """The faults as JSON."""
-        data = asdict(self)
-        data.pop("rng")
-        return data
-
-
-class DownloadLimiter:
-    """Zoho's 10 downloads a minute: the 11th gets 429, blocked for the rest of the window."""
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self.start: float | None = None
-        self.count = 0
-        self.lock = threading.Lock()
-
-    def allow(self) -> bool:
-        """Count one download; False when it is over the limit."""
-        now = time.monotonic()
-        with self.lock:
-            if self.start is None or now - self.start >= self.window:
-                self.start, self.count = now, 0
-            self.count += 1
-            return self.count <= self.limit
-
-
-@dataclass
-class AccessToken:
-    """An issued access token."""
-
-    expires: float
-    scopes: tuple[str, ...]
-
-
-class EmulatorState:
-    """All mutable state of one emulator, shared by the request handler threads."""
-
-    def __init__(self, config: EmulatorConfig, org: Org | None = None) -> None:
-        self.config = config
-        self.org = org or build_org()
-        self.zone = ZoneInfo(config.timezone)
-        self.base_url = ""
-        self.lock = threading.Lock()
-        self.work_dir = make_work_dir()
-        self._reset()
-
-    def _reset(self) -> None:
-        config = self.config
-        self.dataset = Dataset(self.org, config.seed, config.records)
-        self.tokens: dict[str, AccessToken] = {}
-        self.refreshes: dict[str, deque[float]] = {}
-        self.faults = Faults(rng=random.Random(config.seed))
-        self.request_log: list[dict[str, Any]] = []
-        self.limiters = {
-            product: DownloadLimiter(config.download_limit, config.download_window_seconds)
-            for product in ("crm", "bigin")
-        }
-        settings = JobSettings(
-            per_page=config.per_page,
-            job_seconds=config.job_seconds,
-            max_concurrent_jobs=config.max_concurrent_jobs,
-            zone=self.zone,
-            work_dir=self.work_dir,
-        )
-        self.book = JobBook(settings)
-
-    def reset(self) -> None:
-        """Forget jobs, tokens, mutations, faults and the request log."""
-        with self.lock:
-            for path in self.work_dir.glob("*.zip"):
-                path.unlink(missing_ok=True)
-            self._reset()
-
-    def close(self) -> None:
-        """Remove result files."""
-        shutil.rmtree(self.work_dir, ignore_errors=True)
-
-
-def _zoho_error(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details or {}, "status": "error"}
-
-
-class HttpError(Exception):
-    """An API error answer: HTTP status and Zoho's error body."""
-
-    def __init__(self, status: int, body: dict[str, Any], retry_after: float | None = None) -> None:
-        super().__init__(body.get("message", ""))
-        self.status = status
-        self.body = body
-        self.retry_after = retry_after
-
-
-class HtmlAnswer(Exception):
-    """Answer like a proxy in front of Zoho having a bad day: HTTP 200 with an HTML page."""
-
-
-class Handler(BaseHTTPRequestHandler):
+class Handler(AdminRoutes, RestRoutes, HandlerBase):
     """Routes one request; see ROUTES."""
 
     protocol_version = "HTTP/1.1"
@@ -227,11 +73,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the console quiet; the request log is at /__emulator__/requests."""
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         """Dispatch a GET."""
         self._dispatch("GET")
 
-    def do_POST(self) -> None:
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         """Dispatch a POST."""
         self._dispatch("POST")
 
@@ -272,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._json(
                 404,
-                _zoho_error(
+                zoho_error(
                     "INVALID_URL_PATTERN",
                     "Please check if the URL trying to access is a correct one",
                 ),
@@ -280,106 +126,6 @@ class Handler(BaseHTTPRequestHandler):
         if not is_admin:
             with self.state.lock:
                 self.state.request_log.append(self.log_entry)
-
-    def _read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _json(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        payload = json.dumps(body).encode()
-        self._send_bytes(status, "application/json;charset=UTF-8", payload, headers)
-
-    def _send_bytes(
-        self, status: int, content_type: str, payload: bytes, headers: dict[str, str] | None = None
-    ) -> None:
-        self.log_entry["status"] = status
-        self.send_response(status)
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _json_body(self) -> Any:
-        try:
-            return json.loads(self.raw_body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise HttpError(
-                400,
-                _zoho_error("REQUEST_BODY_NOT_SUPPORTED", "the request body is not valid JSON"),
-            ) from exc
-
-    def _inject_faults(self) -> None:
-        faults = self.state.faults
-        with self.state.lock:
-            if faults.html_answers > 0:
-                faults.html_answers -= 1
-                raise HtmlAnswer()
-            if faults.burst_429 > 0:
-                faults.burst_429 -= 1
-                raise HttpError(
-                    429,
-                    _zoho_error("TOO_MANY_REQUESTS", "too many requests, try again later"),
-                    retry_after=faults.retry_after_seconds,
-                )
-            if faults.error_rate and faults.rng.random() < faults.error_rate:
-                raise HttpError(500, _zoho_error("INTERNAL_ERROR", "Internal Server Error"))
-
-    def _access_token(self) -> AccessToken:
-        header = self.headers.get("Authorization", "")
-        token = None
-        if not header.strip():
-            raise HttpError(401, _zoho_error("AUTHENTICATION_FAILURE", "Authentication failed", {}))
-        if header.startswith("Zoho-oauthtoken "):
-            token = self.state.tokens.get(header.removeprefix("Zoho-oauthtoken ").strip())
-        if token is None or token.expires < time.time():
-            raise HttpError(401, _zoho_error("INVALID_TOKEN", "invalid oauth token"))
-        return token
-
-    def _authorize(self, product: str, area: str, module: str | None = None) -> None:
-        token = self._access_token()
-        prefix = "zohocrm" if product == "crm" else "zohobigin"
-        scopes = {scope.lower() for scope in token.scopes}
-        if area == "settings":
-            allowed = any(s.startswith(f"{prefix}.settings.") for s in scopes)
-        elif area in ("users", "org"):
-            allowed = bool({f"{prefix}.{area}.read", f"{prefix}.{area}.all"} & scopes)
-        elif area == "records":
-            allowed = bool(
-                {
-                    f"{prefix}.modules.all",
-                    f"{prefix}.modules.read",
-                    f"{prefix}.modules.{(module or '').lower()}.read",
-                    f"{prefix}.modules.{(module or '').lower()}.all",
-                }
-                & scopes
-            )
-        else:
-            allowed = bool({f"{prefix}.bulk.read", f"{prefix}.bulk.all"} & scopes) and bool(
-                {
-                    f"{prefix}.modules.all",
-                    f"{prefix}.modules.{(module or '').lower()}.read",
-                    f"{prefix}.modules.{(module or '').lower()}.all",
-                }
-                & scopes
-            )
-        if not allowed:
-            raise HttpError(
-                401,
-                _zoho_error(
-                    "OAUTH_SCOPE_MISMATCH",
-                    "invalid oauth scope to access this URL",
-                    {"module": module} if module else {},
-                ),
-            )
-
-    def _api(self, product: str, version: str) -> None:
-        versions = CRM_VERSIONS if product == "crm" else BIGIN_VERSIONS
-        if version_number(version) not in versions:
-            raise HttpError(
-                404, _zoho_error("INVALID_URL_PATTERN", f"{product} has no API version {version}")
-            )
 
     # -- OAuth ------------------------------------------------------------------------
 
@@ -461,7 +207,7 @@ class Handler(BaseHTTPRequestHandler):
         if not name:
             raise HttpError(
                 400,
-                _zoho_error(
+                zoho_error(
                     "REQUIRED_PARAM_MISSING", "the module parameter is missing", {"param": "module"}
                 ),
             )
@@ -470,7 +216,7 @@ class Handler(BaseHTTPRequestHandler):
         if module is None:
             raise HttpError(
                 400,
-                _zoho_error(
+                zoho_error(
                     "INVALID_MODULE", "the module name given seems to be invalid", {"module": name}
                 ),
             )
@@ -484,52 +230,6 @@ class Handler(BaseHTTPRequestHandler):
             },
         )
 
-    # -- REST companions ----------------------------------------------------------------
-
-    def users(self, product: str, version: str) -> None:
-        """GET /crm/{v}/users?type=AllUsers|ActiveUsers|CurrentUser&page&per_page."""
-        self._api(product, version)
-        self._authorize(product, "users")
-        try:
-            self._json(200, users_answer(self.params, self.state.zone))
-        except RestError as exc:
-            raise HttpError(400, _zoho_error(exc.code, str(exc), exc.details)) from None
-
-    def deleted_records(self, product: str, version: str, module: str) -> None:
-        """GET /{product}/{v}/{module}/deleted?type&page&per_page, If-Modified-Since."""
-        self._api(product, version)
-        data = self.state.dataset.get(product, module)
-        if data is None or not data.module.api_supported:
-            self._access_token()
-            raise HttpError(
-                400,
-                _zoho_error(
-                    "INVALID_MODULE",
-                    "the module name given seems to be invalid",
-                    {"module": module},
-                ),
-            )
-        self._authorize(product, "records", module)
-        try:
-            answer = deleted_answer(
-                data, self.params, self.headers.get("If-Modified-Since"), self.state.zone
-            )
-        except RestError as exc:
-            raise HttpError(400, _zoho_error(exc.code, str(exc), exc.details)) from None
-        if answer is None:  # Zoho answers an empty list with 204 and no body
-            self.log_entry["status"] = 204
-            self.send_response(204)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            return
-        self._json(200, answer)
-
-    def org(self, product: str, version: str) -> None:
-        """GET /crm/{v}/org."""
-        self._api(product, version)
-        self._authorize(product, "org")
-        self._json(200, org_answer(self.state.zone))
-
     # -- bulk read ----------------------------------------------------------------------
 
     def create_job(self, product: str, version: str) -> None:
@@ -539,7 +239,7 @@ class Handler(BaseHTTPRequestHandler):
         content_type = self.headers.get("Content-Type", "")
         if not content_type.lower().startswith("application/json"):
             raise HttpError(
-                415, _zoho_error("MEDIA_TYPE_NOT_SUPPORTED", "Media type is not supported")
+                415, zoho_error("MEDIA_TYPE_NOT_SUPPORTED", "Media type is not supported")
             )
         body = self._json_body()
         self.log_entry["body"] = body
@@ -598,7 +298,7 @@ class Handler(BaseHTTPRequestHandler):
             self._access_token()
             raise HttpError(
                 404,
-                _zoho_error(
+                zoho_error(
                     "RESOURCE_NOT_FOUND",
                     "The requested resource doesn't exist.",
                     {"resource": "bulk read job"},
@@ -619,19 +319,19 @@ class Handler(BaseHTTPRequestHandler):
         if not state.limiters[product].allow():
             raise HttpError(
                 429,
-                _zoho_error(
+                zoho_error(
                     "TOO_MANY_REQUESTS", "download limit of 10 per minute reached, try again later"
                 ),
             )
         if job.state != "COMPLETED" or job.path is None or job.completed is None:
             raise HttpError(
                 400,
-                _zoho_error("INVALID_REQUEST", f"the job is {job.state}, its result is not ready"),
+                zoho_error("INVALID_REQUEST", f"the job is {job.state}, its result is not ready"),
             )
         if time.time() - job.completed > state.config.result_ttl_seconds or not job.path.exists():
             raise HttpError(
                 state.config.gone_result_status,
-                _zoho_error(
+                zoho_error(
                     "RESOURCE_NOT_FOUND",
                     "the result has expired; create the job again",
                     {"resource": "bulk read result"},
@@ -674,104 +374,6 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             self.connection.shutdown(2)
-
-    # -- admin --------------------------------------------------------------------------
-
-    def admin_health(self) -> None:
-        """GET /__emulator__/health."""
-        self._json(200, {"status": "ok", "seed": self.state.config.seed})
-
-    def admin_records(self, module: str) -> None:
-        """GET /__emulator__/records/{module}?product=crm: ground truth as JSON lines."""
-        product = self.params.get("product", "crm")
-        data = self.state.dataset.get(product, module)
-        if data is None:
-            self._json(404, {"error": f"no module {module} in {product}"})
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        buffer: list[str] = []
-        for index in data.live_indices():
-            buffer.append(
-                json.dumps(
-                    {
-                        "id": data.id_of(index),
-                        "Created_Time": utc_text(data.created_time(index)),
-                        "Modified_Time": utc_text(data.modified_time(index)),
-                    }
-                )
-            )
-            if len(buffer) >= 5000:
-                self.wfile.write(("\n".join(buffer) + "\n").encode())
-                buffer.clear()
-        if buffer:
-            self.wfile.write(("\n".join(buffer) + "\n").encode())
-
-    def admin_requests(self) -> None:
-        """GET /__emulator__/requests: the API calls received so far."""
-        with self.state.lock:
-            entries = list(self.state.request_log)
-        self._json(200, entries)
-
-    def admin_mutate(self) -> None:
-        """POST /__emulator__/mutate {"module", "product", "create", "update"}."""
-        body = self._json_body() or {}
-        product = body.get("product", "crm")
-        if self.state.dataset.get(product, body.get("module", "")) is None:
-            self._json(400, {"error": "unknown product or module"})
-            return
-        changed = self.state.dataset.mutate(
-            product,
-            body["module"],
-            create=int(body.get("create", 0)),
-            update=int(body.get("update", 0)),
-        )
-        self._json(200, changed)
-
-    def admin_delete(self) -> None:
-        """POST /__emulator__/delete {"module", "product", "count", "purge"}: delete records."""
-        body = self._json_body() or {}
-        product = body.get("product", "crm")
-        if self.state.dataset.get(product, body.get("module", "")) is None:
-            self._json(400, {"error": "unknown product or module"})
-            return
-        deleted = self.state.dataset.delete(
-            product,
-            body["module"],
-            count=int(body.get("count", 0)),
-            purge=bool(body.get("purge", False)),
-        )
-        self._json(200, {"deleted": deleted})
-
-    def admin_faults(self) -> None:
-        """POST /__emulator__/faults: replace the injected faults."""
-        body = self._json_body() or {}
-        known = set(Faults().public())
-        unknown = set(body) - known
-        if unknown:
-            self._json(400, {"error": f"unknown fault settings: {sorted(unknown)}"})
-            return
-        faults = Faults(**body)
-        faults.rng = random.Random(faults.seed)
-        with self.state.lock:
-            self.state.faults = faults
-            if faults.revoke_tokens:  # a one-shot action: every issued token stops working
-                self.state.tokens.clear()
-                faults.revoke_tokens = False
-        self._json(200, faults.public())
-
-    def admin_reset(self) -> None:
-        """POST /__emulator__/reset."""
-        self.state.reset()
-        self._json(200, {"status": "reset"})
-
-
-def utc_text(epoch_seconds: int) -> str:
-    """Epoch seconds as ``YYYY-MM-DDTHH:MM:SS+00:00``, the form the tap emits."""
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
 
 
 def check_loopback(host: str) -> None:

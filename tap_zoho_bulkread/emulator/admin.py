@@ -1,0 +1,106 @@
+"""The emulator's admin surface under ``/__emulator__/``: ground truth, log, mutations, faults."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from tap_zoho_bulkread.emulator.plumbing import HandlerBase
+from tap_zoho_bulkread.emulator.state import Faults, utc_text
+
+
+class AdminRoutes(HandlerBase):
+    """Health, records (ground truth), requests, mutate, delete, faults, reset."""
+
+    # -- admin --------------------------------------------------------------------------
+
+    def admin_health(self) -> None:
+        """GET /__emulator__/health."""
+        self._json(200, {"status": "ok", "seed": self.state.config.seed})
+
+    def admin_records(self, module: str) -> None:
+        """GET /__emulator__/records/{module}?product=crm: ground truth as JSON lines."""
+        product = self.params.get("product", "crm")
+        data = self.state.dataset.get(product, module)
+        if data is None:
+            self._json(404, {"error": f"no module {module} in {product}"})
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-ndjson")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        buffer: list[str] = []
+        for index in data.live_indices():
+            buffer.append(
+                json.dumps(
+                    {
+                        "id": data.id_of(index),
+                        "Created_Time": utc_text(data.created_time(index)),
+                        "Modified_Time": utc_text(data.modified_time(index)),
+                    }
+                )
+            )
+            if len(buffer) >= 5000:
+                self.wfile.write(("\n".join(buffer) + "\n").encode())
+                buffer.clear()
+        if buffer:
+            self.wfile.write(("\n".join(buffer) + "\n").encode())
+
+    def admin_requests(self) -> None:
+        """GET /__emulator__/requests: the API calls received so far."""
+        with self.state.lock:
+            entries = list(self.state.request_log)
+        self._json(200, entries)
+
+    def admin_mutate(self) -> None:
+        """POST /__emulator__/mutate {"module", "product", "create", "update"}."""
+        body = self._json_body() or {}
+        product = body.get("product", "crm")
+        if self.state.dataset.get(product, body.get("module", "")) is None:
+            self._json(400, {"error": "unknown product or module"})
+            return
+        changed = self.state.dataset.mutate(
+            product,
+            body["module"],
+            create=int(body.get("create", 0)),
+            update=int(body.get("update", 0)),
+        )
+        self._json(200, changed)
+
+    def admin_delete(self) -> None:
+        """POST /__emulator__/delete {"module", "product", "count", "purge"}: delete records."""
+        body = self._json_body() or {}
+        product = body.get("product", "crm")
+        if self.state.dataset.get(product, body.get("module", "")) is None:
+            self._json(400, {"error": "unknown product or module"})
+            return
+        deleted = self.state.dataset.delete(
+            product,
+            body["module"],
+            count=int(body.get("count", 0)),
+            purge=bool(body.get("purge", False)),
+        )
+        self._json(200, {"deleted": deleted})
+
+    def admin_faults(self) -> None:
+        """POST /__emulator__/faults: replace the injected faults."""
+        body = self._json_body() or {}
+        known = set(Faults().public())
+        unknown = set(body) - known
+        if unknown:
+            self._json(400, {"error": f"unknown fault settings: {sorted(unknown)}"})
+            return
+        faults = Faults(**body)
+        faults.rng = random.Random(faults.seed)
+        with self.state.lock:
+            self.state.faults = faults
+            if faults.revoke_tokens:  # a one-shot action: every issued token stops working
+                self.state.tokens.clear()
+                faults.revoke_tokens = False
+        self._json(200, faults.public())
+
+    def admin_reset(self) -> None:
+        """POST /__emulator__/reset."""
+        self.state.reset()
+        self._json(200, {"status": "reset"})
