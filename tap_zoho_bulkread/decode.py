@@ -35,6 +35,7 @@ MAX_CELLS = 5000
 ROW_CHECK_CHARS = 256 * 1024  # rows shorter than this cannot break the bounds below
 MAX_INFLATION = 200  # a CSV compresses about 10x; a zip bomb thousands of times
 MIN_INFLATION_ALLOWANCE = 256 * 1024 * 1024
+ENCRYPTED_FLAG = 0x1  # bit 0 of a zip entry's general purpose flags
 csv.field_size_limit(MAX_FIELD_CHARS)
 BOOLEANS = {"true": True, "false": False}
 # "HH:MM:SS" -> HH for every valid time of day: one lookup validates and splits a time.
@@ -233,11 +234,6 @@ class RecordDecoder:
                     f"{self.stream}: the result of job {job_id} is a damaged zip (it breaks "
                     f"off near line {lines.number}). Run the sync again."
                 ) from None
-            except (NotImplementedError, RuntimeError) as exc:  # encryption, exotic methods
-                raise ExportFileError(
-                    f"{self.stream}: the result of job {job_id} cannot be unzipped ({exc}); Zoho "
-                    "sends a plain deflated zip. Run the sync again."
-                ) from None
             except UnicodeDecodeError:
                 raise ExportFileError(
                     f"{self.stream}: job {job_id}'s CSV is not UTF-8 near line "
@@ -284,7 +280,15 @@ class RecordDecoder:
                 f"{self.stream}: the result of job {job_id} holds {name[:80]!r}, not a plain "
                 "CSV name"
             )
-        return members[0]
+        member = members[0]
+        encrypted = member.flag_bits & ENCRYPTED_FLAG
+        if encrypted or member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            how = "it is encrypted" if encrypted else f"compression method {member.compress_type}"
+            raise ExportFileError(
+                f"{self.stream}: the result of job {job_id} cannot be unzipped ({how}); Zoho "
+                "sends a plain deflated zip. Run the sync again."
+            )
+        return member
 
     def _bad_value(
         self, row: list[str], plan: list[tuple[int, str, str]], line: int, job_id: str

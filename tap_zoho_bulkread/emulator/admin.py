@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from typing import Any
 
 from tap_zoho_bulkread.emulator.plumbing import HandlerBase
 from tap_zoho_bulkread.emulator.state import Faults, utc_text
@@ -53,35 +54,33 @@ class AdminRoutes(HandlerBase):
             entries = list(self.state.request_log)
         self._json(200, entries)
 
+    def _module_change(self) -> tuple[dict[str, Any], str, str] | None:
+        """The body, product and module of a mutate or delete; None (answered 400) if unknown."""
+        body = self._json_body() or {}
+        product, module = body.get("product", "crm"), body.get("module", "")
+        if self.state.dataset.get(product, module) is None:
+            self._json(400, {"error": "unknown product or module"})
+            return None
+        return body, product, module
+
     def admin_mutate(self) -> None:
         """POST /__emulator__/mutate {"module", "product", "create", "update"}."""
-        body = self._json_body() or {}
-        product = body.get("product", "crm")
-        if self.state.dataset.get(product, body.get("module", "")) is None:
-            self._json(400, {"error": "unknown product or module"})
-            return
-        changed = self.state.dataset.mutate(
-            product,
-            body["module"],
-            create=int(body.get("create", 0)),
-            update=int(body.get("update", 0)),
-        )
-        self._json(200, changed)
+        change = self._module_change()
+        if change is not None:
+            body, product, module = change
+            create, update = int(body.get("create", 0)), int(body.get("update", 0))
+            self._json(
+                200, self.state.dataset.mutate(product, module, create=create, update=update)
+            )
 
     def admin_delete(self) -> None:
         """POST /__emulator__/delete {"module", "product", "count", "purge"}: delete records."""
-        body = self._json_body() or {}
-        product = body.get("product", "crm")
-        if self.state.dataset.get(product, body.get("module", "")) is None:
-            self._json(400, {"error": "unknown product or module"})
-            return
-        deleted = self.state.dataset.delete(
-            product,
-            body["module"],
-            count=int(body.get("count", 0)),
-            purge=bool(body.get("purge", False)),
-        )
-        self._json(200, {"deleted": deleted})
+        change = self._module_change()
+        if change is not None:
+            body, product, module = change
+            count, purge = int(body.get("count", 0)), bool(body.get("purge", False))
+            deleted = self.state.dataset.delete(product, module, count=count, purge=purge)
+            self._json(200, {"deleted": deleted})
 
     def admin_faults(self) -> None:
         """POST /__emulator__/faults: replace the injected faults."""
