@@ -280,10 +280,12 @@ def test_reference_sample_ics_export_completes_with_an_ics_file(shared_client) -
     status = shared_client.wait(job_id)
     assert status["state"] == "COMPLETED"
     ics = zip_member(shared_client.download(status["result"]["download_url"]), f"{job_id}.ics")
-    assert (
-        ics.startswith(b"BEGIN:VCALENDAR\r\n")
-        and ics.count(b"BEGIN:VEVENT") == status["result"]["count"] > 0
-    )
+    # one VEVENT per record, plus one per edited occurrence of a recurring event
+    edited = ics.count(b"\r\nRECURRENCE-ID")
+    assert ics.startswith(b"BEGIN:VCALENDAR\r\n") and ics.endswith(b"END:VCALENDAR\r\n")
+    assert ics.count(b"BEGIN:VEVENT") - edited == status["result"]["count"] > 0
+    assert edited > 0 and ics.count(b"\r\nRRULE:") > 0
+    assert max(len(line) for line in ics.split(b"\r\n")) <= 75
 
 
 def test_parse_csv_helper_rejects_a_second_member() -> None:

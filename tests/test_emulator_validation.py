@@ -52,7 +52,7 @@ def test_v2_refuses_nested_shapes_and_v8_refuses_flat_ones(shared_client) -> Non
     [
         ({"module": "Nope"}, "MODULE_NOT_AVAILABLE", {"api_name": "module"}),
         ({"module": "Notes"}, "MODULE_NOT_SUPPORTED", {"api_name": "module"}),
-        ({"module": "Contacts_X_Deals"}, "MODULE_NOT_SUPPORTED", {"api_name": "module"}),
+        ({"module": "Projects_X_Users"}, "MODULE_NOT_SUPPORTED", {"api_name": "module"}),
         ({"module": "Leads", "fields": ["Last_Name", "No_Such_Field"]}, "FIELD_NOT_AVAILABLE", {"api_name": "No_Such_Field"}),
         ({"module": "Contacts", "fields": ["Linked_Deals"]}, "FIELD_NOT_SUPPORTED", {"api_name": "Linked_Deals"}),
         ({"module": "Leads", "criteria": leaf("Nope", "equal", "x")}, "FIELD_IN_CRITERIA_NOT_AVAILABLE", {"api_name": "Nope"}),

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
 from typing import Any
 
+from tap_zoho_bulkread.emulator.criteria import QueryError, resolve_field
+from tap_zoho_bulkread.emulator.ics import calendar_events
+from tap_zoho_bulkread.emulator.org import Field
 from tap_zoho_bulkread.emulator.plumbing import HandlerBase
 from tap_zoho_bulkread.emulator.state import Faults, utc_text
 
@@ -20,28 +26,59 @@ class AdminRoutes(HandlerBase):
         self._json(200, {"status": "ok", "seed": self.state.config.seed})
 
     def admin_records(self, module: str) -> None:
-        """GET /__emulator__/records/{module}?product=crm: ground truth as JSON lines."""
+        """GET /__emulator__/records/{module}?product=crm&fields=A,B.c: ground truth, JSON lines.
+
+        Each line holds id, Created_Time and Modified_Time (UTC), and the ``fields`` asked for
+        (dot fields too) as JSON values: datetimes in UTC, dates and decimals as strings.
+        """
         product = self.params.get("product", "crm")
         data = self.state.dataset.get(product, module)
         if data is None:
             self._json(404, {"error": f"no module {module} in {product}"})
             return
+        try:
+            extra = [
+                (name, *resolve_field(data, name))
+                for name in self.params.get("fields", "").split(",")
+                if name
+            ]
+        except QueryError as exc:
+            self._json(400, {"error": str(exc)})
+            return
+
+        def line(index: int) -> str:
+            record = {
+                "id": data.id_of(index),
+                "Created_Time": utc_text(data.created_time(index)),
+                "Modified_Time": utc_text(data.modified_time(index)),
+            }
+            for name, item, read in extra:
+                record[name] = truth_value(item, read(index))
+            return json.dumps(record)
+
+        self._stream_lines(line(index) for index in data.live_indices())
+
+    def admin_ics_events(self) -> None:
+        """GET /__emulator__/ics_events?product=crm: the VEVENTs of Events as clients read them."""
+        product = self.params.get("product", "crm")
+        data = self.state.dataset.get(product, "Events")
+        if data is None:
+            self._json(404, {"error": f"no Events module in {product}"})
+            return
+        zone = self.state.zone
+        events = calendar_events(data, data.live_indices(), zone)
+        self._stream_lines(json.dumps(event.truth()) for event in events)
+
+    def _stream_lines(self, lines: Iterable[str]) -> None:
+        """Answer 200 with newline-delimited JSON, written in chunks as it is made."""
         self.send_response(200)
         self.send_header("Content-Type", "application/x-ndjson")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
         buffer: list[str] = []
-        for index in data.live_indices():
-            buffer.append(
-                json.dumps(
-                    {
-                        "id": data.id_of(index),
-                        "Created_Time": utc_text(data.created_time(index)),
-                        "Modified_Time": utc_text(data.modified_time(index)),
-                    }
-                )
-            )
+        for text in lines:
+            buffer.append(text)
             if len(buffer) >= 5000:
                 self.wfile.write(("\n".join(buffer) + "\n").encode())
                 buffer.clear()
@@ -103,3 +140,16 @@ class AdminRoutes(HandlerBase):
         """POST /__emulator__/reset."""
         self.state.reset()
         self._json(200, {"status": "reset"})
+
+
+def truth_value(item: Field, value: Any) -> Any:
+    """A field value as JSON: datetimes in UTC text, dates ISO, decimals as exact strings."""
+    if value is None:
+        return None
+    if item.data_type == "datetime":
+        return utc_text(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value

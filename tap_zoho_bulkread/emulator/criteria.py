@@ -20,6 +20,7 @@ from tap_zoho_bulkread.emulator.org import (
     USER_ATTRIBUTES,
     USERS,
     Field,
+    Module,
     criteria_category,
 )
 from tap_zoho_bulkread.emulator.records import ModuleData
@@ -86,9 +87,11 @@ class CompiledQuery:
     fingerprint: str
 
 
-def virtual_fields(module_name: str) -> dict[str, Field]:
-    """Columns a module exports that the fields metadata does not list."""
-    extra = SYSTEM_COLUMNS + (LEADS_COLUMNS if module_name == "Leads" else ())
+def virtual_fields(module: Module) -> dict[str, Field]:
+    """Columns a module exports that the fields metadata does not list (none for child rows)."""
+    if module.generated_type in ("subform", "linking"):
+        return {}
+    extra = SYSTEM_COLUMNS + (LEADS_COLUMNS if module.api_name == "Leads" else ())
     return {item.api_name: item for item in extra}
 
 
@@ -98,7 +101,7 @@ def resolve_field(
     """Resolve a field name, dot fields included, to its type and a per-record reader."""
     code = "FIELD_IN_CRITERIA_NOT_AVAILABLE" if in_criteria else "FIELD_NOT_AVAILABLE"
     base_name, _, attribute = name.partition(".")
-    base = data.module.get(base_name) or virtual_fields(data.module.api_name).get(base_name)
+    base = data.module.get(base_name) or virtual_fields(data.module).get(base_name)
     if base is None:
         raise invalid(f"the field {name} is not available in the module", code, api_name=name)
     if not attribute:
@@ -397,7 +400,7 @@ def export_columns(data: ModuleData, requested: list[str] | None) -> tuple[Colum
                 api_name=name,
             )
         columns.append(Column(name, item, read))
-    for name, item in virtual_fields(data.module.api_name).items():
+    for name, item in virtual_fields(data.module).items():
         if name not in names:
             columns.append(Column(name, item, data.reader(item)))
     return tuple(columns)

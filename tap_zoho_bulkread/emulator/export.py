@@ -6,12 +6,12 @@ import csv
 import io
 import zipfile
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from tap_zoho_bulkread.emulator.criteria import Column
+from tap_zoho_bulkread.emulator.ics import calendar_events, write_calendar
 from tap_zoho_bulkread.emulator.org import Field
 from tap_zoho_bulkread.emulator.records import ModuleData, format_datetime
 
@@ -56,37 +56,13 @@ def write_csv_zip(
         writer.writerows([fmt(read(index)) for read, fmt in readers] for index in indices)
 
 
-def _ics_text(value: str) -> str:
-    return (
-        value.replace("\\", "\\\\")
-        .replace(";", "\\;")
-        .replace(",", "\\,")
-        .replace("\r\n", "\\n")
-        .replace("\n", "\\n")
-    )
-
-
-def _ics_time(epoch_seconds: int) -> str:
-    return datetime.fromtimestamp(epoch_seconds, timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-
-
-def write_ics_zip(path: Path, job_id: str, data: ModuleData, indices: Iterable[int]) -> None:
+def write_ics_zip(
+    path: Path, job_id: str, data: ModuleData, indices: Iterable[int], zone: ZoneInfo
+) -> None:
     """Write Events as an iCalendar file ``{job_id}.ics`` inside a zip."""
-    fields = data.module.field_index
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Zoho CRM//Bulk Read//EN"]
-    for index in indices:
-        start = data.value(index, fields["Start_DateTime"])
-        end = data.value(index, fields["End_DateTime"])
-        lines += [
-            "BEGIN:VEVENT",
-            f"UID:{data.id_of(index)}",
-            f"DTSTAMP:{_ics_time(data.modified_time(index))}",
-            f"DTSTART:{_ics_time(start)}",
-            f"DTEND:{_ics_time(max(start, end))}",
-            f"SUMMARY:{_ics_text(str(data.value(index, fields['Event_Title'])))}",
-            f"DESCRIPTION:{_ics_text(str(data.value(index, fields['Description']) or ''))}",
-            "END:VEVENT",
-        ]
-    lines.append("END:VCALENDAR")
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{job_id}.ics", "\r\n".join(lines) + "\r\n")
+    with (
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open(f"{job_id}.ics", "w", force_zip64=True) as member,
+        io.BufferedWriter(member) as out,
+    ):
+        write_calendar(out, calendar_events(data, indices, zone), zone)

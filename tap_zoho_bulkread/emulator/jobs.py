@@ -25,6 +25,7 @@ from tap_zoho_bulkread.emulator.criteria import (
     invalid,
 )
 from tap_zoho_bulkread.emulator.export import write_csv_zip, write_ics_zip
+from tap_zoho_bulkread.emulator.ics import ICS_PER_PAGE
 from tap_zoho_bulkread.emulator.org import USERS, Org
 from tap_zoho_bulkread.emulator.records import Dataset, format_datetime
 
@@ -312,10 +313,11 @@ def run_job(book: JobBook, job: Job) -> None:
 def complete_job(book: JobBook, job: Job) -> None:
     """Export the job's page to a zip file and write its result."""
     settings = book.settings
-    indices, more = matching_indices(job.query, job.offset, settings.per_page)
+    per_page = min(settings.per_page, ICS_PER_PAGE) if job.file_type == "ics" else settings.per_page
+    indices, more = matching_indices(job.query, job.offset, per_page)
     path = settings.work_dir / f"{job.id}.zip"
     if job.file_type == "ics":
-        write_ics_zip(path, job.id, job.query.data, indices)
+        write_ics_zip(path, job.id, job.query.data, indices, settings.zone)
     else:
         write_csv_zip(path, job.id, job.query.columns, indices, settings.zone)
     job.path = path
@@ -323,7 +325,7 @@ def complete_job(book: JobBook, job: Job) -> None:
     job.result = {
         "page": job.page,
         "count": len(indices),
-        "per_page": settings.per_page,
+        "per_page": per_page,
         "more_records": more,
         "download_url": f"/{api}/bulk/{job.version}/read/{job.id}/result",
     }

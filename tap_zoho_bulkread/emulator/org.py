@@ -26,6 +26,7 @@ TEXT_TYPES = frozenset(
 LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
 # Types bulk read cannot export: asked for by name they are refused.
 NOT_EXPORTABLE_TYPES = frozenset({"multiselectlookup", "multiuserlookup", "subform"})
+MULTI_LOOKUP_TYPES = frozenset({"multiselectlookup", "multiuserlookup"})
 
 COMPARATORS_BY_CATEGORY: dict[str, frozenset[str]] = {
     "number": frozenset(
@@ -125,9 +126,9 @@ class Field:
     bulk_refused: bool = False  # like Zoho's composite and distance fields: FIELD_NOT_SUPPORTED
 
     def metadata(
-        self, field_id: str, org: Org | None = None, product: str = "crm"
+        self, field_id: str, org: Org | None = None, product: str = "crm", owner: str = ""
     ) -> dict[str, object]:
-        """Return this field as an entry of ``GET settings/fields`` (v8 keys)."""
+        """Return this field of module ``owner`` as an entry of ``GET settings/fields``."""
         entry: dict[str, object] = {
             "id": field_id,
             "column_name": ("CUSTOMFIELD" if self.custom else "") + self.api_name.upper(),
@@ -165,14 +166,15 @@ class Field:
         if self.lookup_module and self.data_type == "subform":
             entry["subform"] = {"module": {"api_name": self.lookup_module, "id": target}}
             entry["associated_module"] = {"api_name": self.lookup_module, "id": target}
-        elif self.lookup_module and self.data_type == "multiselectlookup" and org:
-            linking = org.linking_module(product, self.lookup_module)
-            entry["multiselectlookup"] = {
+        elif self.lookup_module and self.data_type in MULTI_LOOKUP_TYPES and org:
+            linking = org.linking_module(product, owner, self.lookup_module)
+            connected = {"api_name": self.lookup_module, **({"id": target} if target else {})}
+            entry[self.data_type] = {
                 "linking_module": {
                     "api_name": linking,
                     "id": org.module_id(product, linking) if linking else "",
                 },
-                "connected_module": {"api_name": self.lookup_module, "id": target},
+                "connected_module": connected,
                 "lookup_apiname": self.lookup_module.rstrip("s"),
                 "api_name": self.api_name,
             }
@@ -518,6 +520,7 @@ def _crm_modules() -> tuple[Module, ...]:
             Field("Project_Notes", "textarea", length=32000, custom=True),
             Field("Estimated_Profit", "formula", read_only=True, custom=True),
             _multi("Skills", "Python", "SQL", "Design", "Sales"),
+            Field("Milestones", "subform", lookup_module="Project_Milestones", custom=True),
             *SYSTEM_FIELDS,
         ),
         generated_type="custom",
@@ -570,16 +573,69 @@ def _crm_modules() -> tuple[Module, ...]:
             *SYSTEM_FIELDS[:5],
         ),
         generated_type="linking",
-        bulk_readable=False,
-        default_records=20,
+        default_records=900,
     )
-    price_tiers = Module(
-        "Price_Tiers",
-        (Field("Tier_Price", "currency", decimal_place=2), Field("Min_Qty", "integer")),
-        generated_type="subform",
-        api_supported=False,
+    team_linking = Module(  # a multi-user lookup's linking module: bulk read refuses it
+        "Projects_X_Users",
+        (_lookup("Project", "Projects"), Field("User", "userlookup", lookup_module="users")),
+        generated_type="linking",
         bulk_readable=False,
         default_records=0,
+    )
+    price_tiers = Module(  # no Created_Time/Modified_Time: a full-table child stream
+        "Price_Tiers",
+        (
+            Field("Tier_Price", "currency", decimal_place=2, required=True),
+            Field("Min_Qty", "integer", required=True),
+            _lookup("Parent_Id", "Products"),
+        ),
+        generated_type="subform",
+        default_records=140,
+    )
+    quotes = Module(
+        "Quotes",
+        (
+            _text("Subject", required=True),
+            Field("Quote_Number", "autonumber", read_only=True),
+            _lookup("Deal_Name", "Deals"),
+            _lookup("Account_Name", "Accounts"),
+            _pick("Quote_Stage", "Draft", "Negotiation", "Delivered", "Closed Won"),
+            Field("Valid_Till", "date"),
+            Field("Grand_Total", "currency", decimal_place=2, read_only=True),
+            Field("Quoted_Items", "subform", lookup_module="Quoted_Items"),
+            *CURRENCY_FIELDS,
+            *SYSTEM_FIELDS,
+        ),
+        default_records=160,
+        name_field="Subject",
+    )
+    quoted_items = Module(
+        "Quoted_Items",
+        (
+            _lookup("Product_Name", "Products"),
+            Field("Quantity", "double", decimal_place=2, required=True),
+            Field("List_Price", "currency", decimal_place=2),
+            Field("Discount", "currency", decimal_place=2),
+            Field("Total", "currency", decimal_place=2, read_only=True),
+            _text("Description"),
+            _lookup("Parent_Id", "Quotes"),
+            *SYSTEM_FIELDS[3:5],
+        ),
+        generated_type="subform",
+        default_records=520,
+    )
+    milestones = Module(
+        "Project_Milestones",
+        (
+            _text("Milestone", required=True),
+            Field("Due_On", "date", custom=True),
+            Field("Done", "boolean", custom=True),
+            Field("Weight", "decimal", decimal_place=2, custom=True),
+            _lookup("Parent_Id", "Projects"),
+            *SYSTEM_FIELDS[3:5],
+        ),
+        generated_type="subform",
+        default_records=300,
     )
     return (
         leads,
@@ -597,6 +653,10 @@ def _crm_modules() -> tuple[Module, ...]:
         emails,
         linking,
         price_tiers,
+        quotes,
+        quoted_items,
+        milestones,
+        team_linking,
     )
 
 
@@ -675,24 +735,30 @@ class Org:
         return str(base + list(self.modules[product]).index(module) * 1000 + position)
 
     def parent_of(self, product: str, api_name: str) -> dict[str, str]:
-        """``parent_module`` of a subform module: the module holding the subform field."""
-        for module in self.modules[product].values():
-            for item in module.fields:
-                if item.data_type == "subform" and item.lookup_module == api_name:
-                    return {
-                        "api_name": module.api_name,
-                        "id": self.module_id(product, module.api_name),
-                    }
-        return {}
+        """``parent_module`` of a child module: the module holding its subform or lookup."""
+        parent = self.child_modules(product).get(api_name)
+        return {"api_name": parent, "id": self.module_id(product, parent)} if parent else {}
 
-    def linking_module(self, product: str, connected: str) -> str:
-        """The linking module of a multi-select lookup to ``connected``, "" when none."""
+    def linking_module(self, product: str, owner: str, connected: str) -> str:
+        """The linking module of a multi-select lookup from ``owner`` to ``connected``."""
         for module in self.modules[product].values():
-            if module.generated_type == "linking" and any(
-                f.lookup_module == connected for f in module.fields
-            ):
+            targets = {f.lookup_module for f in module.fields}
+            if module.generated_type == "linking" and {owner, connected} <= targets:
                 return module.api_name
         return ""
+
+    def child_modules(self, product: str) -> dict[str, str]:
+        """Each subform and linking module's parent: the module whose field holds its rows."""
+        found = {}
+        for module in self.modules[product].values():
+            for item in module.fields:
+                if item.data_type == "subform" and item.lookup_module:
+                    found[item.lookup_module] = module.api_name
+                elif item.data_type in MULTI_LOOKUP_TYPES and item.lookup_module:
+                    linking = self.linking_module(product, module.api_name, item.lookup_module)
+                    if linking:
+                        found[linking] = module.api_name
+        return found
 
     def module_id(self, product: str, api_name: str) -> str:
         """The module's id in the org (unique across both products), "" when unknown."""

@@ -55,6 +55,7 @@ ROUTES = [
     ("GET", re.compile(rf"^{ADMIN}/health$"), "admin_health"),
     ("GET", re.compile(rf"^{ADMIN}/records/(\w+)$"), "admin_records"),
     ("GET", re.compile(rf"^{ADMIN}/requests$"), "admin_requests"),
+    ("GET", re.compile(rf"^{ADMIN}/ics_events$"), "admin_ics_events"),
     ("POST", re.compile(rf"^{ADMIN}/mutate$"), "admin_mutate"),
     ("POST", re.compile(rf"^{ADMIN}/delete$"), "admin_delete"),
     ("POST", re.compile(rf"^{ADMIN}/faults$"), "admin_faults"),
@@ -224,7 +225,7 @@ class Handler(AdminRoutes, RestRoutes, HandlerBase):
             200,
             {
                 "fields": [
-                    f.metadata(org.field_id(product, name, n), org, product)
+                    f.metadata(org.field_id(product, name, n), org, product, name)
                     for n, f in enumerate(module.fields)
                 ]
             },
