@@ -5,12 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
 from tap_zoho_bulkread.errors import ExportFileError
@@ -24,6 +22,7 @@ from tap_zoho_bulkread.metadata import (
     KIND_TAGS,
     FieldSpec,
 )
+from tap_zoho_bulkread.result_zip import DAMAGED_ZIP, damaged_zip, result_member
 
 # Zoho's multi-line fields hold up to 32,000 characters, rich text more; csv's default
 # limit (128 KiB) would refuse a legitimate export. The bounds below keep memory flat whatever
@@ -33,9 +32,6 @@ MAX_ROW_CHARS = 64 * 1024 * 1024
 MAX_LINE_CHARS = MAX_FIELD_CHARS
 MAX_CELLS = 5000
 ROW_CHECK_CHARS = 256 * 1024  # rows shorter than this cannot break the bounds below
-MAX_INFLATION = 200  # a CSV compresses about 10x; a zip bomb thousands of times
-MIN_INFLATION_ALLOWANCE = 256 * 1024 * 1024
-ENCRYPTED_FLAG = 0x1  # bit 0 of a zip entry's general purpose flags
 csv.field_size_limit(MAX_FIELD_CHARS)
 BOOLEANS = {"true": True, "false": False}
 # "HH:MM:SS" -> HH for every valid time of day: one lookup validates and splits a time.
@@ -205,23 +201,10 @@ class RecordDecoder:
 
     def batches(self, path: Path, job_id: str, size: int = 2000) -> Iterator[list[dict[str, Any]]]:
         """Yield the typed records of a downloaded result zip, ``size`` rows at a time."""
-        try:
-            archive = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, OSError):
-            raise ExportFileError(
-                f"{self.stream}: the result of job {job_id} is not a valid zip file; run the "
-                "sync again to download it anew."
-            ) from None
-        with archive:
-            member = self._member(archive, job_id)
-            lines = _BoundedLines(self.stream, job_id)
+        lines = _BoundedLines(self.stream, job_id)
+        with result_member(path, job_id, self.stream, "csv") as raw:
             try:
-                with (
-                    io.BufferedReader(
-                        _InflationGuard(archive.open(member), member.compress_size)
-                    ) as raw,
-                    io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text,
-                ):
+                with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
                     reader = lines.reader = csv.reader(lines.of(text))
                     yield from self._read(reader, lines, job_id, size)
             except csv.Error as exc:
@@ -229,11 +212,8 @@ class RecordDecoder:
                     f"{self.stream}: line {lines.number} of job {job_id}'s CSV cannot be "
                     f"read ({exc}); the export is damaged. Run the sync again."
                 ) from None
-            except (zipfile.BadZipFile, zlib.error, EOFError):
-                raise ExportFileError(
-                    f"{self.stream}: the result of job {job_id} is a damaged zip (it breaks "
-                    f"off near line {lines.number}). Run the sync again."
-                ) from None
+            except DAMAGED_ZIP:
+                raise damaged_zip(self.stream, job_id, f"near line {lines.number}") from None
             except UnicodeDecodeError:
                 raise ExportFileError(
                     f"{self.stream}: job {job_id}'s CSV is not UTF-8 near line "
@@ -266,29 +246,6 @@ class RecordDecoder:
                 batch = []
         if batch:
             yield batch
-
-    def _member(self, archive: zipfile.ZipFile, job_id: str) -> zipfile.ZipInfo:
-        members = archive.infolist()
-        if len(members) != 1:
-            raise ExportFileError(
-                f"{self.stream}: the result of job {job_id} holds {len(members)} files, "
-                "Zoho sends exactly one CSV"
-            )
-        name = members[0].filename
-        if PurePosixPath(name).name != name or "\\" in name or not name.endswith(".csv"):
-            raise ExportFileError(
-                f"{self.stream}: the result of job {job_id} holds {name[:80]!r}, not a plain "
-                "CSV name"
-            )
-        member = members[0]
-        encrypted = member.flag_bits & ENCRYPTED_FLAG
-        if encrypted or member.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            how = "it is encrypted" if encrypted else f"compression method {member.compress_type}"
-            raise ExportFileError(
-                f"{self.stream}: the result of job {job_id} cannot be unzipped ({how}); Zoho "
-                "sends a plain deflated zip. Run the sync again."
-            )
-        return member
 
     def _bad_value(
         self, row: list[str], plan: list[tuple[int, str, str]], line: int, job_id: str
@@ -352,35 +309,3 @@ class _BoundedLines:
     def next_row(self) -> None:
         """A row ended: its bounds start again."""
         self.row_chars = self.row_cells = 0
-
-
-class _InflationGuard(io.RawIOBase):
-    """A zip member's bytes, refused once they inflate far beyond any real CSV's ratio."""
-
-    def __init__(self, member: IO[bytes], compressed: int) -> None:
-        super().__init__()
-        self.member = member
-        self.allowance = max(compressed * MAX_INFLATION, MIN_INFLATION_ALLOWANCE)
-        self.inflated = 0
-
-    def readable(self) -> bool:
-        """Always: this is a reader."""
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer`` from the member, counting what it inflates to."""
-        chunk = self.member.read(len(buffer))
-        self.inflated += len(chunk)
-        if self.inflated > self.allowance:
-            raise ExportFileError(
-                f"the result zip inflates past {self.allowance // 2**20} MiB, over "
-                f"{MAX_INFLATION} times its compressed size: a zip bomb, not an export. "
-                "Run the sync again; if it repeats, report it to Zoho."
-            )
-        buffer[: len(chunk)] = chunk
-        return len(chunk)
-
-    def close(self) -> None:
-        """Close the member too."""
-        self.member.close()
-        super().close()

@@ -7,16 +7,21 @@ checks on the module settings that need the metadata. Knows nothing of how recor
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from singer_sdk.singerlib import Catalog
 
-from tap_zoho_bulkread.answers import metadata_entries
+from tap_zoho_bulkread.answers import API_NAME, metadata_entries
 from tap_zoho_bulkread.client import ZohoClient
-from tap_zoho_bulkread.errors import ConfigurationError
+from tap_zoho_bulkread.errors import ConfigurationError, ZohoAPIError
 from tap_zoho_bulkread.metadata import (
+    CHILD_GENERATED_TYPES,
+    NOT_EXPORTABLE_TYPES,
     FieldSpec,
+    child_module_of,
+    dot_fields_from_schema,
     field_specs,
     module_is_exportable,
     specs_from_schema,
@@ -30,11 +35,16 @@ REST_STREAMS = ("Users", "Deleted_Records")
 
 @dataclass(frozen=True)
 class DiscoveredModule:
-    """A module to stream: its name, JSON schema and how each field is decoded."""
+    """A module to stream: its name, JSON schema, how each field is decoded, its dot fields.
+
+    ``child_of`` names the parent of a subform or linking module (whose rows it holds).
+    """
 
     module: str
     schema: dict[str, Any]
     specs: list[FieldSpec]
+    dot_fields: tuple[str, ...] = ()
+    child_of: str | None = None
 
 
 def check_lookup_fields(
@@ -70,8 +80,32 @@ def modules_from_catalog(catalog: Catalog, logger: logging.Logger) -> list[Disco
         if entry.tap_stream_id in REST_STREAMS:
             continue
         schema = entry.schema.to_dict()
-        found.append(DiscoveredModule(entry.tap_stream_id, schema, specs_from_schema(schema)))
+        description = str(schema.get("description", ""))
+        parent = CHILD_DESCRIPTION.match(description)
+        found.append(
+            DiscoveredModule(
+                entry.tap_stream_id,
+                schema,
+                specs_from_schema(schema),
+                dot_fields_from_schema(schema),
+                parent.group(1) if parent else None,
+            )
+        )
     return found
+
+
+class _FieldsCache:
+    """``settings/fields`` of each module, asked for once per discovery."""
+
+    def __init__(self, client: ZohoClient, prefix: str) -> None:
+        self.client, self.prefix = client, prefix
+        self.known: dict[str, list[dict[str, Any]]] = {}
+
+    def of(self, module: str) -> list[dict[str, Any]]:
+        if module not in self.known:
+            answer = self.client.get_json(f"{self.prefix}/fields", {"module": module})
+            self.known[module] = metadata_entries(answer, "fields", module)
+        return self.known[module]
 
 
 def modules_from_metadata(
@@ -82,10 +116,14 @@ def modules_from_metadata(
     module_settings: dict[str, ModuleSettings],
     logger: logging.Logger,
 ) -> list[DiscoveredModule]:
-    """The exportable modules of ``{prefix}/modules`` (or ``wanted`` of them), with fields."""
+    """The exportable modules of ``{prefix}/modules`` (or ``wanted`` of them), with fields.
+
+    Subform and linking modules are streams of their own; their lookups to the parent and
+    linked records come with a dot field for each linked record's name.
+    """
     listed = metadata_entries(client.get_json(f"{prefix}/modules"), "modules", "Zoho")
-    exportable = [m["api_name"] for m in listed if module_is_exportable(m)]
-    chosen = wanted or exportable
+    exportable = {m["api_name"]: m for m in listed if module_is_exportable(m)}
+    chosen = wanted or list(exportable)
     unknown = sorted(set(chosen) - set(exportable))
     if unknown:
         raise ConfigurationError(
@@ -98,13 +136,104 @@ def modules_from_metadata(
             f"module_settings names {unknown_settings}, which are not among the synced "
             f"modules ({', '.join(sorted(chosen))})."
         )
+    fields = _FieldsCache(client, prefix)
     found = []
     for module in chosen:
-        entries = metadata_entries(
-            client.get_json(f"{prefix}/fields", {"module": module}), "fields", module
-        )
+        entries = fields.of(module)
         specs = field_specs(entries, module, logger)
         settings = module_settings.get(module) or ModuleSettings()
         check_lookup_fields(module, settings.lookup_fields, entries)
-        found.append(DiscoveredModule(module, stream_schema(specs, settings.lookup_fields), specs))
+        child_of = None
+        dot_fields = list(settings.lookup_fields)
+        if exportable[module].get("generated_type") in CHILD_GENERATED_TYPES:
+            child_of = _parent_name(exportable[module], entries)
+            taken = {entry["api_name"] for entry in entries} | set(dot_fields)
+            dot_fields += [
+                f
+                for f in _linked_names(entries, fields)
+                if f not in taken and dot_field_property(f) not in taken
+            ]
+        schema = stream_schema(specs, dot_fields)
+        schema["description"] = _describe(module, exportable[module], entries, child_of)
+        found.append(DiscoveredModule(module, schema, specs, tuple(dot_fields), child_of))
     return found
+
+
+CHILD_DESCRIPTION = re.compile(r"Zoho (?:subform|linking) module of ([A-Za-z0-9_$]+)")
+
+
+def _parent_name(module: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    """The parent of a child module: ``parent_module``, else the module Parent_Id points to."""
+    parent = module.get("parent_module")
+    name = parent.get("api_name") if isinstance(parent, dict) else None
+    if not isinstance(name, str) or API_NAME.fullmatch(name) is None:
+        name = next((t for f, t in _lookups(entries) if f == "Parent_Id"), None)
+    return name or "an unnamed module"
+
+
+def _lookups(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(field, target module) of each record lookup among ``entries``."""
+    found = []
+    for entry in entries:
+        lookup = entry.get("lookup")
+        target = lookup.get("module") if isinstance(lookup, dict) else None
+        name = target.get("api_name") if isinstance(target, dict) else None
+        if (
+            entry.get("data_type") == "lookup"
+            and isinstance(name, str)
+            and API_NAME.fullmatch(name)
+        ):
+            found.append((str(entry["api_name"]), name))
+    return found
+
+
+def name_field(entries: list[dict[str, Any]]) -> str | None:
+    """The field naming a module's records: its mandatory ``Name``, ``*_Name`` or ``Subject``."""
+    names = [
+        str(entry["api_name"])
+        for entry in entries
+        if entry.get("data_type") == "text" and entry.get("system_mandatory") is True
+    ]
+    for wanted in ("Name", "_Name", "Subject"):
+        for name in names:
+            if name == wanted or (wanted.startswith("_") and name.endswith(wanted)):
+                return name
+    return None
+
+
+def _linked_names(entries: list[dict[str, Any]], fields: _FieldsCache) -> list[str]:
+    """Dot fields naming the records a child row links to (``Parent_Id.Subject`` style)."""
+    found = []
+    for field_name, target in _lookups(entries):
+        if target == "Layouts":
+            continue
+        try:
+            name = name_field(fields.of(target))
+        except ZohoAPIError:
+            continue  # a linked module the token cannot describe: ids only
+        if name:
+            found.append(f"{field_name}.{name}")
+    return found
+
+
+def _describe(
+    module: str, listed: dict[str, Any], entries: list[dict[str, Any]], child_of: str | None
+) -> str:
+    """The stream's description: what a child module holds, or where a module's child data is."""
+    if child_of is not None:
+        kind = listed.get("generated_type")
+        how = (
+            "one row per subform row; Parent_Id is the id of its record"
+            if kind == "subform"
+            else "one row per link of a multi-select lookup; its lookups hold both records' ids"
+        )
+        return f"Zoho {kind} module of {child_of}: {how}."
+    children = []
+    for entry in entries:
+        child = child_module_of(entry) if entry.get("data_type") in NOT_EXPORTABLE_TYPES else None
+        if child:
+            children.append(f"{entry['api_name']} -> stream {child}")
+    text = f"Zoho module {module}."
+    if children:
+        text += " Child data not in this stream's columns: " + "; ".join(children) + "."
+    return text

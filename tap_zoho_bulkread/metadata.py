@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from tap_zoho_bulkread.answers import API_NAME
 from tap_zoho_bulkread.settings import dot_field_property
 
 # Bulk read refuses these; Zoho has no metadata flag for it, so this list is kept by hand.
@@ -31,8 +32,16 @@ DENIED_MODULES = frozenset(
         "Documents",
     }
 )
-EXPORTABLE_GENERATED_TYPES = frozenset({"default", "custom"})
+CHILD_GENERATED_TYPES = frozenset({"subform", "linking"})
+EXPORTABLE_GENERATED_TYPES = frozenset({"default", "custom"}) | CHILD_GENERATED_TYPES
 NOT_EXPORTABLE_TYPES = frozenset({"multiselectlookup", "multiuserlookup", "subform"})
+# Where the fields metadata names the module holding a left-out field's rows.
+CHILD_MODULE_PATHS = (
+    ("subform", "module"),
+    ("associated_module",),
+    ("multiselectlookup", "linking_module"),
+    ("multiuserlookup", "linking_module"),
+)
 
 STRING_TYPES = frozenset(
     {
@@ -128,8 +137,14 @@ def field_specs(
             continue
         kind = field_kind(name, data_type, entry.get("json_type"))
         if kind is None and data_type in NOT_EXPORTABLE_TYPES:
+            child = child_module_of(entry)
             logger.info(
-                "%s.%s (%s) cannot be exported by bulk read; left out", module, name, data_type
+                "%s.%s (%s) is not a column of %s; %s",
+                module,
+                name,
+                data_type,
+                module,
+                f"its rows are the stream {child}" if child else "bulk read cannot export it",
             )
             continue
         if kind is None:
@@ -142,6 +157,18 @@ def field_specs(
             kind = KIND_STRING
         specs.append(FieldSpec(name, data_type, kind))
     return specs
+
+
+def child_module_of(entry: dict[str, Any]) -> str | None:
+    """The module holding a subform's or multi-select lookup's rows, as the metadata names it."""
+    for path in CHILD_MODULE_PATHS:
+        node: Any = entry
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        name = node.get("api_name") if isinstance(node, dict) else None
+        if isinstance(name, str) and API_NAME.fullmatch(name):
+            return name
+    return None
 
 
 HIDDEN_STATUSES = frozenset({"system_hidden", "scheduled_for_deletion"})
@@ -168,7 +195,7 @@ def stream_schema(specs: list[FieldSpec], lookup_fields: list[str]) -> dict[str,
         properties[spec.name] = spec.json_schema()
     for dotted in lookup_fields:
         schema = FieldSpec(dotted, "lookup_field", KIND_STRING).json_schema()
-        schema["description"] = f"Zoho lookup dot field {dotted}"
+        schema["description"] = DOT_FIELD_DESCRIPTION + dotted
         properties[dot_field_property(dotted)] = schema
     return {"type": "object", "properties": properties}
 
@@ -183,6 +210,19 @@ def specs_from_schema(schema: dict[str, Any]) -> list[FieldSpec]:
         data_type = description.removeprefix("Zoho data type: ")
         specs.append(FieldSpec(name, data_type, _kind_from_json_schema(name, prop)))
     return specs
+
+
+DOT_FIELD_DESCRIPTION = "Zoho lookup dot field "
+
+
+def dot_fields_from_schema(schema: dict[str, Any]) -> tuple[str, ...]:
+    """The dot fields of a catalog schema, as ``stream_schema`` described them."""
+    found = []
+    for prop in schema.get("properties", {}).values():
+        description = str(prop.get("description", "")) if isinstance(prop, dict) else ""
+        if description.startswith(DOT_FIELD_DESCRIPTION):
+            found.append(description.removeprefix(DOT_FIELD_DESCRIPTION))
+    return tuple(found)
 
 
 def _kind_from_json_schema(name: str, prop: dict[str, Any]) -> str:

@@ -27,6 +27,7 @@ class JobQuery:
     fields: tuple[str, ...] | None
     criteria: dict[str, Any] | None
     cvid: str | None
+    file_type: str = "csv"  # "ics": Events as iCalendar, which takes no fields
 
 
 def zoho_datetime(moment: datetime) -> str:
@@ -169,4 +170,6 @@ def job_body(
         body["page_token"] = page_token
     else:
         body["page"] = page
+    if query.file_type != "csv":
+        return {"query": body, "file_type": query.file_type}
     return {"query": body}

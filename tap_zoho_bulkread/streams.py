@@ -62,16 +62,20 @@ class ZohoModuleStream(ZohoStream):
         module: str,
         schema: dict[str, Any],
         specs: list[FieldSpec],
+        dot_fields: tuple[str, ...],
         replication_key: str | None,
         settings: ModuleSettings,
         bulk_reader: Callable[[Path, str], BulkReader],
         product: str,
         deletions: DeletionReader | None = None,
+        child_of: str | None = None,
     ) -> None:
         """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs.
 
         With ``deletions``, the stream also emits ``{id, _sdc_deleted_at}`` for each record Zoho
-        lists as deleted since the last run.
+        lists as deleted since the last run. ``child_of`` names the parent of a subform or
+        linking module. Without a replication key the stream is FULL_TABLE: each run exports
+        everything and ends with ACTIVATE_VERSION, so targets can drop rows that disappeared.
         """
         if deletions is not None:
             schema = {
@@ -82,11 +86,13 @@ class ZohoModuleStream(ZohoStream):
         self.deletions = deletions
         self.module = module
         self.specs = specs
+        self.dot_fields = dot_fields
         self.settings = settings
         self.primary_keys = ["id"]
         self.replication_key = replication_key
         self.bulk_reader = bulk_reader
         self.product = product
+        self.child_of = child_of
         self._line_writer: RecordLineWriter | None = None
         self._newest: str | None = None
 
@@ -149,7 +155,7 @@ class ZohoModuleStream(ZohoStream):
         selected = [
             name for name in self.selected_properties() if name not in refused | {DELETED_AT}
         ]
-        dot_properties = {dot_field_property(f): f for f in self.settings.lookup_fields}
+        dot_properties = {dot_field_property(f): f for f in self.dot_fields}
         return build_query(
             module=self.module,
             selected=[name for name in selected if name != "id" and name not in dot_properties],
@@ -200,6 +206,9 @@ class ZohoModuleStream(ZohoStream):
                 refused |= {field}
         if self.deletions is not None:
             yield from self._deleted_records()
+        if self.replication_key is None and self._stream_version is not None:
+            # only after the last page: an interrupted export never makes the target drop rows
+            self._write_activate_version_message(self._stream_version)
         self._save_checkpoint(None)
         self.logger.info(
             "%s: %d records in %.1fs", self.module, emitted[0], time.monotonic() - started
@@ -230,7 +239,7 @@ class ZohoModuleStream(ZohoStream):
             name = name.get("api_name")
         if not isinstance(name, str):
             return None
-        prop = dot_field_property(name) if name in self.settings.lookup_fields else name
+        prop = dot_field_property(name) if name in self.dot_fields else name
         selected = self.selected_properties()
         if prop not in selected or prop in refused or prop == "id":
             return None
@@ -257,7 +266,7 @@ class ZohoModuleStream(ZohoStream):
             self.module,
             self.specs,
             self.selected_properties(),
-            renamed={f: dot_field_property(f) for f in self.settings.lookup_fields},
+            renamed={f: dot_field_property(f) for f in self.dot_fields},
             absent=refused | {DELETED_AT},
         )
         work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
@@ -325,6 +334,18 @@ class ZohoModuleStream(ZohoStream):
         finally:
             path.unlink(missing_ok=True)
 
+    def _table_version(self) -> int:
+        """A FULL_TABLE run's version: new, or the interrupted run's when its export resumes.
+
+        The rows of the pages read before the interruption carry that version; a new one
+        would make the target drop them at ACTIVATE_VERSION.
+        """
+        saved = self.stream_state.get(CHECKPOINT_KEY)
+        version = saved.get("version") if isinstance(saved, dict) else None
+        if Checkpoint.from_state(saved) is not None and type(version) is int and version > 0:
+            return version
+        return time.time_ns() // 1_000_000
+
     def _note_newest(self, batch: list[dict[str, Any]]) -> None:
         key = self.replication_key
         if key:
@@ -344,6 +365,8 @@ class ZohoModuleStream(ZohoStream):
                 return
         else:
             state[CHECKPOINT_KEY] = {**checkpoint.to_state(), "newest": self._newest}
+            if self.replication_key is None:
+                state[CHECKPOINT_KEY]["version"] = self._stream_version
         self.state_manager.is_flushed = False
         self._write_state_message()
 
@@ -356,6 +379,9 @@ class ZohoModuleStream(ZohoStream):
         speed of parsing the CSV. It applies only in the plain case (no partitions, child
         streams, dry-run limit or stream maps); otherwise the SDK's own loop runs.
         """
+        if self.replication_key is None:
+            self._stream_version = self._table_version()
+            self._line_writer = None
         writer = self._fast_record_writer()
         plain = (
             context is None

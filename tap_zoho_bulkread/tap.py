@@ -307,7 +307,7 @@ class TapZohoBulkRead(Tap):
             modules=lambda: [
                 stream.module
                 for stream in self.streams.values()
-                if isinstance(stream, ZohoModuleStream) and stream.selected
+                if isinstance(stream, ZohoModuleStream) and stream.selected and not stream.child_of
             ],
         )
 
@@ -326,11 +326,13 @@ class TapZohoBulkRead(Tap):
             module=found.module,
             schema=found.schema,
             specs=found.specs,
+            dot_fields=found.dot_fields,
             replication_key=self._replication_key(found.module, found.schema.get("properties", {})),
             settings=self._module_settings(found.module),
             bulk_reader=self.bulk_reader,
             product=self.product,
-            deletions=self._module_deletions(),
+            deletions=None if found.child_of else self._module_deletions(),
+            child_of=found.child_of,
         )
 
     @classmethod

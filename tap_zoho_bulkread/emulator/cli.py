@@ -15,7 +15,9 @@ A local Zoho CRM + Bigin Bulk Read server (OAuth, metadata, bulk read jobs, zipp
 results) for tests, demos and benchmarks. Serves on loopback only and never calls out.
 
 Admin paths: GET /__emulator__/health, GET /__emulator__/records/{module}?product=crm
-(ground truth as JSON lines, times in UTC), GET /__emulator__/requests, POST
+(ground truth as JSON lines, times in UTC; &fields=A,B.c adds values), GET
+/__emulator__/ics_events (the VEVENTs of Events as a client should read them), GET
+/__emulator__/requests, POST
 /__emulator__/mutate {"module","product","create","update"}, POST /__emulator__/faults
 {"seed","error_rate","burst_429","drop_downloads","fail_next_job":{module:code},
 "slow_job_seconds","download_delay_seconds","token_seconds","revoke_tokens",
