@@ -30,7 +30,7 @@ from tap_zoho_bulkread.metadata import (
 from tap_zoho_bulkread.settings import ModuleSettings, dot_field_property
 
 LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
-REST_STREAMS = ("Users", "Deleted_Records")
+REST_STREAMS = ("Users", "Deleted_Records", "Events_ICS")  # streams not of a module
 
 
 @dataclass(frozen=True)

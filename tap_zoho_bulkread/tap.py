@@ -26,6 +26,7 @@ from tap_zoho_bulkread.discovery import (
     modules_from_metadata,
 )
 from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoError
+from tap_zoho_bulkread.ics_stream import EventsIcsStream
 from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings, create_jobs_ahead
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
 from tap_zoho_bulkread.rest_streams import DeletedRecordsStream, DeletionReader, UsersStream
@@ -125,6 +126,9 @@ class TapZohoBulkRead(Tap):
                     description="Also emit {id, _sdc_deleted_at} in each module's stream for "
                     "records Zoho lists as deleted (for targets that delete on _sdc_deleted_at, "
                     "such as target-duckdb with hard_delete)."),
+        th.Property("events_ics", th.BooleanType, default=False,
+                    description="Add the stream Events_ICS: Events exported as iCalendar, one "
+                    "record per VEVENT with recurrence rules and edited occurrences."),
         th.Property("token_cache", th.BooleanType, default=True,
                     description="Keep the access token (valid an hour) in a private file in "
                     "the user's cache folder, so discovery and syncs share one refresh."),
@@ -278,7 +282,10 @@ class TapZohoBulkRead(Tap):
             )
         with_users = not catalog or "Users" in catalog
         with_deletions = not catalog or "Deleted_Records" in catalog
+        with_ics = "Events_ICS" in catalog if catalog else bool(self.config.get("events_ics"))
         streams: list[Stream] = [self._module_stream(module) for module in found]
+        if with_ics:
+            streams.append(EventsIcsStream(self, bulk_reader=self.bulk_reader))
         if with_users:
             streams.append(self._users_stream())
         if with_deletions:

@@ -113,7 +113,7 @@ def calendar_events(
             start=start,
             end=end,
             summary=str(read["Event_Title"](index)),
-            description=read["Description"](index),
+            description=_lines(read["Description"](index)),
             location=location,
             organizer=(owner.full_name, owner.email),
             attendees=attendees,
@@ -143,10 +143,15 @@ def calendar_events(
             )
 
 
+def _lines(text: str | None) -> str | None:
+    """Text as an ICS value can hold it: line breaks are plain newlines."""
+    return None if text is None else text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def escape_text(value: str) -> str:
     """An iCalendar TEXT value: backslash, semicolon, comma and newlines escaped."""
     escaped = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return escaped.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+    return escaped.replace("\n", "\\n")
 
 
 def fold(line: str) -> bytes:

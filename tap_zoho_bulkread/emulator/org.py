@@ -317,6 +317,11 @@ def _lookup(name: str, module: str) -> Field:
     return Field(name, "lookup", lookup_module=module, json_type="jsonobject")
 
 
+def _parent_lookup(module: str) -> Field:
+    """A subform row's link to the record holding it."""
+    return Field("Parent_Id", "lookup", lookup_module=module, required=True, read_only=True)
+
+
 SYSTEM_FIELDS: tuple[Field, ...] = (
     Field("Owner", "ownerlookup", lookup_module="users", required=True),
     Field("Created_By", "userlookup", lookup_module="users", required=True, read_only=True),
@@ -568,8 +573,8 @@ def _crm_modules() -> tuple[Module, ...]:
     linking = Module(
         "Contacts_X_Deals",
         (
-            _lookup("Contact", "Contacts"),
-            _lookup("Deal", "Deals"),
+            Field("Contact", "lookup", lookup_module="Contacts", required=True),
+            Field("Deal", "lookup", lookup_module="Deals", required=True),
             *SYSTEM_FIELDS[:5],
         ),
         generated_type="linking",
@@ -587,7 +592,7 @@ def _crm_modules() -> tuple[Module, ...]:
         (
             Field("Tier_Price", "currency", decimal_place=2, required=True),
             Field("Min_Qty", "integer", required=True),
-            _lookup("Parent_Id", "Products"),
+            _parent_lookup("Products"),
         ),
         generated_type="subform",
         default_records=140,
@@ -618,7 +623,7 @@ def _crm_modules() -> tuple[Module, ...]:
             Field("Discount", "currency", decimal_place=2),
             Field("Total", "currency", decimal_place=2, read_only=True),
             _text("Description"),
-            _lookup("Parent_Id", "Quotes"),
+            _parent_lookup("Quotes"),
             *SYSTEM_FIELDS[3:5],
         ),
         generated_type="subform",
@@ -631,7 +636,7 @@ def _crm_modules() -> tuple[Module, ...]:
             Field("Due_On", "date", custom=True),
             Field("Done", "boolean", custom=True),
             Field("Weight", "decimal", decimal_place=2, custom=True),
-            _lookup("Parent_Id", "Projects"),
+            _parent_lookup("Projects"),
             *SYSTEM_FIELDS[3:5],
         ),
         generated_type="subform",

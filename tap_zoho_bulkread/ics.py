@@ -1,0 +1,227 @@
+"""Zoho's ICS export of Events -> one record per VEVENT, parsed by the icalendar library.
+
+The file is read one VEVENT at a time (never whole): its time zones are parsed first, then
+each VEVENT on its own. What the library reads leniently (a bad date, a missing UID) is refused
+here, as a CSV cell would be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import icalendar
+from icalendar.parser import Contentlines
+from icalendar.prop import vDDDTypes
+
+from tap_zoho_bulkread.errors import ExportFileError
+from tap_zoho_bulkread.result_zip import DAMAGED_ZIP, damaged_zip, result_member
+
+MAX_LINE_BYTES = 1024 * 1024
+MAX_EVENT_BYTES = 4 * 1024 * 1024
+MAX_TIMEZONE_BYTES = 1024 * 1024
+MAX_ATTENDEES = 5000
+
+NULLABLE_STRING = {"type": ["string", "null"]}
+EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Zoho Events as ICS (file_type ics): one row per VEVENT. A recurring event "
+    "is one row with rrule; an edited occurrence is a row of its own with recurrence_id.",
+    "properties": {
+        "id": {"type": ["string"], "description": "uid, plus '/' and recurrence_id if any"},
+        "uid": {"type": ["string"]},
+        "recurrence_id": {
+            **NULLABLE_STRING,
+            "description": "The occurrence an edited instance replaces (UTC, or a date)",
+        },
+        "summary": NULLABLE_STRING,
+        "description": NULLABLE_STRING,
+        "location": NULLABLE_STRING,
+        "start": {**NULLABLE_STRING, "description": "UTC datetime, or a date (all-day)"},
+        "end": {**NULLABLE_STRING, "description": "UTC datetime, or a date (all-day; exclusive)"},
+        "all_day": {"type": ["boolean", "null"]},
+        "rrule": {**NULLABLE_STRING, "description": "The recurrence rule, as in the file"},
+        "organizer": {**NULLABLE_STRING, "description": "The organizer's email address"},
+        "attendees": {"type": ["array", "null"], "items": {"type": "string"}},
+        "status": NULLABLE_STRING,
+        "sequence": {"type": ["integer", "null"]},
+        "created": {"type": ["string", "null"], "format": "date-time"},
+        "last_modified": {"type": ["string", "null"], "format": "date-time"},
+        "vevent": {**NULLABLE_STRING, "description": "The VEVENT as Zoho wrote it (folded)"},
+    },
+}
+
+
+def ics_records(path: Path, job_id: str, stream: str) -> Iterator[dict[str, Any]]:
+    """Yield a record per VEVENT of the ICS file in a downloaded result zip."""
+    with result_member(path, job_id, stream, "ics") as raw:
+        reader = _ComponentReader(raw, f"{stream}: job {job_id}'s ICS")
+        try:
+            for kind, text in reader.components():
+                if kind == "VTIMEZONE":
+                    # a calendar of time zones only: the library keeps them for the TZIDs below
+                    icalendar.Calendar.from_ical(
+                        b"BEGIN:VCALENDAR\r\n" + text + b"END:VCALENDAR\r\n"
+                    )
+                elif kind == "VEVENT":
+                    yield event_record(text, f"{reader.where} (line {reader.line})")
+        except DAMAGED_ZIP:
+            raise damaged_zip(stream, job_id, f"near line {reader.line}") from None
+        except UnicodeDecodeError:
+            raise ExportFileError(
+                f"{reader.where} is not UTF-8 near line {reader.line}; the export is damaged. "
+                "Run the sync again."
+            ) from None
+        except ValueError as exc:
+            raise ExportFileError(
+                f"{reader.where} cannot be read near line {reader.line} ({str(exc)[:120]}); "
+                "the export is damaged. Run the sync again."
+            ) from None
+
+
+class _ComponentReader:
+    """The top-level components of a VCALENDAR, as raw (folded) text, each bounded in size."""
+
+    def __init__(self, raw: IO[bytes], where: str) -> None:
+        self.raw, self.where, self.line = raw, where, 0
+
+    def _lines(self) -> Iterator[bytes]:
+        while True:
+            line = self.raw.readline(MAX_LINE_BYTES + 1)
+            if not line:
+                return
+            self.line += 1
+            if len(line) > MAX_LINE_BYTES:
+                raise ExportFileError(
+                    f"{self.where} has a line over {MAX_LINE_BYTES // 2**20} MiB near line "
+                    f"{self.line}; no real export holds one. Run the sync again."
+                )
+            yield line
+
+    def components(self) -> Iterator[tuple[str, bytes]]:
+        """Yield (name, text) of each component inside the VCALENDAR."""
+        lines = self._lines()
+        first = next(lines, b"").lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
+        if first.upper() != b"BEGIN:VCALENDAR":
+            raise ExportFileError(
+                f"{self.where} does not start with BEGIN:VCALENDAR; it is not an iCalendar "
+                "file. Run the sync again."
+            )
+        parts: list[bytes] = []
+        name, size, ended = "", 0, False
+        for line in lines:
+            bare = line.rstrip(b"\r\n").upper()
+            if not name:
+                if bare.startswith(b"BEGIN:"):
+                    name, parts, size = bare[6:].decode("ascii", "replace"), [line], len(line)
+                elif bare == b"END:VCALENDAR":
+                    ended = True
+                    break
+                continue
+            parts.append(line)
+            size += len(line)
+            limit = MAX_TIMEZONE_BYTES if name == "VTIMEZONE" else MAX_EVENT_BYTES
+            if size > limit:
+                raise ExportFileError(
+                    f"{self.where} has a {name[:20]} over {limit // 2**20} MiB near line "
+                    f"{self.line}; no real export holds one. Run the sync again."
+                )
+            if bare == f"END:{name}".encode():
+                yield name, b"".join(parts)
+                name = ""
+        if name or not ended:
+            raise ExportFileError(
+                f"{self.where} breaks off at line {self.line} before END:VCALENDAR; the "
+                "export is incomplete. Run the sync again."
+            )
+
+
+def _utc(value: datetime) -> str:
+    if value.tzinfo is None:  # a floating time: no zone is known, UTC is assumed
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def _moment(event: icalendar.Event, name: str, where: str) -> str | None:
+    prop = event.get(name)
+    if prop is None:
+        return None
+    value = prop.dt if isinstance(prop, vDDDTypes) else None
+    if isinstance(value, datetime):
+        return _utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise ExportFileError(f"{where}: {name} is not a date or a date-time ({str(prop)[:40]!r})")
+
+
+def _text(event: icalendar.Event, name: str) -> str | None:
+    value = event.get(name)
+    return None if value is None else str(value)
+
+
+def _email(address: Any) -> str:
+    text = str(address)
+    return text[7:] if text.lower().startswith("mailto:") else text
+
+
+def event_record(text: bytes, where: str) -> dict[str, Any]:
+    """The record of one VEVENT's text; a value the library could not read is refused."""
+    event = icalendar.Event.from_ical(text)
+    if not isinstance(event, icalendar.Event):
+        raise ExportFileError(f"{where}: a VEVENT could not be read")
+    if event.errors:
+        prop, problem = event.errors[0]
+        raise ExportFileError(
+            f"{where}: the VEVENT's {str(prop)[:30]} cannot be read ({str(problem)[:80]}); the "
+            "export is damaged. Run the sync again."
+        )
+    uid = _text(event, "UID")
+    if not uid:
+        raise ExportFileError(f"{where}: a VEVENT has no UID; the export is damaged.")
+    start = _moment(event, "DTSTART", where)
+    end = _moment(event, "DTEND", where)
+    if end is None and start is not None and event.get("DURATION") is not None:
+        end = _end_from_duration(event)
+    recurrence_id = _moment(event, "RECURRENCE-ID", where)
+    attendees = event.get("ATTENDEE")
+    attendees = attendees if isinstance(attendees, list) else [attendees] if attendees else []
+    if len(attendees) > MAX_ATTENDEES:
+        raise ExportFileError(f"{where}: a VEVENT lists over {MAX_ATTENDEES} attendees")
+    rrules = _raw_values(text, "RRULE") if event.get("RRULE") is not None else []
+    sequence = event.get("SEQUENCE")
+    organizer = event.get("ORGANIZER")
+    return {
+        "id": uid if recurrence_id is None else f"{uid}/{recurrence_id}",
+        "uid": uid,
+        "recurrence_id": recurrence_id,
+        "summary": _text(event, "SUMMARY"),
+        "description": _text(event, "DESCRIPTION"),
+        "location": _text(event, "LOCATION"),
+        "start": start,
+        "end": end,
+        "all_day": None if start is None else "T" not in start,
+        "rrule": "\n".join(rrules) or None,
+        "organizer": None if organizer is None else _email(organizer),
+        "attendees": [_email(a) for a in attendees],
+        "status": _text(event, "STATUS"),
+        "sequence": int(sequence) if sequence is not None else None,
+        "created": _moment(event, "CREATED", where),
+        "last_modified": _moment(event, "LAST-MODIFIED", where),
+        "vevent": text.decode(),
+    }
+
+
+def _raw_values(text: bytes, name: str) -> list[str]:
+    """The values of property ``name`` as written (the library would reorder an RRULE's parts)."""
+    found = []
+    for line in Contentlines.from_ical(text.decode()):  # type: ignore[no-untyped-call]
+        if line[: len(name) + 1].upper() in (f"{name}:", f"{name};"):
+            found.append(str(line.parts()[2]))
+    return found
+
+
+def _end_from_duration(event: icalendar.Event) -> str | None:
+    end = event.get("DTSTART").dt + event.get("DURATION").dt
+    return _utc(end) if isinstance(end, datetime) else end.isoformat()
