@@ -371,3 +371,39 @@ def test_deletions_in_module_streams_delete_rows_in_duckdb_with_hard_delete(
         assert loaded[module.lower()] == {t["id"] for t in ground_truth(emulator.url, module)}, (
             module
         )
+
+
+CHILD_MODULES = ["Quotes", "Quoted_Items", "Products", "Price_Tiers", "Contacts", "Deals",
+                 "Contacts_X_Deals", "Events"]  # fmt: skip
+
+
+def test_meltano_run_into_duckdb_loads_the_child_tables(emulator, tmp_path) -> None:
+    env = {
+        **emulator_env(emulator, tmp_path),
+        "TAP_ZOHO_BULKREAD_MODULES": json.dumps(CHILD_MODULES),
+        "TAP_ZOHO_BULKREAD_EVENTS_ICS": "true",
+    }
+    meltano_run(env, "target-duckdb")
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+
+        def rows(sql: str) -> list[tuple]:
+            return connection.sql(sql).fetchall()
+
+        for module in ("Quoted_Items", "Price_Tiers", "Contacts_X_Deals"):
+            loaded = {row[0] for row in rows(f"select id from zoho.{module.lower()}")}
+            assert loaded == {t["id"] for t in ground_truth(emulator.url, module)}, module
+        # every line item joins its quote, and carries the quote's subject
+        assert rows(
+            "select count(*) from zoho.quoted_items i left join zoho.quotes q "
+            "on i.parent_id = q.id where q.id is null or i.parent_id__subject <> q.subject"
+        ) == [(0,)]
+        assert rows(
+            "select count(*) from zoho.contacts_x_deals x join zoho.contacts c on c.id = x.contact "
+            "join zoho.deals d on d.id = x.deal"
+        ) == [(len(ground_truth(emulator.url, "Contacts_X_Deals")),)]
+        events = requests.get(f"{emulator.url}/__emulator__/ics_events", timeout=30)
+        expected = [json.loads(line) for line in events.text.splitlines()]
+        loaded_events = rows("select uid, recurrence_id, summary, start from zoho.events_ics")
+        assert sorted(loaded_events, key=str) == sorted(
+            ((e["uid"], e["recurrence_id"], e["summary"], e["start"]) for e in expected), key=str
+        )
