@@ -68,4 +68,4 @@ class EventsIcsStream(ZohoStream):
         finally:
             shutil.rmtree(work_dir, ignore_errors=True)
         self.logger.info("Events_ICS: %d events in %.1fs", emitted, time.monotonic() - started)
-        self._write_activate_version_message(self._stream_version)
+        self._activate_version(self._stream_version)

@@ -134,7 +134,7 @@ class UsersStream(ZohoStream):
             more = info.get("more_records") if isinstance(info, dict) else False
             if more is not True:
                 self.logger.info("Users: %d pages read", page)
-                self._write_activate_version_message(self._stream_version)
+                self._activate_version(self._stream_version)
                 return
         raise unexpected(f"the users list goes on past {MAX_USER_PAGES} pages", MAX_USER_PAGES)
 

@@ -15,7 +15,9 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
+from singer_sdk.helpers._batch import BatchConfig
 
+from tap_zoho_bulkread.batch import check_batch_config
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.query import normalize_criteria
 
@@ -145,6 +147,11 @@ def check_settings(config: dict[str, Any]) -> None:
             "modules is an empty list; name the modules to export, or remove the setting to "
             "export every module."
         )
+    level = config.get("batch_compression_level")
+    if level is not None and not 0 <= int(level) <= 9:
+        raise ConfigurationError(f"batch_compression_level is {level}; use 0 (none) to 9.")
+    if config.get("batch_config"):
+        check_batch_config(BatchConfig.from_dict(config["batch_config"]))
     for name in ("max_concurrent_jobs", "max_tries", "max_downloads_per_minute"):
         if name in config and config[name] is not None and int(config[name]) < 1:
             raise ConfigurationError(f"{name} is {config[name]}; it must be 1 or more.")

@@ -22,6 +22,15 @@ class ZohoStream(Stream):
             return
         super().log(message, *args, level=level, **kwargs)
 
+    def _activate_version(self, version: int) -> None:
+        """ACTIVATE_VERSION after a full read, except for BATCH loads.
+
+        Rows a target loads from BATCH files carry no table version (target-postgres leaves
+        ``_sdc_table_version`` NULL), so an ACTIVATE_VERSION would make it drop them.
+        """
+        if not self.get_batch_config(self.config):
+            self._write_activate_version_message(version)
+
     def _increment_stream_state(
         self, latest_record: dict[str, Any], *, context: Context | None = None
     ) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
+from tap_zoho_bulkread.batch import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
 from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
 from tap_zoho_bulkread.jobs import BulkReader, Checkpoint, ExportedPage
@@ -30,10 +31,12 @@ from tap_zoho_bulkread.stream_base import ZohoStream
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
+    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
 
 
 CHECKPOINT_KEY = "zoho_export"
+PAGE_END: list[dict[str, Any]] = []  # yielded by record_batches after each page's records
 DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA = {
@@ -208,7 +211,7 @@ class ZohoModuleStream(ZohoStream):
             yield from self._deleted_records()
         if self.replication_key is None and self._stream_version is not None:
             # only after the last page: an interrupted export never makes the target drop rows
-            self._write_activate_version_message(self._stream_version)
+            self._activate_version(self._stream_version)
         self._save_checkpoint(None)
         self.logger.info(
             "%s: %d records in %.1fs", self.module, emitted[0], time.monotonic() - started
@@ -283,6 +286,7 @@ class ZohoModuleStream(ZohoStream):
                     emitted[0] += len(batch)
                     self._note_newest(batch)
                     yield batch
+                yield PAGE_END  # BATCH mode closes its file here, before the checkpoint moves
                 self.logger.info(
                     "%s: page %d of %s emitted: %d records in %.2fs, %d records so far",
                     self.module,
@@ -413,6 +417,37 @@ class ZohoModuleStream(ZohoStream):
                 yield from batch
             self._finalize_state(self.stream_state)
         self._write_state_message()
+
+    def get_batches(
+        self, batch_config: BatchConfig, context: Context | None = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """BATCH files written from the decoded rows, a file per ``batch_size`` and per page.
+
+        singer-sdk writes the BATCH message and a STATE after each file; the checkpoint moves
+        only after a page's last file is announced, and the bookmark once the export is read.
+        """
+        del context
+        writer = BatchFileWriter(
+            batch_config,
+            self.tap_name,
+            self.name,
+            int(self.config.get("batch_compression_level", DEFAULT_COMPRESSION_LEVEL)),
+        )
+        key = self.replication_key
+        self._write_starting_replication_value(None)
+        for batch in self.record_batches(None):
+            urls = list(writer.add(batch)) if batch else [writer.close()]
+            if key and self._newest is not None:
+                self._increment_stream_state({key: self._newest}, context=None)
+            for url in urls:
+                if url:
+                    yield batch_config.encoding, [url]
+        url = writer.close()
+        self._finalize_state(self.stream_state)
+        if url:
+            yield batch_config.encoding, [url]
+        else:
+            self._write_state_message()
 
     def _explain(self, exc: ZohoAPIError) -> ZohoError:
         if exc.code == "OAUTH_SCOPE_MISMATCH":

@@ -51,6 +51,13 @@ def test_discovery_has_one_stream_per_exportable_module(catalog: dict) -> None:
         "Products",
         "Projects",
         "Wide_Records",
+        "Quotes",
+        # child modules: subform rows and multi-select-lookup links
+        "Quoted_Items",
+        "Project_Milestones",
+        "Price_Tiers",
+        "Contacts_X_Deals",
+        "Projects_X_Users",
         "Users",  # through the REST API
         "Deleted_Records",
     } == names
@@ -90,7 +97,7 @@ def test_discovery_types_every_zoho_data_type(catalog: dict) -> None:
     assert props[leads]["Birth_Date"]["format"] == "date"
     assert props[leads]["Created_Time"]["format"] == "date-time"
     assert all("enum" not in p for p in props[leads].values())
-    assert "Price_Tiers" not in props[products]  # subform: bulk read cannot export it
+    assert "Price_Tiers" not in props[products]  # subform: its rows are the stream Price_Tiers
     assert "Linked_Deals" not in stream_schema(catalog, "Contacts")["properties"]
 
 
