@@ -6,7 +6,9 @@ Prints, for this machine, in one run:
 2. wall time of a sync of 8 modules whose jobs each take several seconds on the server, against
    the ideal (jobs overlapped up to the concurrency limit) and one job at a time;
 3. peak memory (max RSS) of the tap at 100,000 and 1,000,000 records of one module;
-4. how many 429s the emulator answered during all of it.
+4. whole pipelines, tap | target-postgres and tap | target-duckdb, RECORD against BATCH, with
+   each side's peak RSS (scripts/bench_pipeline.py), on a throwaway Postgres;
+5. how many 429s the emulator answered during all of it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from bench_pipeline import pipeline_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -312,7 +315,8 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--small", type=int, default=100_000)
     parser.add_argument("--large", type=int, default=1_000_000)
-    parser.add_argument("--only", choices=["decode", "overlap", "memory"])
+    parser.add_argument("--pipeline-rows", type=int, default=200_000)
+    parser.add_argument("--only", choices=["decode", "overlap", "memory", "pipeline"])
     parser.add_argument("--verbose", action="store_true", help="print the job timeline")
     args = parser.parse_args()
     print(f"machine: {machine_description()}")
@@ -324,6 +328,13 @@ def main() -> int:
             overlap_benchmark(work, args.job_seconds, args.concurrency)
         if args.only in (None, "memory"):
             memory_benchmark(work, args.small, args.large)
+        if args.only in (None, "pipeline"):
+            rows = args.pipeline_rows
+            print(f"\n4. Pipelines: {rows:,} Leads, all fields, tap | target", flush=True)
+            with EmulatorProcess("--job-seconds", "0", "--records", f"Leads={rows}") as emulator:
+                pipeline_benchmark(
+                    emulator.url, [str(BIN / "tap-zoho-bulkread")], CREDENTIALS, work, rows
+                )
     print(
         f"\nHTTP 429 answers from the emulator during the whole run: {sum(TOO_MANY_REQUESTS)} (target 0)"
     )
