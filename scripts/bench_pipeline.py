@@ -71,6 +71,7 @@ def pipeline_benchmark(
     import pgserver
     import psycopg
 
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(work))  # pgserver's sockets; quiet without one
     config = {**credentials, "accounts_url": emulator_url, "modules": ["Leads"],
               "poll_interval_seconds": 0.5}  # fmt: skip
     config_path = work / "discover.json"

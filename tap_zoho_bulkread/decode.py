@@ -11,6 +11,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
+
 from tap_zoho_bulkread.errors import ExportFileError
 from tap_zoho_bulkread.metadata import (
     KIND_BOOLEAN,
@@ -38,6 +40,9 @@ BOOLEANS = {"true": True, "false": False}
 _TIMES = {f"{h:02d}:{m:02d}:{s:02d}": h for h in range(24) for m in range(60) for s in range(60)}
 _INTEGER = re.compile(r"-?[0-9]+").fullmatch
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").fullmatch
+# A number JSON can hold as written (no leading zero, no bare point): sent on as raw text.
+_JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)").fullmatch
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?").fullmatch
 MAX_CACHED_DATES = 100_000
 _DATES: dict[str, str] = {}
 
@@ -105,6 +110,12 @@ def _tags(text: str) -> list[str]:
 KIND_ABSENT = "absent"  # a selected field Zoho refused to export: null in every record
 
 # How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
+# With ``raw_numbers``, a number already valid as JSON text skips int()/Decimal() and is written
+# as msgspec Raw: the same digits, exact, without a round trip.
+_RAW_EXPRESSIONS = {
+    KIND_INTEGER: "(Raw({v}) if JSON_INTEGER({v}) else int({v}) if INTEGER({v}) else refuse({v}))",
+    KIND_NUMBER: "(Raw({v}) if JSON_NUMBER({v}) else Decimal({v}) if NUMBER({v}) else refuse({v}))",
+}
 _EXPRESSIONS = {
     KIND_INTEGER: "(int({v}) if INTEGER({v}) else refuse({v}))",
     KIND_NUMBER: "(Decimal({v}) if NUMBER({v}) else refuse({v}))",
@@ -116,19 +127,24 @@ _EXPRESSIONS = {
 }
 
 
-def compile_row_decoder(plan: list[tuple[int, str, str]]) -> Callable[[list[str]], dict[str, Any]]:
+def compile_row_decoder(
+    plan: list[tuple[int, str, str]], *, raw_numbers: bool = False
+) -> Callable[[list[str]], dict[str, Any]]:
     """Build, once per file, one function turning a CSV row into a record.
 
     Generated code saves a Python call per cell. Column names enter it only as ``repr()``
     string literals and columns only as integers, so nothing from Zoho can become code.
+    With ``raw_numbers``, valid numbers stay their text as ``msgspec.Raw`` (for a writer that
+    encodes with msgspec; nothing else should see such records).
     """
+    expressions = {**_EXPRESSIONS, **(_RAW_EXPRESSIONS if raw_numbers else {})}
     items = []
     for index, name, kind in plan:
         if kind == KIND_ABSENT:
             items.append(f"{name!r}: None")
             continue
         cell = f"r[{index}]"
-        expression = _EXPRESSIONS.get(kind)
+        expression = expressions.get(kind)
         value = (
             f"{cell} or None"
             if expression is None
@@ -138,6 +154,9 @@ def compile_row_decoder(plan: list[tuple[int, str, str]]) -> Callable[[list[str]
     helpers: dict[str, Any] = {
         "INTEGER": _INTEGER,
         "NUMBER": _NUMBER,
+        "JSON_INTEGER": _JSON_INTEGER,
+        "JSON_NUMBER": _JSON_NUMBER,
+        "Raw": msgspec.Raw,
         "Decimal": Decimal,
         "refuse": _refuse,
         "DATES": _DATES,
@@ -164,10 +183,12 @@ class RecordDecoder:
         *,
         renamed: dict[str, str] | None = None,
         absent: frozenset[str] = frozenset(),
+        raw_numbers: bool = False,
     ) -> None:
         self.stream = stream
         self.selected = selected
         self.absent = absent  # selected, but left out of the export: always null
+        self.raw_numbers = raw_numbers
         self.kinds = {spec.name: spec.kind for spec in specs}
         self.renamed = {"Id": "id", **(renamed or {})}  # CSV column -> property
 
@@ -227,7 +248,7 @@ class RecordDecoder:
         if header is None:
             return
         plan = self._plan(header, job_id)
-        decode_row = compile_row_decoder(plan)
+        decode_row = compile_row_decoder(plan, raw_numbers=self.raw_numbers)
         width = len(header)
         batch: list[dict[str, Any]] = []
         for row in reader:

@@ -98,6 +98,7 @@ class ZohoModuleStream(ZohoStream):
         self.child_of = child_of
         self._line_writer: RecordLineWriter | None = None
         self._newest: str | None = None
+        self._own_writer = False  # records go to the tap's msgspec writers, not the SDK's loop
 
     def _fast_record_writer(self) -> RecordLineWriter | None:
         """The direct RECORD writer, when no stream map or flattening changes records."""
@@ -271,6 +272,7 @@ class ZohoModuleStream(ZohoStream):
             self.selected_properties(),
             renamed={f: dot_field_property(f) for f in self.dot_fields},
             absent=refused | {DELETED_AT},
+            raw_numbers=self._own_writer,
         )
         work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
         try:
@@ -399,6 +401,7 @@ class ZohoModuleStream(ZohoStream):
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         key = self.replication_key
+        self._own_writer = True
         # Everything alive now (the SDK, schemas, catalog) lives until exit; moving it out of
         # the cyclic collector's sight keeps each collection short while records churn.
         gc.freeze()
@@ -434,6 +437,7 @@ class ZohoModuleStream(ZohoStream):
             int(self.config.get("batch_compression_level", DEFAULT_COMPRESSION_LEVEL)),
         )
         key = self.replication_key
+        self._own_writer = True
         self._write_starting_replication_value(None)
         for batch in self.record_batches(None):
             urls = list(writer.add(batch)) if batch else [writer.close()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import zipfile
 from decimal import Decimal
@@ -147,3 +148,33 @@ def test_a_csv_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
         archive.writestr("111.csv", b"Id,Notes\r\n1,caf\xe9\r\n")
     with pytest.raises(ExportFileError, match="not UTF-8"):
         list(RecordDecoder("Leads", SPECS, ["id", "Notes"]).records(path, "111"))
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [("1234.50", "7"), ("-0.000000001", "-0"), ("1e5", "007"), (".5", "-12"), ("5.", "0"),
+     ("12E-3", "123456789012345678901234567890"), ("0.123456789", "")],
+)  # fmt: skip
+def test_raw_numbers_write_the_same_json_as_decoded_numbers(tmp_path: Path, cells) -> None:
+    from tap_zoho_bulkread.output import RECORD_ENCODER
+
+    amount, count = cells
+    body = f"Id,Amount,Count\r\n4876543000000000001,{amount},{count}\r\n"
+    path = make_zip(tmp_path / "a.zip", body)
+    selected = ["id", "Amount", "Count"]
+    plain = list(RecordDecoder("Leads", SPECS, selected).records(path, "111"))
+    raw = list(RecordDecoder("Leads", SPECS, selected, raw_numbers=True).records(path, "111"))
+
+    def written(record: dict) -> dict:
+        return json.loads(RECORD_ENCODER.encode(record), parse_float=Decimal)  # type: ignore[no-any-return]
+
+    assert [written(r) for r in raw] == [written(r) for r in plain]
+    assert written(raw[0])["Amount"] == Decimal(amount)  # exact, as Zoho wrote it
+
+
+@pytest.mark.parametrize("bad", ["NaN", "1_000", " 5", "0x10", "++1", "1e", "٣"])
+def test_raw_numbers_refuse_what_decoded_numbers_refuse(tmp_path: Path, bad: str) -> None:
+    body = f"Id,Amount\r\n4876543000000000001,{bad}\r\n"
+    path = make_zip(tmp_path / "a.zip", body)
+    with pytest.raises(ExportFileError, match="not a valid number"):
+        list(RecordDecoder("Leads", SPECS, ["id", "Amount"], raw_numbers=True).records(path, "111"))
