@@ -453,5 +453,7 @@ def test_meltano_run_with_batch_files_into_postgres_with_copy_equals_zoho(
         assert tiers == {t["id"] for t in ground_truth(emulator.url, "Price_Tiers")}
         users = {r[0] for r in pg_rows(server, 'select id from zoho."Users"')}
         assert len(users) == 5  # no ACTIVATE_VERSION dropped the BATCH-loaded rows
+        # what the README says: BATCH-loaded rows carry no _sdc_* metadata
+        assert pg_rows(server, 'select count("_sdc_table_version") from zoho."Leads"') == [(0,)]
     finally:
         server.cleanup()
