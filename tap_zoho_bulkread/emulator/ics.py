@@ -10,7 +10,7 @@ client's parser meets what a real file holds; only VTIMEZONE comes from the ical
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from icalendar import Timezone
 from tap_zoho_bulkread.emulator.org import USERS
 from tap_zoho_bulkread.emulator.records import MASK, ModuleData
 
+ICS_KEY = 0x1C5  # mixes the ICS choices into the record hash
 ICS_PER_PAGE = 20_000  # Zoho's limit for an ICS export, against 200,000 rows of CSV
 RULES = (  # (RRULE, days between occurrences)
     ("FREQ=WEEKLY;COUNT=6", 7),
@@ -88,7 +89,7 @@ def calendar_events(
     fields = data.module.field_index
     read = {name: data.reader(fields[name]) for name in fields}
     for index in indices:
-        h = hash((data.seed_key, index, "ics")) & MASK
+        h = hash((data.seed_key, index, ICS_KEY)) & MASK  # ints only: not salted per process
         start_epoch = read["Start_DateTime"](index)
         end_epoch = max(start_epoch, read["End_DateTime"](index) or start_epoch)
         end_epoch = min(end_epoch, start_epoch + 6 * 3600)
@@ -126,17 +127,12 @@ def calendar_events(
         if rule and (h >> 24) % 2 == 0:
             step = timedelta(days=rule[1])
             moved = timedelta(hours=2 if isinstance(start, datetime) else 0)
-            yield CalendarEvent(
-                uid=event.uid,
+            yield replace(
+                event,
                 start=start + step + moved,
                 end=end + step + moved,
                 summary=f"{event.summary} (moved)",
-                description=event.description,
-                location=event.location,
-                organizer=event.organizer,
-                attendees=event.attendees,
-                last_modified=event.last_modified,
-                created=event.created,
+                rrule=None,
                 recurrence_id=start + step,
                 status="CONFIRMED",
                 sequence=1,

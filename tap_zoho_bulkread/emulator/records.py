@@ -341,7 +341,7 @@ class Dataset:
                     entry.kind = "permanent"
             live = list(data.live_indices())
             for step in range(min(count, len(live))):
-                index = live[(hash((self.seed, now, step, "delete")) & MASK) % len(live)]
+                index = live[(hash((self.seed, now, step, 0xDE1)) & MASK) % len(live)]
                 live.remove(index)
                 data.overlay.deleted[index] = Deletion(now, "recycle")
                 deleted.append(data.id_of(index))
