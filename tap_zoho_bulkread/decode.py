@@ -113,8 +113,12 @@ KIND_ABSENT = "absent"  # a selected field Zoho refused to export: null in every
 # With ``raw_numbers``, a number already valid as JSON text skips int()/Decimal() and is written
 # as msgspec Raw: the same digits, exact, without a round trip.
 _RAW_EXPRESSIONS = {
-    KIND_INTEGER: "(Raw({v}) if JSON_INTEGER({v}) else int({v}) if INTEGER({v}) else refuse({v}))",
-    KIND_NUMBER: "(Raw({v}) if JSON_NUMBER({v}) else Decimal({v}) if NUMBER({v}) else refuse({v}))",
+    # the common case (no sign, no leading zero) by string methods, the rest by the patterns
+    KIND_INTEGER: "(Raw({v}) if {v}[0] in NONZERO and {v}.isascii() and {v}.isdigit() else "
+    "Raw({v}) if JSON_INTEGER({v}) else int({v}) if INTEGER({v}) else refuse({v}))",
+    KIND_NUMBER: "(Raw({v}) if {v}[0] in NONZERO and {v}[-1] != '.' and {v}.isascii() and "
+    "{v}.replace('.', '', 1).isdigit() else Raw({v}) if JSON_NUMBER({v}) else "
+    "Decimal({v}) if NUMBER({v}) else refuse({v}))",
 }
 _EXPRESSIONS = {
     KIND_INTEGER: "(int({v}) if INTEGER({v}) else refuse({v}))",
@@ -157,6 +161,7 @@ def compile_row_decoder(
         "JSON_INTEGER": _JSON_INTEGER,
         "JSON_NUMBER": _JSON_NUMBER,
         "Raw": msgspec.Raw,
+        "NONZERO": "123456789",
         "Decimal": Decimal,
         "refuse": _refuse,
         "DATES": _DATES,

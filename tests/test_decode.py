@@ -172,9 +172,17 @@ def test_raw_numbers_write_the_same_json_as_decoded_numbers(tmp_path: Path, cell
     assert written(raw[0])["Amount"] == Decimal(amount)  # exact, as Zoho wrote it
 
 
-@pytest.mark.parametrize("bad", ["NaN", "1_000", " 5", "0x10", "++1", "1e", "٣"])
-def test_raw_numbers_refuse_what_decoded_numbers_refuse(tmp_path: Path, bad: str) -> None:
-    body = f"Id,Amount\r\n4876543000000000001,{bad}\r\n"
+@pytest.mark.parametrize("column", ["Amount", "Count"])
+@pytest.mark.parametrize(
+    "bad", ["NaN", "1_000", " 5", "0x10", "++1", "1e", "٣", "1.2.3", "²", "5.5.", "1 ", "9-"]
+)
+def test_raw_numbers_refuse_what_decoded_numbers_refuse(
+    tmp_path: Path, column: str, bad: str
+) -> None:
+    body = f"Id,{column}\r\n4876543000000000001,{bad}\r\n"
     path = make_zip(tmp_path / "a.zip", body)
-    with pytest.raises(ExportFileError, match="not a valid number"):
-        list(RecordDecoder("Leads", SPECS, ["id", "Amount"], raw_numbers=True).records(path, "111"))
+    kind = "number" if column == "Amount" else "integer"
+    for raw_numbers in (False, True):
+        decoder = RecordDecoder("Leads", SPECS, ["id", column], raw_numbers=raw_numbers)
+        with pytest.raises(ExportFileError, match=f"not a valid {kind}"):
+            list(decoder.records(path, "111"))
