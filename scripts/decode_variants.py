@@ -1,0 +1,68 @@
+"""Decode one export in one process with and without raw numbers, interleaved, beside the raw client.
+
+    .venv/bin/python scripts/decode_variants.py Wide_Records 50000
+
+Downloads one export of ``module`` from an emulator (its own process), then times, best of
+``--rounds`` and interleaved so that the machine's noise hits all alike: the raw csv+msgspec
+client of `make bench`, the tap's RecordDecoder with Decimal/int numbers, and with ``raw_numbers``
+(what the tap uses when its own writers write). RECORD lines go to /dev/null.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+from tempfile import TemporaryDirectory
+
+from bench import EmulatorProcess, download_export, raw_baseline
+
+from tap_zoho_bulkread.decode import RecordDecoder
+from tap_zoho_bulkread.emulator.org import build_org
+from tap_zoho_bulkread.metadata import field_specs
+from tap_zoho_bulkread.output import RECORD_ENCODER
+
+PREFIX = b'{"type":"RECORD","stream":"Leads","record":'
+SUFFIX = b',"time_extracted":"2026-11-23T21:30:02.058442Z"}\n'
+
+
+def decode_seconds(decoder: RecordDecoder, path: Path) -> float:
+    """Wall time to decode the zip and write its RECORD lines to /dev/null."""
+    started = time.perf_counter()
+    with open("/dev/null", "wb") as sink:
+        for batch in decoder.batches(path, "1"):
+            sink.write(PREFIX + (SUFFIX + PREFIX).join(map(RECORD_ENCODER.encode, batch)) + SUFFIX)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("module", nargs="?", default="Wide_Records")
+    parser.add_argument("rows", nargs="?", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    module = build_org().modules["crm"][args.module]
+    entries = [item.metadata("1") for item in module.fields]
+    specs = field_specs(entries, args.module, logging.getLogger("variants"))
+    fields = [spec.name for spec in specs][:200]  # 200 at most, or Zoho exports every field
+    with TemporaryDirectory() as folder:
+        work = Path(folder)
+        with EmulatorProcess(
+            "--job-seconds", "0", "--records", f"{args.module}={args.rows}"
+        ) as emu:
+            path = download_export(emu.url, fields, work, args.module)
+        best = {"raw client": float("inf"), "tap, Decimal": float("inf"), "tap, raw": float("inf")}
+        for _ in range(args.rounds):
+            best["raw client"] = min(best["raw client"], raw_baseline(path, 1)[0])
+            for label, raw in (("tap, Decimal", False), ("tap, raw", True)):
+                decoder = RecordDecoder(args.module, specs, ["id", *fields], raw_numbers=raw)
+                best[label] = min(best[label], decode_seconds(decoder, path))
+    base = best["raw client"]
+    print(f"{args.module}: {args.rows:,} rows, {len(fields) + 1} columns, best of {args.rounds}")
+    for label, seconds in best.items():
+        print(f"   {label:<14} {seconds:6.2f}s  {seconds / base:5.2f}x the raw client")
+
+
+if __name__ == "__main__":
+    main()
