@@ -5,12 +5,15 @@
 Downloads one export of ``module`` from an emulator (its own process), then times, best of
 ``--rounds`` and interleaved so that the machine's noise hits all alike: the raw csv+msgspec
 client of `make bench`, the tap's RecordDecoder with Decimal/int numbers, and with ``raw_numbers``
-(what the tap uses when its own writers write). RECORD lines go to /dev/null.
+(what the tap uses when its own writers write). RECORD lines go to /dev/null. With ``--gzip``
+it also times gzip levels 1, 6 and 9 (BATCH files' batch_compression_level) on the records'
+JSON lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import logging
 import time
 from pathlib import Path
@@ -41,6 +44,7 @@ def main() -> None:
     parser.add_argument("module", nargs="?", default="Wide_Records")
     parser.add_argument("rows", nargs="?", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gzip", action="store_true", help="also time gzip levels 1, 6, 9")
     args = parser.parse_args()
     module = build_org().modules["crm"][args.module]
     entries = [item.metadata("1") for item in module.fields]
@@ -58,6 +62,18 @@ def main() -> None:
             for label, raw in (("tap, Decimal", False), ("tap, raw", True)):
                 decoder = RecordDecoder(args.module, specs, ["id", *fields], raw_numbers=raw)
                 best[label] = min(best[label], decode_seconds(decoder, path))
+        if args.gzip:
+            decoder = RecordDecoder(args.module, specs, ["id", *fields], raw_numbers=True)
+            lines = b"".join(
+                b"\n".join(map(RECORD_ENCODER.encode, batch)) + b"\n"
+                for batch in decoder.batches(path, "1")
+            )
+            print(f"gzip of {len(lines) / 1e6:.0f} MB of JSON lines:")
+            for level in (1, 6, 9):
+                started = time.perf_counter()
+                size = len(gzip.compress(lines, compresslevel=level))
+                elapsed = time.perf_counter() - started
+                print(f"   level {level}: {elapsed:5.2f}s  {size / 1e6:6.1f} MB")
     base = best["raw client"]
     print(f"{args.module}: {args.rows:,} rows, {len(fields) + 1} columns, best of {args.rounds}")
     for label, seconds in best.items():
