@@ -10,7 +10,6 @@ record that is not in an announced file.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import IO, Any
 from uuid import uuid4
@@ -67,9 +66,10 @@ class BatchFileWriter:
         self._stack, self._out = stack, raw
         return raw  # type: ignore[no-any-return]
 
-    def add(self, records: list[dict[str, Any]]) -> Iterator[str]:
-        """Write ``records``; yield the URL of each file that reached ``batch_size``."""
+    def add(self, records: list[dict[str, Any]]) -> list[str]:
+        """Write ``records``; the URLs of the files that reached ``batch_size`` meanwhile."""
         size = self.config.batch_size
+        finished: list[str] = []
         start = 0
         while start < len(records):
             out = self._out or self._open()
@@ -78,15 +78,14 @@ class BatchFileWriter:
             self.in_file += len(chunk)
             start += len(chunk)
             if self.in_file >= size:
-                url = self.close()
-                if url:
-                    yield url
+                finished += self.close()
+        return finished
 
-    def close(self) -> str | None:
-        """Finish the open file; its URL, or None when no file is open."""
+    def close(self) -> list[str]:
+        """Finish the open file: its URL, or nothing when no file is open."""
         if self._stack is None:
-            return None
+            return []
         self._stack.close()
         self._stack = self._out = None
         self.in_file = 0
-        return self.config.storage.get_url(self._filename)
+        return [self.config.storage.get_url(self._filename)]

@@ -13,7 +13,7 @@ from typing import Any
 
 from singer_sdk.singerlib import Catalog
 
-from tap_zoho_bulkread.answers import API_NAME, metadata_entries
+from tap_zoho_bulkread.answers import metadata_entries
 from tap_zoho_bulkread.client import ZohoClient
 from tap_zoho_bulkread.errors import ConfigurationError, ZohoAPIError
 from tap_zoho_bulkread.metadata import (
@@ -24,6 +24,7 @@ from tap_zoho_bulkread.metadata import (
     dot_fields_from_schema,
     field_specs,
     module_is_exportable,
+    nested_api_name,
     specs_from_schema,
     stream_schema,
 )
@@ -164,27 +165,20 @@ CHILD_DESCRIPTION = re.compile(r"Zoho (?:subform|linking) module of ([A-Za-z0-9_
 
 def _parent_name(module: dict[str, Any], entries: list[dict[str, Any]]) -> str:
     """The parent of a child module: ``parent_module``, else the module Parent_Id points to."""
-    parent = module.get("parent_module")
-    name = parent.get("api_name") if isinstance(parent, dict) else None
-    if not isinstance(name, str) or API_NAME.fullmatch(name) is None:
+    name = nested_api_name(module, "parent_module")
+    if name is None:
         name = next((t for f, t in _lookups(entries) if f == "Parent_Id"), None)
     return name or "an unnamed module"
 
 
 def _lookups(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(field, target module) of each record lookup among ``entries``."""
-    found = []
-    for entry in entries:
-        lookup = entry.get("lookup")
-        target = lookup.get("module") if isinstance(lookup, dict) else None
-        name = target.get("api_name") if isinstance(target, dict) else None
-        if (
-            entry.get("data_type") == "lookup"
-            and isinstance(name, str)
-            and API_NAME.fullmatch(name)
-        ):
-            found.append((str(entry["api_name"]), name))
-    return found
+    return [
+        (str(entry["api_name"]), target)
+        for entry in entries
+        if entry.get("data_type") == "lookup"
+        and (target := nested_api_name(entry, "lookup", "module"))
+    ]
 
 
 def name_field(entries: list[dict[str, Any]]) -> str | None:

@@ -8,7 +8,7 @@ here, as a CSV cell would be.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -17,6 +17,7 @@ from icalendar.parser import Contentlines
 from icalendar.prop import vDDDTypes
 
 from tap_zoho_bulkread.errors import ExportFileError
+from tap_zoho_bulkread.query import zoho_datetime
 from tap_zoho_bulkread.result_zip import DAMAGED_ZIP, damaged_zip, result_member
 
 MAX_LINE_BYTES = 1024 * 1024
@@ -138,10 +139,9 @@ class _ComponentReader:
             )
 
 
-def _utc(value: datetime) -> str:
-    if value.tzinfo is None:  # a floating time: no zone is known, UTC is assumed
-        value = value.replace(tzinfo=timezone.utc)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+def _moment_text(value: date) -> str:
+    """A date as ISO text; a datetime in UTC (a floating one, with no zone, taken as UTC)."""
+    return zoho_datetime(value) if isinstance(value, datetime) else value.isoformat()
 
 
 def _moment(event: icalendar.Event, name: str, where: str) -> str | None:
@@ -149,10 +149,8 @@ def _moment(event: icalendar.Event, name: str, where: str) -> str | None:
     if prop is None:
         return None
     value = prop.dt if isinstance(prop, vDDDTypes) else None
-    if isinstance(value, datetime):
-        return _utc(value)
     if isinstance(value, date):
-        return value.isoformat()
+        return _moment_text(value)
     raise ExportFileError(f"{where}: {name} is not a date or a date-time ({str(prop)[:40]!r})")
 
 
@@ -183,13 +181,14 @@ def event_record(text: bytes, where: str) -> dict[str, Any]:
     start = _moment(event, "DTSTART", where)
     end = _moment(event, "DTEND", where)
     if end is None and start is not None and event.get("DURATION") is not None:
-        end = _end_from_duration(event)
+        end = _moment_text(event.get("DTSTART").dt + event.get("DURATION").dt)
     recurrence_id = _moment(event, "RECURRENCE-ID", where)
     attendees = event.get("ATTENDEE")
     attendees = attendees if isinstance(attendees, list) else [attendees] if attendees else []
     if len(attendees) > MAX_ATTENDEES:
         raise ExportFileError(f"{where}: a VEVENT lists over {MAX_ATTENDEES} attendees")
-    rrules = _raw_values(text, "RRULE") if event.get("RRULE") is not None else []
+    vevent = text.decode()
+    rrules = _raw_values(vevent, "RRULE") if event.get("RRULE") is not None else []
     sequence = event.get("SEQUENCE")
     organizer = event.get("ORGANIZER")
     return {
@@ -209,19 +208,14 @@ def event_record(text: bytes, where: str) -> dict[str, Any]:
         "sequence": int(sequence) if sequence is not None else None,
         "created": _moment(event, "CREATED", where),
         "last_modified": _moment(event, "LAST-MODIFIED", where),
-        "vevent": text.decode(),
+        "vevent": vevent,
     }
 
 
-def _raw_values(text: bytes, name: str) -> list[str]:
+def _raw_values(text: str, name: str) -> list[str]:
     """The values of property ``name`` as written (the library would reorder an RRULE's parts)."""
     found = []
-    for line in Contentlines.from_ical(text.decode()):  # type: ignore[no-untyped-call]
+    for line in Contentlines.from_ical(text):  # type: ignore[no-untyped-call]
         if line[: len(name) + 1].upper() in (f"{name}:", f"{name};"):
             found.append(str(line.parts()[2]))
     return found
-
-
-def _end_from_duration(event: icalendar.Event) -> str | None:
-    end = event.get("DTSTART").dt + event.get("DURATION").dt
-    return _utc(end) if isinstance(end, datetime) else end.isoformat()

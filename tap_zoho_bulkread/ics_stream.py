@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -13,7 +11,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
 from tap_zoho_bulkread.ics import EVENT_SCHEMA, ics_records
-from tap_zoho_bulkread.jobs import BulkReader
+from tap_zoho_bulkread.jobs import BulkReader, download_folder
 from tap_zoho_bulkread.query import JobQuery
 from tap_zoho_bulkread.stream_base import ZohoStream
 
@@ -44,28 +42,27 @@ class EventsIcsStream(ZohoStream):
         """Run the ICS export's jobs page by page and yield a record per VEVENT."""
         del context
         self._stream_version = time.time_ns() // 1_000_000
-        work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
         emitted, started = 0, time.monotonic()
-        try:
-            reader = self.bulk_reader(work_dir, self.name)
-            for page in reader.pages(ICS_QUERY):
-                for record in ics_records(page.path, page.job_id, self.name):
-                    emitted += 1
-                    yield record
-                self.logger.info("Events_ICS: page %d read, %d events so far", page.page, emitted)
-        except ZohoAPIError as exc:
-            if exc.code == "MODULE_NOT_SUPPORTED" and not emitted:
-                self.logger.warning(
-                    "Events_ICS: Zoho does not export Events as ICS for this org (%s); the "
-                    "stream is skipped. Set events_ics to false to silence this warning.",
-                    exc.message[:200],
-                )
-                return
-            raise ZohoError(
-                f"Events_ICS: Zoho refused the ICS export of Events ({exc.code}: "
-                f"{exc.message[:200]}); set events_ics to false, or deselect Events_ICS."
-            ) from None
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
+        with download_folder() as work_dir:
+            try:
+                for page in self.bulk_reader(work_dir, self.name).pages(ICS_QUERY):
+                    for record in ics_records(page.path, page.job_id, self.name):
+                        emitted += 1
+                        yield record
+                    self.logger.info(
+                        "Events_ICS: page %d read, %d events so far", page.page, emitted
+                    )
+            except ZohoAPIError as exc:
+                if exc.code == "MODULE_NOT_SUPPORTED" and not emitted:
+                    self.logger.warning(
+                        "Events_ICS: Zoho does not export Events as ICS for this org (%s); the "
+                        "stream is skipped. Set events_ics to false to silence this warning.",
+                        exc.message[:200],
+                    )
+                    return
+                raise ZohoError(
+                    f"Events_ICS: Zoho refused the ICS export of Events ({exc.code}: "
+                    f"{exc.message[:200]}); set events_ics to false, or deselect Events_ICS."
+                ) from None
         self.logger.info("Events_ICS: %d events in %.1fs", emitted, time.monotonic() - started)
         self._activate_version(self._stream_version)

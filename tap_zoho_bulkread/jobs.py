@@ -5,8 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -184,6 +187,16 @@ class ExportedPage:
     def count(self) -> int:
         """How many records Zoho says the page holds."""
         return self.result.count
+
+
+@contextmanager
+def download_folder() -> Iterator[Path]:
+    """A private temporary folder for one stream's downloads, removed with what it holds."""
+    folder = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 class BulkReader:

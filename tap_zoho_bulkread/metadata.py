@@ -159,16 +159,20 @@ def field_specs(
     return specs
 
 
+def nested_api_name(entry: dict[str, Any], *path: str) -> str | None:
+    """The plain ``api_name`` at ``path`` in a metadata entry (validated), or None."""
+    node: Any = entry
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    name = node.get("api_name") if isinstance(node, dict) else None
+    return name if isinstance(name, str) and API_NAME.fullmatch(name) else None
+
+
 def child_module_of(entry: dict[str, Any]) -> str | None:
     """The module holding a subform's or multi-select lookup's rows, as the metadata names it."""
-    for path in CHILD_MODULE_PATHS:
-        node: Any = entry
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
-        name = node.get("api_name") if isinstance(node, dict) else None
-        if isinstance(name, str) and API_NAME.fullmatch(name):
-            return name
-    return None
+    return next(
+        (name for path in CHILD_MODULE_PATHS if (name := nested_api_name(entry, *path))), None
+    )
 
 
 HIDDEN_STATUSES = frozenset({"system_hidden", "scheduled_for_deletion"})

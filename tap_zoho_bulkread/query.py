@@ -31,7 +31,10 @@ class JobQuery:
 
 
 def zoho_datetime(moment: datetime) -> str:
-    """A criteria datetime: second precision (floored, so no record is skipped), UTC offset."""
+    """A datetime as the tap writes it: UTC, second precision (floored), a naive one taken as UTC.
+
+    The form of criteria values, and of every datetime a record carries.
+    """
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")

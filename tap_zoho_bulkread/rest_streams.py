@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
@@ -19,6 +19,7 @@ from tap_zoho_bulkread.answers import unexpected, zoho_id
 from tap_zoho_bulkread.client import ZohoClient
 from tap_zoho_bulkread.decode import utc_datetime
 from tap_zoho_bulkread.errors import ZohoAPIError
+from tap_zoho_bulkread.query import zoho_datetime
 from tap_zoho_bulkread.stream_base import ZohoStream
 
 if TYPE_CHECKING:
@@ -210,8 +211,7 @@ class DeletionReader:
         """
         headers = {}
         if start is not None:
-            since = start.astimezone(timezone.utc) - timedelta(seconds=1)
-            headers["If-Modified-Since"] = since.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+            headers["If-Modified-Since"] = zoho_datetime(start - timedelta(seconds=1))
         for page in range(1, MAX_DELETED_PAGES + 1):
             params = {"type": "all", "page": str(page), "per_page": str(DELETED_PER_PAGE)}
             try:

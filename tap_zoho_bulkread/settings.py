@@ -44,6 +44,7 @@ API_DOMAIN_SUFFIXES = {
 ENVIRONMENT_HOSTS = {"production": "www", "sandbox": "sandbox", "developer": "developer"}
 VERSIONS = {"crm": [f"v{n}" for n in range(2, 9)], "bigin": ["v1", "v2"]}
 DEFAULT_VERSIONS = {"crm": "v8", "bigin": "v2"}
+SCOPE_PREFIXES = {"crm": "ZohoCRM", "bigin": "ZohoBigin"}  # as in ZohoCRM.users.READ
 REPLICATION_KEYS = ("Created_Time", "Modified_Time")
 MODULE_SETTING_KEYS = ("cvid", "criteria", "replication_key", "lookup_fields")
 DOT_FIELD = re.compile(r"[A-Za-z]\w*\.[A-Za-z]\w*")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gc
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from datetime import datetime
@@ -17,12 +15,13 @@ from singer_sdk.mapper import SameRecordTransform
 from tap_zoho_bulkread.batch import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
 from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
-from tap_zoho_bulkread.jobs import BulkReader, Checkpoint, ExportedPage
+from tap_zoho_bulkread.jobs import BulkReader, Checkpoint, ExportedPage, download_folder
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
 from tap_zoho_bulkread.rest_streams import DeletionReader
 from tap_zoho_bulkread.settings import (
+    SCOPE_PREFIXES,
     ModuleSettings,
     dot_field_property,
     parse_datetime,
@@ -98,7 +97,6 @@ class ZohoModuleStream(ZohoStream):
         self.child_of = child_of
         self._line_writer: RecordLineWriter | None = None
         self._newest: str | None = None
-        self._own_writer = False  # records go to the tap's msgspec writers, not the SDK's loop
 
     def _fast_record_writer(self) -> RecordLineWriter | None:
         """The direct RECORD writer, when no stream map or flattening changes records."""
@@ -170,8 +168,13 @@ class ZohoModuleStream(ZohoStream):
             cvid=self.settings.cvid,
         )
 
-    def record_batches(self, context: Context | None) -> Iterator[list[dict[str, Any]]]:
+    def record_batches(
+        self, context: Context | None, *, raw_numbers: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
         """Run the module's bulk read jobs and yield the rows of every page in batches.
+
+        After each page comes an empty batch (``PAGE_END``). With ``raw_numbers`` numbers stay
+        msgspec ``Raw`` text, for the tap's own writers only.
 
         A field Zoho refuses to export (``FIELD_NOT_SUPPORTED``) is left out of the job with a
         warning and stays null; a module it refuses (``MODULE_NOT_SUPPORTED``) ends the stream
@@ -193,7 +196,7 @@ class ZohoModuleStream(ZohoStream):
         started, emitted = time.monotonic(), [0]
         while True:
             try:
-                yield from self._export(refused, resume, emitted)
+                yield from self._export(refused, resume, emitted, raw_numbers)
                 break
             except ZohoAPIError as exc:
                 if exc.code == "MODULE_NOT_SUPPORTED" and not emitted[0]:
@@ -263,7 +266,11 @@ class ZohoModuleStream(ZohoStream):
         return prop
 
     def _export(
-        self, refused: frozenset[str], resume: Checkpoint | None, emitted: list[int]
+        self,
+        refused: frozenset[str],
+        resume: Checkpoint | None,
+        emitted: list[int],
+        raw_numbers: bool,
     ) -> Iterator[list[dict[str, Any]]]:
         """Every page of the export without the ``refused`` fields; counts into ``emitted``."""
         decoder = RecordDecoder(
@@ -272,10 +279,9 @@ class ZohoModuleStream(ZohoStream):
             self.selected_properties(),
             renamed={f: dot_field_property(f) for f in self.dot_fields},
             absent=refused | {DELETED_AT},
-            raw_numbers=self._own_writer,
+            raw_numbers=raw_numbers,
         )
-        work_dir = Path(tempfile.mkdtemp(prefix="tap-zoho-bulkread-"))
-        try:
+        with download_folder() as work_dir:
             reader = self.bulk_reader(work_dir, self.name)
             pages = reader.pages(
                 self.job_query(refused), resume=resume, on_checkpoint=self._save_checkpoint
@@ -298,8 +304,6 @@ class ZohoModuleStream(ZohoStream):
                     time.monotonic() - page_started,
                     emitted[0],
                 )
-        finally:
-            shutil.rmtree(work_dir, ignore_errors=True)
 
     def _page_batches(
         self, reader: BulkReader, decoder: RecordDecoder, page: ExportedPage
@@ -400,26 +404,35 @@ class ZohoModuleStream(ZohoStream):
         if not plain or writer is None:
             yield from super()._sync_records(context, write_messages=write_messages)
             return
-        key = self.replication_key
-        self._own_writer = True
         # Everything alive now (the SDK, schemas, catalog) lives until exit; moving it out of
         # the cyclic collector's sight keeps each collection short while records churn.
         gc.freeze()
         with self.get_record_counter() as counter, self.get_sync_timer():
-            self._write_starting_replication_value(None)
             written = 0
-            for batch in self.record_batches(None):
+            for batch in self._own_batches():
                 writer.write_many(batch)
                 self.state_manager.is_flushed = False
-                if key and self._newest is not None:
-                    self._increment_stream_state({key: self._newest}, context=None)
                 counter.increment(len(batch))
                 before, written = written, written + len(batch)
                 if written // self.STATE_MSG_FREQUENCY > before // self.STATE_MSG_FREQUENCY:
                     self._write_state_message()
                 yield from batch
-            self._finalize_state(self.stream_state)
         self._write_state_message()
+
+    def _own_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """The export's batches for the tap's own writers (RECORD lines or BATCH files).
+
+        Numbers stay raw JSON text (both writers encode with msgspec); the newest replication
+        value is noted before each batch is handed out, and the bookmark is finalised once the
+        export is read.
+        """
+        key = self.replication_key
+        self._write_starting_replication_value(None)
+        for batch in self.record_batches(None, raw_numbers=True):
+            if key and self._newest is not None:
+                self._increment_stream_state({key: self._newest}, context=None)
+            yield batch
+        self._finalize_state(self.stream_state)
 
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
@@ -436,26 +449,19 @@ class ZohoModuleStream(ZohoStream):
             self.name,
             int(self.config.get("batch_compression_level", DEFAULT_COMPRESSION_LEVEL)),
         )
-        key = self.replication_key
-        self._own_writer = True
-        self._write_starting_replication_value(None)
-        for batch in self.record_batches(None):
-            urls = list(writer.add(batch)) if batch else [writer.close()]
-            if key and self._newest is not None:
-                self._increment_stream_state({key: self._newest}, context=None)
-            for url in urls:
-                if url:
-                    yield batch_config.encoding, [url]
-        url = writer.close()
-        self._finalize_state(self.stream_state)
-        if url:
+        for batch in self._own_batches():
+            # an empty batch ends a page: its file goes out before the checkpoint moves
+            for url in writer.add(batch) if batch else writer.close():
+                yield batch_config.encoding, [url]
+        last = writer.close()
+        for url in last:
             yield batch_config.encoding, [url]
-        else:
+        if not last:
             self._write_state_message()
 
     def _explain(self, exc: ZohoAPIError) -> ZohoError:
         if exc.code == "OAUTH_SCOPE_MISMATCH":
-            prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
+            prefix = SCOPE_PREFIXES[self.product]
             return ZohoError(
                 f"{self.module}: the refresh token lacks the scopes {prefix}.bulk.read and "
                 f"{prefix}.modules.{self.module}.READ. Create a refresh token with them, or "

@@ -36,6 +36,7 @@ from tap_zoho_bulkread.settings import (
     DEFAULT_VERSIONS,
     ENVIRONMENT_HOSTS,
     REPLICATION_KEYS,
+    SCOPE_PREFIXES,
     ModuleSettings,
     check_settings,
     read_state,
@@ -161,6 +162,11 @@ class TapZohoBulkRead(Tap):
         """The configured API version (checked with the other settings)."""
         return str(self.config.get("api_version") or DEFAULT_VERSIONS[self.product])
 
+    @property
+    def api_root(self) -> str:
+        """The REST API's path prefix: ``/crm/v8`` or ``/bigin/v2``."""
+        return f"/{self.product}/{self.api_version}"
+
     def accounts_url(self) -> str:
         """The accounts server of the configured data center (or the override)."""
         return str(
@@ -275,7 +281,7 @@ class TapZohoBulkRead(Tap):
         else:
             found = modules_from_metadata(
                 self.zoho_client,
-                prefix=f"/{self.product}/{self.api_version}/settings",
+                prefix=f"{self.api_root}/settings",
                 wanted=self.config.get("modules"),
                 module_settings={
                     name: self._module_settings(name)
@@ -298,10 +304,10 @@ class TapZohoBulkRead(Tap):
     @cached_property
     def deletion_reader(self) -> DeletionReader:
         """Reads Zoho's lists of deleted records, for Deleted_Records and module streams."""
-        prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
+        prefix = SCOPE_PREFIXES[self.product]
         return DeletionReader(
             self.zoho_client,
-            path_of=lambda module: f"/{self.product}/{self.api_version}/{module}/deleted",
+            path_of=lambda module: f"{self.api_root}/{module}/deleted",
             scope_of=lambda module: f"{prefix}.modules.{module}.READ",
             logger=self.logger,
         )
@@ -322,12 +328,11 @@ class TapZohoBulkRead(Tap):
         )
 
     def _users_stream(self) -> UsersStream:
-        prefix = "ZohoCRM" if self.product == "crm" else "ZohoBigin"
         return UsersStream(
             self,
             client=self.zoho_client,
-            users_path=f"/{self.product}/{self.api_version}/users",
-            scope=f"{prefix}.users.READ",
+            users_path=f"{self.api_root}/users",
+            scope=f"{SCOPE_PREFIXES[self.product]}.users.READ",
         )
 
     def _module_stream(self, found: DiscoveredModule) -> ZohoModuleStream:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -134,3 +135,45 @@ def job_bodies(url: str) -> list[dict[str, Any]]:
 def request_paths(url: str) -> list[str]:
     """Paths of every API call the emulator received."""
     return [e["path"] for e in requests.get(f"{url}/__emulator__/requests", timeout=10).json()]
+
+
+def run_until(tmp_path: Path, config: dict, catalog: dict, stop: Any) -> list[dict[str, Any]]:
+    """Run the tap and kill it (SIGKILL) as soon as ``stop(message)`` is true; return its output."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    process = subprocess.Popen(
+        [
+            *TAP,
+            "--config",
+            str(tmp_path / "config.json"),
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    messages = []
+    assert process.stdout is not None
+    for line in process.stdout:
+        messages.append(json.loads(line))
+        if stop(messages[-1]):
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=30)
+    return messages
+
+
+def last_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return [m["value"] for m in messages if m["type"] == "STATE"][-1]
+
+
+def checkpoint_at(page: int):
+    def stop(message: dict[str, Any]) -> bool:
+        if message["type"] != "STATE":
+            return False
+        marks = message["value"].get("bookmarks", {})
+        return any((b.get("zoho_export") or {}).get("page", 0) >= page for b in marks.values())
+
+    return stop

@@ -11,8 +11,17 @@ import pytest
 import requests
 
 from tap_zoho_bulkread.emulator import Emulator
-from tests.tap_runner import TapRun, discover, job_bodies, run_tap, select, tap_config
-from tests.test_resilience import checkpoint_at, last_state, run_until
+from tests.tap_runner import (
+    TapRun,
+    checkpoint_at,
+    discover,
+    job_bodies,
+    last_state,
+    run_tap,
+    run_until,
+    select,
+    tap_config,
+)
 
 CHILDREN = ["Quoted_Items", "Project_Milestones", "Price_Tiers", "Contacts_X_Deals"]
 PARENTS = ["Quotes", "Projects", "Products", "Contacts", "Deals"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,17 @@ import requests
 from tap_zoho_bulkread.client import ZohoClient
 from tap_zoho_bulkread.emulator import Emulator
 from tap_zoho_bulkread.errors import ZohoAPIError
-from tests.tap_runner import TAP, discover, faults, request_paths, run_tap, select, tap_config
+from tests.tap_runner import (
+    checkpoint_at,
+    discover,
+    faults,
+    last_state,
+    request_paths,
+    run_tap,
+    run_until,
+    select,
+    tap_config,
+)
 from tests.zoho_client import ground_truth
 
 CALLS = {"Calls": ["Subject"]}
@@ -26,48 +34,6 @@ def job_creations(url: str) -> list[dict[str, Any]]:
     return [
         e for e in log if e["method"] == "POST" and e["path"].endswith("/read") and e.get("job_id")
     ]
-
-
-def run_until(tmp_path: Path, config: dict, catalog: dict, stop: Any) -> list[dict[str, Any]]:
-    """Run the tap and kill it (SIGKILL) as soon as ``stop(message)`` is true; return its output."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    process = subprocess.Popen(
-        [
-            *TAP,
-            "--config",
-            str(tmp_path / "config.json"),
-            "--catalog",
-            str(tmp_path / "catalog.json"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    messages = []
-    assert process.stdout is not None
-    for line in process.stdout:
-        messages.append(json.loads(line))
-        if stop(messages[-1]):
-            process.send_signal(signal.SIGKILL)
-            break
-    process.wait(timeout=30)
-    return messages
-
-
-def last_state(messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return [m["value"] for m in messages if m["type"] == "STATE"][-1]
-
-
-def checkpoint_at(page: int):
-    def stop(message: dict[str, Any]) -> bool:
-        if message["type"] != "STATE":
-            return False
-        marks = message["value"].get("bookmarks", {})
-        return any((b.get("zoho_export") or {}).get("page", 0) >= page for b in marks.values())
-
-    return stop
 
 
 def test_a_killed_run_resumes_at_its_checkpoint_reusing_the_job(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ class CompiledQuery:
 
 def virtual_fields(module: Module) -> dict[str, Field]:
     """Columns a module exports that the fields metadata does not list (none for child rows)."""
-    if module.generated_type in ("subform", "linking"):
+    if module.is_child:
         return {}
     extra = SYSTEM_COLUMNS + (LEADS_COLUMNS if module.api_name == "Leads" else ())
     return {item.api_name: item for item in extra}

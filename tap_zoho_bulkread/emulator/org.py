@@ -204,6 +204,11 @@ class Module:
     def __post_init__(self) -> None:
         self.field_index.update({f.api_name: f for f in self.fields})
 
+    @property
+    def is_child(self) -> bool:
+        """A subform or linking module: rows of another module's field."""
+        return self.generated_type in ("subform", "linking")
+
     def get(self, api_name: str) -> Field | None:
         """Return the field named ``api_name`` (case as Zoho spells it), or None."""
         return self.field_index.get(api_name)
@@ -212,7 +217,7 @@ class Module:
         self, module_id: str, sequence: int = 1, parent: dict[str, str] | None = None
     ) -> dict[str, object]:
         """Return this module as an entry of ``GET settings/modules`` (v8 keys)."""
-        child = self.generated_type in ("subform", "linking")
+        child = self.is_child
         return {
             "id": module_id,
             "api_name": self.api_name,
