@@ -21,10 +21,9 @@ from tempfile import TemporaryDirectory
 
 from bench import EmulatorProcess, download_export, raw_baseline
 
-from tap_zoho_bulkread.decode import RecordDecoder
+from tap_zoho_bulkread.decode import RECORD_ENCODER, RecordDecoder
 from tap_zoho_bulkread.emulator.org import build_org
 from tap_zoho_bulkread.metadata import field_specs
-from tap_zoho_bulkread.output import RECORD_ENCODER
 
 PREFIX = b'{"type":"RECORD","stream":"Leads","record":'
 SUFFIX = b',"time_extracted":"2026-11-23T21:30:02.058442Z"}\n'

@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -82,7 +83,10 @@ def _to_utc(text: str) -> str:
     moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     if moment.tzinfo is None:
         raise ValueError(f"datetime without an offset: {text!r:.40}")
-    return moment.astimezone(timezone.utc).isoformat()
+    try:
+        return moment.astimezone(timezone.utc).isoformat()
+    except OverflowError:  # 0001-01-01T00:30:00+01:00, 9999-12-31T23:00:00-05:00
+        raise ValueError(f"datetime outside years 1 to 9999 in UTC: {text!r:.40}") from None
 
 
 def _date(text: str) -> str:
@@ -107,6 +111,8 @@ def _tags(text: str) -> list[str]:
     return [tag for tag in tags if tag] if "" in tags else tags
 
 
+RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")  # what the tap's writers use
+Plan = list[tuple[int, str, str]]  # (CSV column, property, kind) for each selected property
 KIND_ABSENT = "absent"  # a selected field Zoho refused to export: null in every record
 
 # How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
@@ -132,7 +138,7 @@ _EXPRESSIONS = {
 
 
 def compile_row_decoder(
-    plan: list[tuple[int, str, str]], *, raw_numbers: bool = False
+    plan: Plan, *, raw_numbers: bool = False
 ) -> Callable[[list[str]], dict[str, Any]]:
     """Build, once per file, one function turning a CSV row into a record.
 
@@ -197,7 +203,7 @@ class RecordDecoder:
         self.kinds = {spec.name: spec.kind for spec in specs}
         self.renamed = {"Id": "id", **(renamed or {})}  # CSV column -> property
 
-    def _plan(self, header: list[str], job_id: str) -> list[tuple[int, str, str]]:
+    def _plan(self, header: list[str], job_id: str) -> Plan:
         names = [self.renamed.get(column, column) for column in header]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -227,12 +233,24 @@ class RecordDecoder:
 
     def batches(self, path: Path, job_id: str, size: int = 2000) -> Iterator[list[dict[str, Any]]]:
         """Yield the typed records of a downloaded result zip, ``size`` rows at a time."""
+        with self._csv_rows(path, job_id) as (reader, lines):
+            yield from self._read(reader, lines, job_id, size)
+
+    def header(self, path: Path, job_id: str) -> tuple[list[str], Plan] | None:
+        """The CSV's header and the plan its columns give (None for an empty file)."""
+        with self._csv_rows(path, job_id) as (reader, _):
+            header = next(reader, None)
+            return None if header is None else (header, self._plan(header, job_id))
+
+    @contextmanager
+    def _csv_rows(self, path: Path, job_id: str) -> Iterator[tuple[Any, _BoundedLines]]:
+        """A csv reader over the zip's CSV, its errors turned into one clear line each."""
         lines = _BoundedLines(self.stream, job_id)
         with result_member(path, job_id, self.stream, "csv") as raw:
             try:
                 with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
-                    reader = lines.reader = csv.reader(lines.of(text))
-                    yield from self._read(reader, lines, job_id, size)
+                    lines.reader = csv.reader(lines.of(text))
+                    yield lines.reader, lines
             except csv.Error as exc:
                 raise ExportFileError(
                     f"{self.stream}: line {lines.number} of job {job_id}'s CSV cannot be "
@@ -273,9 +291,7 @@ class RecordDecoder:
         if batch:
             yield batch
 
-    def _bad_value(
-        self, row: list[str], plan: list[tuple[int, str, str]], line: int, job_id: str
-    ) -> str:
+    def _bad_value(self, row: list[str], plan: Plan, line: int, job_id: str) -> str:
         # the same generated code, one column at a time, finds the cell at fault
         for column in plan:
             index, name, _ = column

@@ -11,12 +11,12 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-import msgspec
 from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
 
-RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")
+from tap_zoho_bulkread.columnar import Batch, encoded_lines
+from tap_zoho_bulkread.decode import RECORD_ENCODER
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):
@@ -51,8 +51,7 @@ class RecordLineWriter:
         """Write one record as a RECORD line."""
         sys.stdout.buffer.write(self.prefix + RECORD_ENCODER.encode(record) + self.suffix)
 
-    def write_many(self, records: list[dict[str, Any]]) -> None:
+    def write_many(self, records: Batch) -> None:
         """Write RECORD lines for a batch of records in one call."""
-        if records:
-            body = (self.suffix + self.prefix).join(map(RECORD_ENCODER.encode, records))
-            sys.stdout.buffer.write(self.prefix + body + self.suffix)
+        if len(records):
+            sys.stdout.buffer.write(encoded_lines(records, self.prefix, self.suffix))

@@ -43,7 +43,11 @@ def result_member(path: Path, job_id: str, stream: str, extension: str) -> Itera
         ) from None
     with archive:
         member = _member(archive, job_id, stream, extension)
-        with io.BufferedReader(_InflationGuard(archive.open(member), member.compress_size)) as raw:
+        try:
+            opened = archive.open(member)
+        except (*DAMAGED_ZIP, OSError):  # a member header past the end of a cut file
+            raise damaged_zip(stream, job_id, "before its first byte") from None
+        with io.BufferedReader(_InflationGuard(opened, member.compress_size)) as raw:
             yield raw
 
 

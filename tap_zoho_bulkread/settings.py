@@ -17,7 +17,6 @@ from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zoho_bulkread.batch import check_batch_config
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.query import normalize_criteria
 
@@ -214,3 +213,16 @@ def read_state(text: str, source: str) -> dict[str, Any]:
                     "datetime; fix or remove it (removing it exports the stream in full)."
                 ) from None
     return state
+
+
+def check_batch_config(batch_config: BatchConfig) -> None:
+    """Refuse the encodings this tap does not write, naming the one it does."""
+    encoding = batch_config.encoding
+    if encoding.format != "jsonl" or encoding.compression not in ("gzip", "none", None):
+        raise ConfigurationError(
+            f"batch_config.encoding {encoding.format}/{encoding.compression} is not supported; "
+            'use {"format": "jsonl", "compression": "gzip"} (parquet would turn exact Zoho '
+            "decimals into floats)."
+        )
+    if batch_config.batch_size < 1:
+        raise ConfigurationError("batch_config.batch_size must be 1 or more.")

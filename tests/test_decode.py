@@ -156,7 +156,7 @@ def test_a_csv_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
      ("12E-3", "123456789012345678901234567890"), ("0.123456789", "")],
 )  # fmt: skip
 def test_raw_numbers_write_the_same_json_as_decoded_numbers(tmp_path: Path, cells) -> None:
-    from tap_zoho_bulkread.output import RECORD_ENCODER
+    from tap_zoho_bulkread.decode import RECORD_ENCODER
 
     amount, count = cells
     body = f"Id,Amount,Count\r\n4876543000000000001,{amount},{count}\r\n"

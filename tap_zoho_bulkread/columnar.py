@@ -1,0 +1,326 @@
+"""The fast decoder: Arrow parses the CSV and types whole columns, JSON is assembled in C++.
+
+Used by the tap's own writers (RECORD lines and BATCH files) when pyarrow is installed (the
+``fast`` extra). It writes what ``RecordDecoder(raw_numbers=True)`` writes, value for value: a
+column is converted by vectorised checks only when every cell has one of the shapes Zoho
+writes; a column with any other cell is converted cell by cell by the strict decoder's own
+code. Whatever else it cannot vouch for (a cell the strict code refuses, a row larger than a
+block, a damaged zip, a row of the wrong width) makes it hand the file to ``RecordDecoder``
+from the first row it has not yet handed out; that decoder decodes it, or refuses it with its
+exact message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tap_zoho_bulkread.decode import (
+    KIND_ABSENT,
+    RECORD_ENCODER,
+    Plan,
+    RecordDecoder,
+    compile_row_decoder,
+)
+from tap_zoho_bulkread.metadata import (
+    KIND_BOOLEAN,
+    KIND_DATE,
+    KIND_DATETIME,
+    KIND_INTEGER,
+    KIND_MULTI,
+    KIND_NUMBER,
+    KIND_TAGS,
+)
+from tap_zoho_bulkread.result_zip import result_member
+
+try:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
+except ImportError:  # the `fast` extra is not installed: the strict decoder does it all
+    AVAILABLE = False
+else:
+    AVAILABLE = True
+
+BLOCK_BYTES = 4 * 1024 * 1024  # CSV read per step; a longer row goes to the strict decoder
+# The shapes Zoho writes, the ones the strict decoder writes unchanged (as JSON text).
+_SHAPES = {
+    KIND_INTEGER: r"^-?(?:0|[1-9][0-9]*)$",
+    KIND_NUMBER: r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$",
+    KIND_DATE: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    KIND_DATETIME: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$",
+}
+_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
+_NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
+_OTHER_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # escaped as \uXXXX: left to msgspec
+_UNTIDY_TAGS = r"^,|,,|,$| "  # tags the strict decoder strips or drops
+# what the strict decoder's UTC form covers: 4-digit years, before the end of year 9999
+_FIRST_SECOND, _LAST_SECOND = -30610224000, 253402300799  # 1000-01-01, 9999-12-31T23:59:59
+_FIRST_DAY = -719162  # 0001-01-01, in days from 1970-01-01
+
+_DOCUMENT = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+log = logging.getLogger(__name__)
+
+
+class _Unsure(Exception):
+    """The Arrow path cannot vouch for what follows: the strict decoder takes over."""
+
+
+class EncodedRows:
+    """A batch of records already encoded as JSON objects, one per row, in export order."""
+
+    def __init__(self, documents: Any, times: dict[str, Any]) -> None:
+        self.documents = documents  # an Arrow string array
+        self.times = times  # property -> Arrow array of its UTC datetimes, for bookmarks
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The records decoded again (numbers as int and Decimal), for checks and tests."""
+        for document in self.documents.to_pylist():
+            yield _DOCUMENT.decode(document)
+
+    def __getitem__(self, rows: slice) -> EncodedRows:
+        start, stop, _ = rows.indices(len(self))
+        length = max(stop - start, 0)
+        return EncodedRows(
+            self.documents.slice(start, length),
+            {name: values.slice(start, length) for name, values in self.times.items()},
+        )
+
+    def newest(self, prop: str) -> str | None:
+        """The latest value of the datetime property ``prop`` in this batch, if any."""
+        values = self.times.get(prop)
+        newest = None if values is None else pc.max(values).as_py()
+        return newest if isinstance(newest, str) else None
+
+    def lines(self, prefix: bytes, suffix: bytes) -> memoryview:
+        """Every record between ``prefix`` and ``suffix``, as one block of bytes."""
+        joined = pc.binary_join_element_wise(prefix.decode(), self.documents, suffix.decode(), "")
+        return _concatenated(joined)
+
+
+def _concatenated(strings: Any) -> memoryview:
+    """The bytes of an Arrow string array's values, end to end, without a copy."""
+    _, offsets_buffer, data = strings.buffers()
+    if data is None or not len(strings):
+        return memoryview(b"")
+    offsets = memoryview(offsets_buffer).cast("i")
+    return memoryview(data)[offsets[strings.offset] : offsets[strings.offset + len(strings)]]
+
+
+Batch = list[dict[str, Any]] | EncodedRows  # what a decoder yields
+
+
+def encoded_lines(batch: Batch, prefix: bytes, suffix: bytes) -> bytes | memoryview:
+    """Every record of ``batch`` as JSON between ``prefix`` and ``suffix``, end to end."""
+    if isinstance(batch, EncodedRows):
+        return batch.lines(prefix, suffix)
+    if not batch:
+        return b""
+    return prefix + (suffix + prefix).join(map(RECORD_ENCODER.encode, batch)) + suffix
+
+
+class ColumnarDecoder:
+    """Decodes one stream's CSV into ``EncodedRows``, handing what it cannot vouch for on."""
+
+    def __init__(self, strict: RecordDecoder) -> None:
+        self.strict = strict
+        self.stream = strict.stream
+
+    def batches(self, path: Path, job_id: str) -> Iterator[Batch]:
+        """The records of a result zip: Arrow batches, then strict ones if Arrow gave up."""
+        handed = 0
+        try:
+            for rows in self._arrow_batches(path, job_id):
+                yield rows
+                handed += len(rows)
+            return
+        except _Unsure as exc:
+            log.info(
+                "%s: job %s's CSV is read by the strict decoder from row %d on (%s)",
+                self.stream,
+                job_id,
+                handed + 1,
+                type(exc.__cause__).__name__,
+            )
+        skip = handed
+        for batch in self.strict.batches(path, job_id):
+            if skip >= len(batch):
+                skip -= len(batch)
+                continue
+            yield batch[skip:]
+            skip = 0
+
+    def _arrow_batches(self, path: Path, job_id: str) -> Iterator[EncodedRows]:
+        found = self.strict.header(path, job_id)  # the strict bounds and refusals apply
+        if found is None:
+            return
+        header, plan = found
+        encoder = _RowEncoder(plan)
+        with result_member(path, job_id, self.stream, "csv") as raw:
+            try:
+                reader = pa_csv.open_csv(
+                    raw,
+                    read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
+                    parse_options=pa_csv.ParseOptions(
+                        newlines_in_values=True, ignore_empty_lines=False
+                    ),
+                    convert_options=pa_csv.ConvertOptions(
+                        column_types={name: pa.string() for name in header},
+                        strings_can_be_null=True,
+                        quoted_strings_can_be_null=True,
+                        null_values=[""],
+                    ),
+                )
+                if reader.schema.names != header:
+                    raise _Unsure("the header reads differently")
+            except Exception as exc:
+                raise _Unsure from exc
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                except Exception as exc:
+                    raise _Unsure from exc
+                try:
+                    rows = encoder.encode(batch)
+                except Exception as exc:
+                    raise _Unsure from exc
+                yield rows
+
+
+class _RowEncoder:
+    """Turns Arrow batches of one CSV's string columns into JSON objects, by the plan."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.keys = [
+            ("{" if position == 0 else ",") + RECORD_ENCODER.encode(name).decode() + ":"
+            for position, (_, name, _) in enumerate(plan)
+        ]
+
+    def encode(self, batch: Any) -> EncodedRows:
+        """One batch of rows as JSON objects; _Unsure when the strict decoder must judge."""
+        if not batch.num_rows:
+            return EncodedRows(pa.array([], pa.string()), {})
+        pieces: list[Any] = []
+        times: dict[str, Any] = {}
+        for key, (index, name, kind) in zip(self.keys, self.plan, strict=True):
+            pieces.append(key)
+            if kind == KIND_ABSENT:
+                pieces.append("null")
+                continue
+            column = batch.column(index)
+            if name == "id" and column.null_count:
+                raise _Unsure("a row without an id (or an empty line)")
+            json_text, utc = _column_json(column, kind)
+            pieces.append(json_text)
+            if utc is not None:
+                times[name] = utc
+        documents = pc.binary_join_element_wise(*pieces, "}", "")
+        return EncodedRows(documents, times)
+
+
+def _column_json(column: Any, kind: str) -> tuple[Any, Any]:
+    """A column's cells as JSON text ("null" for empty ones), and its UTC datetimes if any."""
+    try:
+        fast = _vectorised(column, kind)
+    except (pa.ArrowInvalid, _Unsure):
+        fast = None
+    if fast is not None:
+        return fast
+    return _cell_by_cell(column, kind)
+
+
+def _vectorised(column: Any, kind: str) -> tuple[Any, Any] | None:
+    """The column converted by whole-column checks, or None when a cell needs the strict code."""
+    shape = _SHAPES.get(kind)
+    if shape is not None and not _all(pc.match_substring_regex(column, shape)):
+        return None
+    if kind in (KIND_INTEGER, KIND_NUMBER):
+        return pc.fill_null(column, "null"), None
+    if kind == KIND_BOOLEAN:
+        if not _all(pc.is_in(column, pa.array(["true", "false"]))):
+            return None
+        return pc.fill_null(column, "null"), None
+    if kind == KIND_DATE:
+        days = pc.cast(pc.cast(column, pa.date32()), pa.int32())  # refuses Feb 30
+        if days.null_count < len(days) and pc.min(days).as_py() < _FIRST_DAY:
+            return None  # year 0, which Arrow takes and Python's dates lack
+        return _quoted(column), None
+    if kind == KIND_DATETIME:
+        utc = _utc(column)
+        return None if utc is None else (_quoted(utc), utc)
+    escaped = _escaped(column)
+    if escaped is None:
+        return None
+    if kind == KIND_MULTI:
+        return _listed(escaped, ";"), None
+    if kind == KIND_TAGS:
+        if _any(pc.match_substring_regex(column, _UNTIDY_TAGS)):
+            return None
+        return _listed(escaped, ","), None
+    return _quoted(escaped), None
+
+
+def _utc(column: Any) -> Any:
+    """``YYYY-MM-DDTHH:MM:SS+00:00`` for each datetime, or None outside the strict range."""
+    moments = pc.cast(column, pa.timestamp("s", tz="UTC"))  # refuses 24:00, Feb 30, +24:00
+    if moments.null_count < len(moments):
+        bounds = pc.min_max(pc.cast(moments, pa.int64()))
+        if bounds["min"].as_py() < _FIRST_SECOND or bounds["max"].as_py() > _LAST_SECOND:
+            return None
+    text = pc.cast(moments, pa.string())  # "2021-03-14 10:01:00Z"
+    return pc.replace_substring(pc.replace_substring(text, " ", "T"), "Z", "+00:00")
+
+
+def _escaped(column: Any) -> Any:
+    """The column's text escaped for a JSON string, or None when msgspec must escape it."""
+    if not _any(pc.match_substring_regex(column, _NEEDS_ESCAPE)):
+        return column
+    if _any(pc.match_substring_regex(column, _OTHER_CONTROL)):
+        return None
+    for plain, escaped in _ESCAPES:
+        column = pc.replace_substring(column, plain, escaped)
+    return column
+
+
+def _quoted(column: Any) -> Any:
+    return pc.fill_null(pc.binary_join_element_wise('"', column, '"', ""), "null")
+
+
+def _listed(escaped: Any, separator: str) -> Any:
+    items = pc.replace_substring(escaped, separator, '","')
+    return pc.fill_null(pc.binary_join_element_wise('["', items, '"]', ""), "null")
+
+
+def _all(flags: Any) -> bool:
+    return pc.all(flags).as_py() is not False  # nulls (empty cells) pass
+
+
+def _any(flags: Any) -> bool:
+    return pc.any(flags).as_py() is True
+
+
+def _cell_by_cell(column: Any, kind: str) -> tuple[Any, Any]:
+    """The strict decoder's own conversion, per cell; a cell it refuses makes this _Unsure."""
+    decode = compile_row_decoder([(0, "v", kind)], raw_numbers=True)
+    values = []
+    try:
+        for cell in column.to_pylist():
+            values.append(None if cell is None else decode([cell])["v"])
+    except Exception as exc:
+        raise _Unsure("a cell the strict decoder refuses") from exc
+    json_text = pa.array(
+        ["null" if value is None else RECORD_ENCODER.encode(value).decode() for value in values],
+        pa.string(),
+    )
+    return json_text, (pa.array(values, pa.string()) if kind == KIND_DATETIME else None)
