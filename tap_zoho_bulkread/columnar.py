@@ -55,6 +55,7 @@ _SHAPES = {
     KIND_DATE: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
     KIND_DATETIME: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}[+-][0-9]{2}:[0-9]{2}$",
 }
+_BOOLEANS = pa.array(["true", "false", None]) if AVAILABLE else None  # None: an empty cell
 _ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
 _NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
 _OTHER_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # escaped as \uXXXX: left to msgspec
@@ -74,9 +75,12 @@ class _Unsure(Exception):
 class EncodedRows:
     """A batch of records already encoded as JSON objects, one per row, in export order."""
 
-    def __init__(self, documents: Any, times: dict[str, Any]) -> None:
+    def __init__(
+        self, documents: Any, times: dict[str, Any], cell_by_cell: tuple[str, ...] = ()
+    ) -> None:
         self.documents = documents  # an Arrow string array
         self.times = times  # property -> Arrow array of its UTC datetimes, for bookmarks
+        self.cell_by_cell = cell_by_cell  # properties the strict code converted, cell by cell
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -92,6 +96,7 @@ class EncodedRows:
         return EncodedRows(
             self.documents.slice(start, length),
             {name: values.slice(start, length) for name, values in self.times.items()},
+            self.cell_by_cell,
         )
 
     def newest(self, prop: str) -> str | None:
@@ -213,6 +218,7 @@ class _RowEncoder:
             return EncodedRows(pa.array([], pa.string()), {})
         pieces: list[Any] = []
         times: dict[str, Any] = {}
+        cell_by_cell: list[str] = []
         for key, (index, name, kind) in zip(self.keys, self.plan, strict=True):
             pieces.append(key)
             if kind == KIND_ABSENT:
@@ -221,23 +227,19 @@ class _RowEncoder:
             column = batch.column(index)
             if name == "id" and column.null_count:
                 raise _Unsure("a row without an id (or an empty line)")
-            json_text, utc = _column_json(column, kind)
+            try:
+                converted = _vectorised(column, kind)
+            except pa.ArrowInvalid:
+                converted = None
+            if converted is None:
+                converted = _cell_by_cell(column, kind)
+                cell_by_cell.append(name)
+            json_text, utc = converted
             pieces.append(json_text)
             if utc is not None:
                 times[name] = utc
         documents = pc.binary_join_element_wise(*pieces, "}", "")
-        return EncodedRows(documents, times)
-
-
-def _column_json(column: Any, kind: str) -> tuple[Any, Any]:
-    """A column's cells as JSON text ("null" for empty ones), and its UTC datetimes if any."""
-    try:
-        fast = _vectorised(column, kind)
-    except (pa.ArrowInvalid, _Unsure):
-        fast = None
-    if fast is not None:
-        return fast
-    return _cell_by_cell(column, kind)
+        return EncodedRows(documents, times, tuple(cell_by_cell))
 
 
 def _vectorised(column: Any, kind: str) -> tuple[Any, Any] | None:
@@ -248,7 +250,7 @@ def _vectorised(column: Any, kind: str) -> tuple[Any, Any] | None:
     if kind in (KIND_INTEGER, KIND_NUMBER):
         return pc.fill_null(column, "null"), None
     if kind == KIND_BOOLEAN:
-        if not _all(pc.is_in(column, pa.array(["true", "false"]))):
+        if not _all(pc.is_in(column, _BOOLEANS)):
             return None
         return pc.fill_null(column, "null"), None
     if kind == KIND_DATE:
