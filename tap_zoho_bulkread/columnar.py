@@ -59,7 +59,9 @@ _BOOLEANS = pa.array(["true", "false", None]) if AVAILABLE else None  # None: an
 _ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
 _NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
 _OTHER_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # escaped as \uXXXX: left to msgspec
-_UNTIDY_TAGS = r"^,|,,|,$| "  # tags the strict decoder strips or drops
+# tags the strict decoder may strip (whitespace as str.isspace() sees it) or drop (empty ones)
+_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f\x85\p{Z}]"
+_UNTIDY_TAGS = rf"^,|,,|,$|^{_SPACE}|{_SPACE}$|{_SPACE},|,{_SPACE}"
 # what the strict decoder's UTC form covers: 4-digit years, before the end of year 9999
 _FIRST_SECOND, _LAST_SECOND = -30610224000, 253402300799  # 1000-01-01, 9999-12-31T23:59:59
 _FIRST_DAY = -719162  # 0001-01-01, in days from 1970-01-01
@@ -141,11 +143,12 @@ class ColumnarDecoder:
 
     def batches(self, path: Path, job_id: str) -> Iterator[Batch]:
         """The records of a result zip: Arrow batches, then strict ones if Arrow gave up."""
-        handed = 0
+        handed, slow_columns = 0, set[str]()
         try:
             for rows in self._arrow_batches(path, job_id):
                 yield rows
                 handed += len(rows)
+                slow_columns.update(rows.cell_by_cell)
             return
         except _Unsure as exc:
             log.info(
@@ -155,6 +158,15 @@ class ColumnarDecoder:
                 handed + 1,
                 type(exc.__cause__).__name__,
             )
+        finally:
+            if slow_columns:
+                log.info(
+                    "%s: job %s's columns %s held cells off Zoho's usual forms and were "
+                    "converted cell by cell",
+                    self.stream,
+                    job_id,
+                    sorted(slow_columns),
+                )
         skip = handed
         for batch in self.strict.batches(path, job_id):
             if skip >= len(batch):

@@ -132,7 +132,10 @@ ODD_BUT_VALID = [
     ("Count", "007", False),
     ("Count", "-0", True),
     ("Count", "123456789012345678901234567890", True),
+    ("Tag", '"Renewal 2024,VIP"', True),
     ("Tag", '"VIP, Hot"', False),
+    ("Tag", '"VIP,\u3000Hot"', False),
+    ("Tag", '"VIP\t,Hot"', False),
     ("Tag", '",VIP,,Hot,"', False),
     ("Interests", '"a;;b;"', True),
     ("Notes", '"bell\x07 nul\x00 esc\x1b form\x0c"', False),
@@ -291,3 +294,43 @@ def test_the_tap_writes_the_same_messages_with_and_without_pyarrow(tmp_path: Pat
     assert comparable(fast) == comparable(plain)
     assert len(fast.records("Leads")) == 5000 and len(fast.records("Wide_Records")) == 2500
     assert fast.records("Quoted_Items") and fast.records("Price_Tiers")
+
+
+POOLS = {
+    "Created_Time": ["2021-03-14T01:59:59-08:00", "2021-11-07T01:30:00-07:00", "2021-03-14T10:01:00Z", "2024-02-29T23:59:59+05:45", "1999-12-31T23:00:00-01:00"],
+    "Birth_Date": ["1990-02-28", "2024-02-29", "19900228"],
+    "Amount": ["1234.50", "0", "-0.001", "1e3", "007", ".5", "12345678901234567890.123456789"],
+    "Count": ["7", "-12", "007", "0", "99999999999999999999"],
+    "Active": ["true", "false"],
+    "Interests": ["CRM", "CRM;Support", ";", "a;;b", 'say "hi";x'],
+    "Tag": ["VIP", "VIP,Hot", "Renewal 2024,VIP", " VIP , Hot ", ",x,", "a\u00a0,b"],
+    "Notes": ["plain", 'a "quoted" word', "two\nlines", "cr\rlf\r\n", "tab\there", "back\\slash", "nul\x00", "Zoë ✓ 日本 \U0001f600", "\u2028", ",;\"'"],
+}  # fmt: skip
+INVALID = {"Created_Time": "2021-02-30T10:00:00+00:00", "Amount": "1,5", "Count": "1.0", "Active": "yes", "Birth_Date": "2021-13-01"}  # fmt: skip
+
+
+def csv_cell(text: str, rng) -> str:
+    if rng.random() < 0.3 or any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_exports_decode_alike(tmp_path: Path, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    rows = []
+    for number in range(rng.choice([1, 5, 300, 2500])):
+        cells = [f"48765430000{number:08d}"]
+        for name in WIDE[1:]:
+            if rng.random() < 0.4:
+                cells.append(rng.choice(["", '""']))
+            elif seed % 4 == 3 and name in INVALID and rng.random() < 0.001:
+                cells.append(INVALID[name])
+            else:
+                pool = POOLS[name] if seed % 2 else POOLS[name][:2]  # odd cells, or usual ones
+                cells.append(csv_cell(rng.choice(pool), rng))
+        rows.append(cells)
+    path = wide_zip(tmp_path / "a.zip", rows, rng.choice(["\n", "\r\n"]))
+    both(path)
