@@ -13,6 +13,7 @@ exact message.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -57,8 +58,9 @@ _SHAPES = {
 }
 _BOOLEANS = pa.array(["true", "false", None]) if AVAILABLE else None  # None: an empty cell
 _ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
-_NEEDS_ESCAPE = r'[\\"\x00-\x1f]'
-_OTHER_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f]"  # escaped as \uXXXX: left to msgspec
+# searched in a column's whole text buffer at once (a byte outside the column only costs time)
+_NEEDS_ESCAPE = re.compile(rb'[\\"\x00-\x1f]').search
+_OTHER_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]").search  # msgspec writes \uXXXX
 # tags the strict decoder may strip (whitespace as str.isspace() sees it) or drop (empty ones)
 _SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f\x85\p{Z}]"
 _UNTIDY_TAGS = rf"^,|,,|,$|^{_SPACE}|{_SPACE}$|{_SPACE},|,{_SPACE}"
@@ -219,10 +221,7 @@ class _RowEncoder:
 
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.keys = [
-            ("{" if position == 0 else ",") + RECORD_ENCODER.encode(name).decode() + ":"
-            for position, (_, name, _) in enumerate(plan)
-        ]
+        self.keys = [RECORD_ENCODER.encode(name).decode() + ":" for _, name, _ in plan]
 
     def encode(self, batch: Any) -> EncodedRows:
         """One batch of rows as JSON objects; _Unsure when the strict decoder must judge."""
@@ -231,10 +230,11 @@ class _RowEncoder:
         pieces: list[Any] = []
         times: dict[str, Any] = {}
         cell_by_cell: list[str] = []
+        literal = "{"
         for key, (index, name, kind) in zip(self.keys, self.plan, strict=True):
-            pieces.append(key)
+            literal += key if literal == "{" else "," + key
             if kind == KIND_ABSENT:
-                pieces.append("null")
+                literal += "null"
                 continue
             column = batch.column(index)
             if name == "id" and column.null_count:
@@ -246,25 +246,30 @@ class _RowEncoder:
             if converted is None:
                 converted = _cell_by_cell(column, kind)
                 cell_by_cell.append(name)
-            json_text, utc = converted
-            pieces.append(json_text)
+            text, utc = converted
+            pieces += [literal, text]
+            literal = ""
             if utc is not None:
                 times[name] = utc
-        documents = pc.binary_join_element_wise(*pieces, "}", "")
+        documents = pc.binary_join_element_wise(
+            *pieces, literal + "}", "", null_handling="replace", null_replacement="null"
+        )
         return EncodedRows(documents, times, tuple(cell_by_cell))
 
 
 def _vectorised(column: Any, kind: str) -> tuple[Any, Any] | None:
-    """The column converted by whole-column checks, or None when a cell needs the strict code."""
+    """The column converted by whole-column checks, or None when a cell needs the strict code.
+
+    Returned: the JSON text of each cell (null where the cell is empty) and, for a datetime
+    column, its UTC datetimes.
+    """
     shape = _SHAPES.get(kind)
     if shape is not None and not _all(pc.match_substring_regex(column, shape)):
         return None
     if kind in (KIND_INTEGER, KIND_NUMBER):
-        return pc.fill_null(column, "null"), None
+        return column, None
     if kind == KIND_BOOLEAN:
-        if not _all(pc.is_in(column, _BOOLEANS)):
-            return None
-        return pc.fill_null(column, "null"), None
+        return (column, None) if _all(pc.is_in(column, _BOOLEANS)) else None
     if kind == KIND_DATE:
         days = pc.cast(pc.cast(column, pa.date32()), pa.int32())  # refuses Feb 30
         if days.null_count < len(days) and pc.min(days).as_py() < _FIRST_DAY:
@@ -298,9 +303,10 @@ def _utc(column: Any) -> Any:
 
 def _escaped(column: Any) -> Any:
     """The column's text escaped for a JSON string, or None when msgspec must escape it."""
-    if not _any(pc.match_substring_regex(column, _NEEDS_ESCAPE)):
+    text = column.buffers()[2]
+    if text is None or not _NEEDS_ESCAPE(text):
         return column
-    if _any(pc.match_substring_regex(column, _OTHER_CONTROL)):
+    if _OTHER_CONTROL(text):
         return None
     for plain, escaped in _ESCAPES:
         column = pc.replace_substring(column, plain, escaped)
@@ -308,12 +314,12 @@ def _escaped(column: Any) -> Any:
 
 
 def _quoted(column: Any) -> Any:
-    return pc.fill_null(pc.binary_join_element_wise('"', column, '"', ""), "null")
+    return pc.binary_join_element_wise('"', column, '"', "")  # an empty cell stays null
 
 
 def _listed(escaped: Any, separator: str) -> Any:
     items = pc.replace_substring(escaped, separator, '","')
-    return pc.fill_null(pc.binary_join_element_wise('["', items, '"]', ""), "null")
+    return pc.binary_join_element_wise('["', items, '"]', "")
 
 
 def _all(flags: Any) -> bool:
@@ -334,7 +340,7 @@ def _cell_by_cell(column: Any, kind: str) -> tuple[Any, Any]:
     except Exception as exc:
         raise _Unsure("a cell the strict decoder refuses") from exc
     json_text = pa.array(
-        ["null" if value is None else RECORD_ENCODER.encode(value).decode() for value in values],
+        [None if value is None else RECORD_ENCODER.encode(value).decode() for value in values],
         pa.string(),
     )
     return json_text, (pa.array(values, pa.string()) if kind == KIND_DATETIME else None)
