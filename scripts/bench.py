@@ -126,8 +126,12 @@ def run_tap(
     return result.stderr, elapsed, peak if peak > before else -1
 
 
-def raw_baseline(zip_path: Path, rounds: int) -> tuple[float, int]:
-    """Python's csv reader + msgspec RECORD lines, over the zip's CSV; best of ``rounds``."""
+def raw_baseline(zip_path: Path, rounds: int, sink: str = "/dev/null") -> tuple[float, int]:
+    """Python's csv reader + msgspec RECORD lines, over the zip's CSV; best of ``rounds``.
+
+    The lines go to ``sink``: /dev/null, or a file beside the tap's BATCH files so that both
+    pay for the same writes.
+    """
     encoder = msgspec.json.Encoder()
     best, rows = math.inf, 0
     for _ in range(rounds):
@@ -136,13 +140,13 @@ def raw_baseline(zip_path: Path, rounds: int) -> tuple[float, int]:
             zipfile.ZipFile(zip_path) as archive,
             archive.open(archive.namelist()[0]) as raw,
             io.TextIOWrapper(raw, encoding="utf-8", newline="") as text,
-            open("/dev/null", "wb") as sink,
+            open(sink, "wb") as out,
         ):
             reader = csv.reader(text)
             header = next(reader)
             rows = 0
             for row in reader:
-                sink.write(
+                out.write(
                     encoder.encode(
                         {
                             "type": "RECORD",
@@ -202,10 +206,14 @@ def decode_benchmark(
             f"   emulator: a {rows:,}-record job created, completed and downloaded in {time.monotonic() - started:.1f}s"
         )
         batch_seconds = {}
-        for compression in ("none", "gzip"):  # BATCH files written by the tap's decoder
+        # BATCH files written by the tap's decoder; in memory where the machine has a tmpfs, so
+        # that the disk's write-back (the baseline writes to /dev/null) does not count
+        shared_memory = Path("/dev/shm")
+        batch_root = shared_memory if shared_memory.is_dir() else work
+        for compression in ("none", "gzip"):
             batch_seconds[compression] = math.inf
             for _ in range(rounds):
-                files = work / f"batch-{compression}"
+                files = batch_root / f"tap-zoho-bench-{os.getpid()}-{compression}"
                 shutil.rmtree(files, ignore_errors=True)
                 files.mkdir()
                 stderr, _, _ = run_tap(
@@ -221,9 +229,14 @@ def decode_benchmark(
                     },
                 )
                 batch_seconds[compression] = min(batch_seconds[compression], page_seconds(stderr))
-            shutil.rmtree(work / f"batch-{compression}", ignore_errors=True)
+                shutil.rmtree(files, ignore_errors=True)
     base_seconds, base_rows = raw_baseline(zip_path, rounds=rounds)
     assert base_rows == rows, (base_rows, rows)
+    lines_file = batch_root / f"tap-zoho-bench-{os.getpid()}-baseline.json"
+    try:
+        base_file_seconds, _ = raw_baseline(zip_path, rounds, str(lines_file))
+    finally:
+        lines_file.unlink(missing_ok=True)
     ratio = tap_seconds / base_seconds
     print(
         f"   raw baseline (csv + msgspec RECORD lines): {base_seconds:6.2f}s  {rows / base_seconds:>10,.0f} rows/s"
@@ -231,14 +244,17 @@ def decode_benchmark(
     print(
         f"   tap (typed records, Singer RECORD lines):  {tap_seconds:6.2f}s  {rows / tap_seconds:>10,.0f} rows/s"
     )
+    print(
+        f"   raw baseline, lines into a file in {batch_root}: {base_file_seconds:6.2f}s  {rows / base_file_seconds:>10,.0f} rows/s"
+    )
     for compression, seconds in batch_seconds.items():
-        label = f"tap, BATCH files (jsonl, {compression}):"
+        label = f"tap, BATCH files in {batch_root} ({compression}):"
         print(
-            f"   {label:<43} {seconds:6.2f}s  {rows / seconds:>10,.0f} rows/s  {seconds / base_seconds:.2f}x"
+            f"   {label:<43} {seconds:6.2f}s  {rows / seconds:>10,.0f} rows/s  {seconds / base_file_seconds:.2f}x"
         )
     print(
-        f"   tap / baseline time: {ratio:.2f}x (target <= 1.25x); BATCH, uncompressed: "
-        f"{batch_seconds['none'] / base_seconds:.2f}x (target <= 1.1x)"
+        f"   tap / baseline time: {ratio:.2f}x (target <= 1.25x); BATCH, uncompressed, against "
+        f"the baseline writing a file: {batch_seconds['none'] / base_file_seconds:.2f}x (target <= 1.1x)"
     )
     return {"baseline_s": base_seconds, "tap_s": tap_seconds, "ratio": ratio, **batch_seconds}
 

@@ -5,13 +5,19 @@ compresses at gzip level 9. Here each decoded batch of rows is encoded by msgspe
 into the open file (gzip level 1 by default), and a file is closed, then announced, every
 ``batch_size`` records and at the end of every export page, so a checkpoint never passes a
 record that is not in an announced file.
+
+A local storage root is written in place (as ``<name>.part``, renamed when complete); the SDK's
+storage writes each file to the system's temporary folder first and copies it over at the end.
 """
 
 from __future__ import annotations
 
 import gzip
+import os
 from contextlib import ExitStack
+from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 from singer_sdk.helpers._batch import BatchConfig
@@ -38,6 +44,10 @@ class BatchFileWriter:
         self._stack: ExitStack | None = None
         self._out: IO[bytes] | None = None
         self._filename = ""
+        root = urlsplit(batch_config.storage.root)
+        local = root.scheme in ("", "file") and root.netloc in ("", "localhost")
+        self._local_root = Path(root.path) if local else None
+        self._part: Path | None = None
 
     def _open(self) -> IO[bytes]:
         self.files += 1
@@ -45,7 +55,12 @@ class BatchFileWriter:
         suffix = ".json.gz" if self.gzip else ".json"
         self._filename = f"{storage.prefix or ''}{self.sync_id}-{self.files}{suffix}"
         stack = ExitStack()
-        raw: Any = stack.enter_context(storage.open(self._filename, "wb"))
+        if self._local_root is None:
+            raw: Any = stack.enter_context(storage.open(self._filename, "wb"))
+        else:
+            self._local_root.mkdir(parents=True, exist_ok=True)
+            self._part = self._local_root / f"{self._filename}.part"
+            raw = stack.enter_context(self._part.open("wb"))
         if self.gzip:
             raw = stack.enter_context(
                 gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=self.level)
@@ -73,6 +88,9 @@ class BatchFileWriter:
         if self._stack is None:
             return []
         self._stack.close()
+        if self._part is not None:
+            os.replace(self._part, self._part.with_name(self._part.name.removesuffix(".part")))
+            self._part = None
         self._stack = self._out = None
         self.in_file = 0
         return [self.config.storage.get_url(self._filename)]

@@ -63,6 +63,9 @@ def test_batch_files_hold_exactly_the_records_of_record_mode(tmp_path: Path) -> 
         assert not batched.records(stream)
     assert bookmarks(batched) == bookmarks(plain)
     assert "zoho_export" not in json.dumps(batched.final_state)
+    # written in place: the storage root holds the announced files and nothing else
+    announced = [urlsplit(url).path for m in batched.messages if m["type"] == "BATCH" for url in m["manifest"]]  # fmt: skip
+    assert sorted(str(p) for p in (tmp_path / "files").iterdir()) == sorted(announced)
     # a file per 250 records and one more at each page's end: 1000 Leads in pages of 300
     sizes = [len(batch_records_of(m)) for m in batched.messages if m.get("stream") == "Leads" and m["type"] == "BATCH"]  # fmt: skip
     assert sizes == [250, 50, 250, 50, 250, 50, 100]
