@@ -47,8 +47,14 @@ except ImportError:  # the `fast` extra is not installed: the strict decoder doe
     AVAILABLE = False
 else:
     AVAILABLE = True
+    if "jemalloc" in pa.supported_memory_backends():
+        # a batch's arrays are freed at once: hand the memory back at once (a 200,000-row
+        # export peaks at 163 MB instead of mimalloc's 190 MB, at the same speed)
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
 
-BLOCK_BYTES = 4 * 1024 * 1024  # CSV read per step; a longer row goes to the strict decoder
+BLOCK_BYTES = 1024 * 1024  # CSV read per step; a longer row goes to the strict decoder
+THREADS = False
 # The shapes Zoho writes, the ones the strict decoder writes unchanged (as JSON text).
 _SHAPES = {
     KIND_INTEGER: r"^-?(?:0|[1-9][0-9]*)$",
@@ -187,7 +193,7 @@ class ColumnarDecoder:
             try:
                 reader = pa_csv.open_csv(
                     raw,
-                    read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES),
+                    read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=THREADS),
                     parse_options=pa_csv.ParseOptions(
                         newlines_in_values=True, ignore_empty_lines=False
                     ),
@@ -224,29 +230,38 @@ class _RowEncoder:
         self.keys = [RECORD_ENCODER.encode(name).decode() + ":" for _, name, _ in plan]
 
     def encode(self, batch: Any) -> EncodedRows:
-        """One batch of rows as JSON objects; _Unsure when the strict decoder must judge."""
+        """One batch of rows as JSON objects; _Unsure when the strict decoder must judge.
+
+        The columns of one kind are checked and converted together, as one chunked array: a
+        few Arrow calls per batch whatever its width. A kind whose checks fail is converted
+        column by column, and a column whose checks fail, cell by cell.
+        """
         if not batch.num_rows:
             return EncodedRows(pa.array([], pa.string()), {})
+        if batch.column(self.plan[0][0]).null_count:  # the plan starts with the id
+            raise _Unsure("a row without an id (or an empty line)")
+        kinds: dict[str, list[int]] = {}
+        for position, (_, _, kind) in enumerate(self.plan):
+            if kind != KIND_ABSENT:
+                kinds.setdefault(kind, []).append(position)
+        converted: dict[int, tuple[Any, Any]] = {}
+        cell_by_cell: list[str] = []
+        for kind, positions in kinds.items():
+            columns = [batch.column(self.plan[position][0]) for position in positions]
+            together = _converted_together(columns, kind)
+            for position, column, result in zip(positions, columns, together, strict=True):
+                if result is None:
+                    cell_by_cell.append(self.plan[position][1])
+                converted[position] = result or _cell_by_cell(column, kind)
         pieces: list[Any] = []
         times: dict[str, Any] = {}
-        cell_by_cell: list[str] = []
         literal = "{"
-        for key, (index, name, kind) in zip(self.keys, self.plan, strict=True):
+        for position, (key, (_, name, kind)) in enumerate(zip(self.keys, self.plan, strict=True)):
             literal += key if literal == "{" else "," + key
             if kind == KIND_ABSENT:
                 literal += "null"
                 continue
-            column = batch.column(index)
-            if name == "id" and column.null_count:
-                raise _Unsure("a row without an id (or an empty line)")
-            try:
-                converted = _vectorised(column, kind)
-            except pa.ArrowInvalid:
-                converted = None
-            if converted is None:
-                converted = _cell_by_cell(column, kind)
-                cell_by_cell.append(name)
-            text, utc = converted
+            text, utc = converted[position]
             pieces += [literal, text]
             literal = ""
             if utc is not None:
@@ -257,34 +272,64 @@ class _RowEncoder:
         return EncodedRows(documents, times, tuple(cell_by_cell))
 
 
-def _vectorised(column: Any, kind: str) -> tuple[Any, Any] | None:
-    """The column converted by whole-column checks, or None when a cell needs the strict code.
+def _converted_together(columns: list[Any], kind: str) -> list[tuple[Any, Any] | None]:
+    """Each column's JSON text and UTC datetimes, or None for a column needing the strict code.
 
-    Returned: the JSON text of each cell (null where the cell is empty) and, for a datetime
-    column, its UTC datetimes.
+    All the columns at once when they all pass; else one by one.
+    """
+    if len(columns) > 1:
+        result = _safely_vectorised(pa.chunked_array(columns), kind)
+        if result is not None:
+            text, utc = result
+            rows = len(columns[0])
+            return [
+                (_part(text, i, rows), None if utc is None else _part(utc, i, rows))
+                for i in range(len(columns))
+            ]
+    return [_safely_vectorised(column, kind) for column in columns]
+
+
+def _part(values: Any, index: int, rows: int) -> Any:
+    """Column ``index`` of columns of ``rows`` cells put end to end (chunked or not)."""
+    part = values.slice(index * rows, rows)
+    return part.chunk(0) if part.num_chunks == 1 else part.combine_chunks()
+
+
+def _safely_vectorised(values: Any, kind: str) -> tuple[Any, Any] | None:
+    try:
+        return _vectorised(values, kind)
+    except pa.ArrowInvalid:  # a cast refused a cell: the strict code will say which
+        return None
+
+
+def _vectorised(values: Any, kind: str) -> tuple[Any, Any] | None:
+    """Column(s) converted by whole-column checks, or None when a cell needs the strict code.
+
+    ``values`` is a column or several as one chunked array; returned: the JSON text of each
+    cell (null where the cell is empty) and, for datetimes, the UTC datetimes, chunked alike.
     """
     shape = _SHAPES.get(kind)
-    if shape is not None and not _all(pc.match_substring_regex(column, shape)):
+    if shape is not None and not _all(pc.match_substring_regex(values, shape)):
         return None
     if kind in (KIND_INTEGER, KIND_NUMBER):
-        return column, None
+        return values, None
     if kind == KIND_BOOLEAN:
-        return (column, None) if _all(pc.is_in(column, _BOOLEANS)) else None
+        return (values, None) if _all(pc.is_in(values, _BOOLEANS)) else None
     if kind == KIND_DATE:
-        days = pc.cast(pc.cast(column, pa.date32()), pa.int32())  # refuses Feb 30
+        days = pc.cast(pc.cast(values, pa.date32()), pa.int32())  # refuses Feb 30
         if days.null_count < len(days) and pc.min(days).as_py() < _FIRST_DAY:
             return None  # year 0, which Arrow takes and Python's dates lack
-        return _quoted(column), None
+        return _quoted(values), None
     if kind == KIND_DATETIME:
-        utc = _utc(column)
+        utc = _utc(values)
         return None if utc is None else (_quoted(utc), utc)
-    escaped = _escaped(column)
+    escaped = _escaped(values)
     if escaped is None:
         return None
     if kind == KIND_MULTI:
         return _listed(escaped, ";"), None
     if kind == KIND_TAGS:
-        if _any(pc.match_substring_regex(column, _UNTIDY_TAGS)):
+        if _any(pc.match_substring_regex(values, _UNTIDY_TAGS)):
             return None
         return _listed(escaped, ","), None
     return _quoted(escaped), None
@@ -301,16 +346,19 @@ def _utc(column: Any) -> Any:
     return pc.replace_substring(pc.replace_substring(text, " ", "T"), "Z", "+00:00")
 
 
-def _escaped(column: Any) -> Any:
-    """The column's text escaped for a JSON string, or None when msgspec must escape it."""
-    text = column.buffers()[2]
+def _escaped(values: Any) -> Any:
+    """Text escaped for JSON strings, or None when msgspec must escape it (control bytes)."""
+    if isinstance(values, pa.ChunkedArray):
+        chunks = [_escaped(chunk) for chunk in values.chunks]
+        return None if any(c is None for c in chunks) else pa.chunked_array(chunks, pa.string())
+    text = values.buffers()[2]
     if text is None or not _NEEDS_ESCAPE(text):
-        return column
+        return values
     if _OTHER_CONTROL(text):
         return None
     for plain, escaped in _ESCAPES:
-        column = pc.replace_substring(column, plain, escaped)
-    return column
+        values = pc.replace_substring(values, plain, escaped)
+    return values
 
 
 def _quoted(column: Any) -> Any:
