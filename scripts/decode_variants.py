@@ -5,7 +5,8 @@
 Downloads one export of ``module`` from an emulator (its own process), then times, best of
 ``--rounds`` and interleaved so that the machine's noise hits all alike: the raw csv+msgspec
 client of `make bench`, the tap's RecordDecoder with Decimal/int numbers, and with ``raw_numbers``
-(what the tap uses when its own writers write). RECORD lines go to /dev/null. With ``--gzip``
+(the strict decoder the tap's own writers use without pyarrow), and the Arrow decoder (what they
+use with the ``fast`` extra). RECORD lines go to /dev/null. With ``--gzip``
 it also times gzip levels 1, 6 and 9 (BATCH files' batch_compression_level) on the records'
 JSON lines.
 """
@@ -21,6 +22,7 @@ from tempfile import TemporaryDirectory
 
 from bench import EmulatorProcess, download_export, raw_baseline
 
+from tap_zoho_bulkread.columnar import ColumnarDecoder, encoded_lines
 from tap_zoho_bulkread.decode import RECORD_ENCODER, RecordDecoder
 from tap_zoho_bulkread.emulator.org import build_org
 from tap_zoho_bulkread.metadata import field_specs
@@ -29,12 +31,12 @@ PREFIX = b'{"type":"RECORD","stream":"Leads","record":'
 SUFFIX = b',"time_extracted":"2026-11-23T21:30:02.058442Z"}\n'
 
 
-def decode_seconds(decoder: RecordDecoder, path: Path) -> float:
+def decode_seconds(decoder: RecordDecoder | ColumnarDecoder, path: Path) -> float:
     """Wall time to decode the zip and write its RECORD lines to /dev/null."""
     started = time.perf_counter()
     with open("/dev/null", "wb") as sink:
         for batch in decoder.batches(path, "1"):
-            sink.write(PREFIX + (SUFFIX + PREFIX).join(map(RECORD_ENCODER.encode, batch)) + SUFFIX)
+            sink.write(encoded_lines(batch, PREFIX, SUFFIX))
     return time.perf_counter() - started
 
 
@@ -55,12 +57,16 @@ def main() -> None:
             "--job-seconds", "0", "--records", f"{args.module}={args.rows}"
         ) as emu:
             path = download_export(emu.url, fields, work, args.module)
-        best = {"raw client": float("inf"), "tap, Decimal": float("inf"), "tap, raw": float("inf")}
+        labels = ("raw client", "tap, Decimal", "tap, raw", "tap, Arrow")
+        best = dict.fromkeys(labels, float("inf"))
         for _ in range(args.rounds):
             best["raw client"] = min(best["raw client"], raw_baseline(path, 1)[0])
             for label, raw in (("tap, Decimal", False), ("tap, raw", True)):
                 decoder = RecordDecoder(args.module, specs, ["id", *fields], raw_numbers=raw)
                 best[label] = min(best[label], decode_seconds(decoder, path))
+            strict = RecordDecoder(args.module, specs, ["id", *fields], raw_numbers=True)
+            arrow = decode_seconds(ColumnarDecoder(strict), path)
+            best["tap, Arrow"] = min(best["tap, Arrow"], arrow)
         if args.gzip:
             decoder = RecordDecoder(args.module, specs, ["id", *fields], raw_numbers=True)
             lines = b"".join(
