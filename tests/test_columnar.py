@@ -221,6 +221,12 @@ def test_odd_files_end_as_the_strict_decoder_ends_them(
     both(path, specs=SPECS, selected=ALL)
 
 
+def test_a_blank_line_is_refused_alike_when_the_id_is_not_the_first_column(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / "a.zip", "Amount,Id\n1.5,1\n\n2,2\n")
+    _, error = both(path, specs=SPECS, selected=["id", "Amount"])
+    assert error is not None and "columns" in error
+
+
 def test_text_that_is_not_utf8_is_refused_even_in_a_column_not_selected(tmp_path: Path) -> None:
     good = f"{HEADER}\n1,,1.5,,,,,,,,,\n".encode()
     for bad in (b"2,,1.5,,,,,,\xff\xfe,,,\n", b"2,,1.5,,,,,,,,\xff,\n"):
