@@ -1,8 +1,8 @@
 """`make demo`: the main job, end to end, against the local Zoho emulator.
 
 Starts the emulator, runs `meltano run tap-zoho-bulkread target-duckdb` into a DuckDB file,
-checks every table row by row against the emulator's ground truth (ids, Created_Time and
-Modified_Time), creates and updates records, runs again to show the incremental run (Leads
+checks every table row by row against the emulator's ground truth (incremental streams by id,
+Created_Time and Modified_Time; full-table streams by id and every value), creates and updates records, runs again to show the incremental run (Leads
 replicate on Modified_Time, so their updates arrive; the other modules append on
 Created_Time), checks again, and stops the emulator.
 """
@@ -35,14 +35,70 @@ def admin(url: str, path: str, body: dict | None = None) -> bytes:
         return response.read()  # type: ignore[no-any-return]
 
 
-Row = tuple[str, str, str]  # id, Created_Time, Modified_Time in UTC
+CATALOG = ROOT / ".meltano" / "run" / "tap-zoho-bulkread" / "tap.properties.json"
+Row = tuple[object, ...]  # id, then the compared properties, normalised
 
 
-def ground_truth(url: str, modules: list[str]) -> dict[str, set[Row]]:
+class Stream:
+    """What a stream of the catalog Meltano handed the tap says of its table."""
+
+    def __init__(self, entry: dict) -> None:
+        self.name: str = entry["tap_stream_id"]
+        self.properties: list[str] = list(entry["schema"]["properties"])
+        self.full_table = entry.get("replication_method") == "FULL_TABLE"
+
+    @property
+    def compared(self) -> list[str]:
+        """Incremental tables by id and their times; full-table ones by id and every value."""
+        if self.full_table:
+            return [name for name in self.properties if name != "id"]
+        return [t for t in ("Created_Time", "Modified_Time") if t in self.properties]
+
+    def zoho_name(self, prop: str) -> str:
+        """``Parent_Id__Product_Name`` -> ``Parent_Id.Product_Name`` (a lookup's dot field)."""
+        head, _, tail = prop.partition("__")
+        return f"{head}.{tail}" if tail and head in self.properties else prop
+
+
+def catalog_streams() -> dict[str, Stream]:
+    return {s.name: s for s in map(Stream, json.loads(CATALOG.read_text())["streams"])}
+
+
+def normal(value: object) -> object:
+    """One form for a value from the emulator's truth (JSON) and from a warehouse column."""
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float, Decimal)):
+        return Decimal(repr(value) if isinstance(value, float) else value).normalize()
+    if isinstance(value, datetime):
+        return utc(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, sort_keys=True)
+    text = str(value)
+    if re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", text) and len(text) < 30:
+        return Decimal(text).normalize()
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9:]{8}.*", text):
+        return utc(text)
+    return text
+
+
+def ground_truth(url: str, streams: dict[str, Stream], modules: list[str]) -> dict[str, set[Row]]:
     truth = {}
     for module in modules:
-        records = [json.loads(line) for line in admin(url, f"records/{module}").splitlines()]
-        truth[module] = {(r["id"], r["Created_Time"], r["Modified_Time"]) for r in records}
+        stream = streams[module]
+        names = [stream.zoho_name(prop) for prop in stream.compared]
+        path = (
+            f"records/{module}?fields={','.join(names)}"
+            if stream.full_table
+            else f"records/{module}"
+        )
+        records = [json.loads(line) for line in admin(url, path).splitlines()]
+        truth[module] = {(r["id"], *(normal(r[name]) for name in names)) for r in records}
     return truth
 
 
@@ -76,8 +132,8 @@ class DuckDBWarehouse:
                 connection.sql(sql).fetchall() if not write else connection.execute(sql).fetchall()
             )
 
-    def times_sql(self, module: str) -> str:
-        return f"select id, created_time, modified_time from zoho.{module.lower()}"
+    def select_sql(self, module: str, columns: list[str]) -> str:
+        return f"select {', '.join(['id', *columns]).lower()} from zoho.{module.lower()}"
 
     def delete_sql(self, module: str) -> str:
         return self.deletion_sql.format(table=module.lower(), module=module) + " RETURNING t.id"
@@ -114,8 +170,9 @@ class PostgresWarehouse:
         with psycopg.connect(f"postgresql://postgres@/postgres?host={self.server.pgdata}") as db:
             return db.execute(sql).fetchall()
 
-    def times_sql(self, module: str) -> str:
-        return f'select id, "Created_Time", "Modified_Time" from zoho."{module}"'
+    def select_sql(self, module: str, columns: list[str]) -> str:
+        quoted = ", ".join(f'"{name}"' for name in ["id", *columns])
+        return f'select {quoted} from zoho."{module}"'
 
     def delete_sql(self, module: str) -> str:
         return self.deletion_sql.format(module=module) + " RETURNING t.id"
@@ -127,13 +184,16 @@ class PostgresWarehouse:
 Warehouse = DuckDBWarehouse | PostgresWarehouse
 
 
-def table_rows(warehouse: Warehouse, modules: list[str]) -> dict[str, set[Row]]:
-    return {
-        module: {
-            (str(i), utc(c), utc(m)) for i, c, m in warehouse.rows(warehouse.times_sql(module))
+def table_rows(
+    warehouse: Warehouse, streams: dict[str, Stream], modules: list[str]
+) -> dict[str, set[Row]]:
+    tables = {}
+    for module in modules:
+        sql = warehouse.select_sql(module, streams[module].compared)
+        tables[module] = {
+            (str(row[0]), *(normal(value) for value in row[1:])) for row in warehouse.rows(sql)
         }
-        for module in modules
-    }
+    return tables
 
 
 def apply_deletions(warehouse: Warehouse) -> int:
@@ -168,7 +228,8 @@ def meltano_run(env: dict[str, str], label: str, target: str) -> dict[str, int]:
 
 def report(truth: dict[str, set[Row]], tables: dict[str, set[Row]]) -> bool:
     print(
-        f"   {'module':<14}{'emulator':>10}{'loaded':>10}  rows (id, Created_Time, Modified_Time)"
+        f"   {'module':<20}{'emulator':>10}{'loaded':>10}  rows compared by id and "
+        "Created_Time/Modified_Time (full-table streams: by id and every value)"
     )
     good = True
     for module, expected in sorted(truth.items()):
@@ -180,7 +241,7 @@ def report(truth: dict[str, set[Row]], tables: dict[str, set[Row]]) -> bool:
             if same
             else f"MISMATCH: {len(expected - loaded)} missing or stale, {len(loaded - expected)} extra"
         )
-        print(f"   {module:<14}{len(expected):>10}{len(loaded):>10}  {verdict}")
+        print(f"   {module:<20}{len(expected):>10}{len(loaded):>10}  {verdict}")
     return good
 
 
@@ -218,7 +279,8 @@ def main() -> int:
         modules = sorted(first)
         if not modules:
             raise SystemExit(f"the tap reported no module; see {WORK}")
-        ok = report(ground_truth(url, modules), table_rows(warehouse, modules))
+        streams = catalog_streams()
+        ok = report(ground_truth(url, streams, modules), table_rows(warehouse, streams, modules))
 
         print(
             "\n== changing data in Zoho: 25 new Leads, 10 new Contacts, 5 Leads updated, "
@@ -234,7 +296,8 @@ def main() -> int:
             f"   Deleted_Records listed {len(deleted)} deleted Leads; the README's SQL removed "
             f"{removed} rows from the Leads table"
         )
-        truth, tables = ground_truth(url, modules), table_rows(warehouse, modules)
+        truth = ground_truth(url, streams, modules)
+        tables = table_rows(warehouse, streams, modules)
         ok &= report(truth, tables) and removed == len(deleted)
         updated = {row for row in truth["Leads"] if row[0] in set(leads["updated"])}
         arrived = updated <= tables["Leads"]
