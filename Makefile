@@ -6,7 +6,7 @@ UV := $(VENV)/bin/uv
 export MELTANO_SEND_ANONYMOUS_USAGE_STATS := false
 TARGET ?= duckdb
 
-.PHONY: install test test-fast lint demo bench clean
+.PHONY: install test test-fast lint demo bench fuzz clean
 
 $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ demo: install
 
 clean:
 	rm -rf $(VENV) $(MELTANO_VENV) .meltano .demo output
+
+# the exact-export check of `make test` on 1,000 generated exports instead of a few
+fuzz: $(VENV)/.installed
+	EXACT_EXPORT_SEEDS=$${SEEDS:-1000} EXACT_EXPORT_FIRST_SEED=$${FIRST_SEED:-1000} \
+		$(VENV)/bin/pytest -n 2 -q -p no:randomly tests/test_exact_exports.py \
+		-k test_every_decoder_and_output_reads_a_generated_export_exactly
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python scripts/bench.py

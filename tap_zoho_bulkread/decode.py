@@ -46,6 +46,9 @@ _JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)").fullmatch
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?").fullmatch
 MAX_CACHED_DATES = 100_000
 _DATES: dict[str, str] = {}
+# A UTC offset at the end of a datetime; ISO 8601 and Zoho keep to hours 00-14, minutes 00-59.
+_OFFSET = re.compile(r"[+-]([0-9]{2}):?([0-9]{2})(?::?[0-9]{2}(?:[.,][0-9]+)?)?$").search
+MAX_OFFSET_HOURS, MAX_OFFSET_MINUTES = 14, 59
 
 
 # (local date + offset) -> the UTC "YYYY-MM-DDTHH" of each of that day's 24 local hours.
@@ -83,6 +86,9 @@ def _to_utc(text: str) -> str:
     moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
     if moment.tzinfo is None:
         raise ValueError(f"datetime without an offset: {text!r:.40}")
+    offset = _OFFSET(text)
+    if offset and (int(offset[1]) > MAX_OFFSET_HOURS or int(offset[2]) > MAX_OFFSET_MINUTES):
+        raise ValueError(f"UTC offset outside -14:59 to +14:59: {text!r:.40}")
     try:
         return moment.astimezone(timezone.utc).isoformat()
     except OverflowError:  # 0001-01-01T00:30:00+01:00, 9999-12-31T23:00:00-05:00
@@ -204,6 +210,11 @@ class RecordDecoder:
         self.renamed = {"Id": "id", **(renamed or {})}  # CSV column -> property
 
     def _plan(self, header: list[str], job_id: str) -> Plan:
+        if len(header) > MAX_CELLS:
+            raise ExportFileError(
+                f"{self.stream}: the CSV of job {job_id} has {len(header)} columns, over "
+                f"{MAX_CELLS}; no real export holds that many. Run the sync again."
+            )
         names = [self.renamed.get(column, column) for column in header]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:
@@ -274,24 +285,27 @@ class RecordDecoder:
         decode_row = compile_row_decoder(plan, raw_numbers=self.raw_numbers)
         width = len(header)
         batch: list[dict[str, Any]] = []
-        for row in reader:
+        line = lines.number + 1  # where the next record starts
+        for number, row in enumerate(reader, start=1):
             lines.next_row()
             if len(row) != width:
                 raise ExportFileError(
-                    f"{self.stream}: row {lines.number} of job {job_id} has "
+                    f"{self.stream}: record {number} (CSV line {line}) of job {job_id} has "
                     f"{len(row)} columns, the header {width}"
                 )
             try:
                 batch.append(decode_row(row))
             except (ValueError, KeyError, InvalidOperation) as exc:
-                raise ExportFileError(self._bad_value(row, plan, lines.number, job_id)) from exc
+                where = f"record {number} (CSV line {line})"
+                raise ExportFileError(self._bad_value(row, plan, where, job_id)) from exc
+            line = lines.number + 1
             if len(batch) >= size:
                 yield batch
                 batch = []
         if batch:
             yield batch
 
-    def _bad_value(self, row: list[str], plan: Plan, line: int, job_id: str) -> str:
+    def _bad_value(self, row: list[str], plan: Plan, where: str, job_id: str) -> str:
         # the same generated code, one column at a time, finds the cell at fault
         for column in plan:
             index, name, _ = column
@@ -299,10 +313,10 @@ class RecordDecoder:
                 compile_row_decoder([column])(row)
             except (ValueError, KeyError, InvalidOperation):
                 return (
-                    f"{self.stream}: row {line} of job {job_id} has {row[index]!r:.60} in "
+                    f"{self.stream}: {where} of job {job_id} has {row[index]!r:.60} in "
                     f"{name}, which is not a valid {self.kinds.get(name, 'string')}"
                 )
-        return f"{self.stream}: row {line} of job {job_id} could not be decoded"
+        return f"{self.stream}: {where} of job {job_id} could not be decoded"
 
 
 class _BoundedLines:
@@ -316,6 +330,7 @@ class _BoundedLines:
     def __init__(self, stream: str, job_id: str) -> None:
         self.where = f"{stream}: job {job_id}'s CSV"
         self.row_chars = self.row_cells = 0
+        self.in_quotes = False  # whether the row's text so far ends inside a quoted cell
         self.reader: Any = None
 
     @property
@@ -324,7 +339,7 @@ class _BoundedLines:
         return int(self.reader.line_num) if self.reader is not None else 0
 
     def of(self, text: IO[str]) -> Iterator[str]:
-        """Yield ``text``'s lines, checked; rows under ``ROW_CHECK_CHARS`` cost one addition."""
+        """Yield ``text``'s lines, checked; rows under ``ROW_CHECK_CHARS`` cost two counts."""
         readline, limit = text.readline, MAX_LINE_CHARS + 1
         while True:
             line = readline(limit)
@@ -333,15 +348,21 @@ class _BoundedLines:
             self.row_chars += len(line)
             if self.row_chars > ROW_CHECK_CHARS:
                 self._check(line)
+            elif line.count('"') % 2:
+                self.in_quotes = not self.in_quotes
             yield line
 
     def _check(self, line: str) -> None:
-        self.row_cells += line.count(",")
         if len(line) > MAX_LINE_CHARS:
             raise ExportFileError(
                 f"{self.where} has a line over {MAX_LINE_CHARS // 2**20} MiB; no real export "
                 "holds one. Run the sync again."
             )
+        # cells as CSV counts them: commas outside quotes (a doubled quote toggles twice)
+        pieces = line.split('"')
+        self.row_cells += sum(piece.count(",") for piece in pieces[self.in_quotes :: 2])
+        if len(pieces) % 2 == 0:
+            self.in_quotes = not self.in_quotes
         if self.row_chars > MAX_ROW_CHARS or self.row_cells > MAX_CELLS:
             raise ExportFileError(
                 f"{self.where} has a row over {MAX_ROW_CHARS // 2**20} MiB or {MAX_CELLS} "
@@ -351,3 +372,4 @@ class _BoundedLines:
     def next_row(self) -> None:
         """A row ended: its bounds start again."""
         self.row_chars = self.row_cells = 0
+        self.in_quotes = False

@@ -111,7 +111,8 @@ def test_a_truncated_zip_is_refused(tmp_path: Path) -> None:
 def test_a_bad_value_names_row_column_and_type(tmp_path: Path) -> None:
     body = HEADER + "\r\n1,2021-01-01T00:00:00+00:00,1,1,seven,true,,,,,,\r\n"
     with pytest.raises(
-        ExportFileError, match=r"row 2 .* 'seven' in Count, which is not a valid integer"
+        ExportFileError,
+        match=r"record 1 \(CSV line 2\) .* 'seven' in Count, which is not a valid integer",
     ):
         list(RecordDecoder("Leads", SPECS, ALL).records(make_zip(tmp_path / "a.zip", body), "111"))
 

@@ -267,7 +267,7 @@ def test_a_value_that_is_not_its_type_is_refused_naming_row_and_column(
         # the first rows fill the datetime cache for that day and offset
         zoho.csv_text = zoho.csv_text + row + "\r\n"
         run = sync(zoho, tmp_path)
-    line = refused(run, column, "row 4")
+    line = refused(run, column, "record 3 (CSV line 4)")
     assert repr(cell)[:20] in line
     no_bookmark(run)
 
