@@ -35,12 +35,15 @@ DENIED_MODULES = frozenset(
 CHILD_GENERATED_TYPES = frozenset({"subform", "linking"})
 EXPORTABLE_GENERATED_TYPES = frozenset({"default", "custom"}) | CHILD_GENERATED_TYPES
 NOT_EXPORTABLE_TYPES = frozenset({"multiselectlookup", "multiuserlookup", "subform"})
-# Where the fields metadata names the module holding a left-out field's rows.
+# Where Zoho's v8 fields metadata names the module holding a left-out field's rows (the
+# official v8 SDK's Subform, MinifiedModule and Multiselectlookup models): the last key holds
+# the module's api name, as a plain string or, under "api_name", in an object.
 CHILD_MODULE_PATHS = (
     ("subform", "module"),
-    ("associated_module",),
-    ("multiselectlookup", "linking_module"),
-    ("multiuserlookup", "linking_module"),
+    ("associated_module", "module"),
+    ("associated_module", "api_name"),
+    ("multiselectlookup", "linking_details", "module", "api_name"),
+    ("multiuserlookup", "linking_details", "module", "api_name"),
 )
 
 STRING_TYPES = frozenset(
@@ -170,9 +173,13 @@ def nested_api_name(entry: dict[str, Any], *path: str) -> str | None:
 
 def child_module_of(entry: dict[str, Any]) -> str | None:
     """The module holding a subform's or multi-select lookup's rows, as the metadata names it."""
-    return next(
-        (name for path in CHILD_MODULE_PATHS if (name := nested_api_name(entry, *path))), None
-    )
+    for path in CHILD_MODULE_PATHS:
+        node: Any = entry
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, str) and API_NAME.fullmatch(node):
+            return node
+    return None
 
 
 HIDDEN_STATUSES = frozenset({"system_hidden", "scheduled_for_deletion"})

@@ -20,6 +20,7 @@ from tap_zoho_bulkread.client import ZohoClient
 from tap_zoho_bulkread.decode import utc_datetime
 from tap_zoho_bulkread.errors import ZohoAPIError
 from tap_zoho_bulkread.query import zoho_datetime
+from tap_zoho_bulkread.settings import PROGRESS_MARKERS
 from tap_zoho_bulkread.stream_base import ZohoStream
 
 if TYPE_CHECKING:
@@ -242,8 +243,12 @@ class DeletedRecordsStream(ZohoStream):
     """Records deleted in Zoho, for every selected module stream, through the REST API.
 
     Bulk read exports only live records; this stream tells the warehouse which ones are gone.
-    Incremental on ``deleted_time``: ``If-Modified-Since`` is the bookmark less a second, so the
-    boundary is read again (the target upserts on module + id).
+    Incremental on ``deleted_time``, with one bookmark per module (a state partition each):
+    records keep being deleted while the lists are read one module at a time, so one bookmark
+    for all would skip the deletions of a module read before a later, newer one.
+    ``If-Modified-Since`` is the module's bookmark less a second, so the boundary is read again
+    (the target upserts on module + id). A module without a bookmark of its own (the first run,
+    or a state written with one bookmark for all modules) is read from ``start_date``.
     """
 
     name = "Deleted_Records"
@@ -259,8 +264,26 @@ class DeletedRecordsStream(ZohoStream):
         self.deletions = deletions
         self.modules = modules
 
+    @property
+    def partitions(self) -> list[dict[str, Any]]:
+        """One partition, and so one bookmark, per selected module."""
+        return [{"module": module} for module in self.modules()]
+
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
-        """The deletions of each selected module since the bookmark, every page."""
+        """The deletions of the partition's module since its bookmark, every page.
+
+        A module whose list cannot be read is one WARNING; its bookmark stays where it was (no
+        deletion read before the failure moves it), and the other modules are still read.
+        """
+        module = str((context or {}).get("module"))
         start = self.get_starting_timestamp(context)
-        for module in self.modules():
+        try:
             yield from self.deletions.read(module, start)
+        except ZohoAPIError as exc:
+            self.get_context_state(context).pop(PROGRESS_MARKERS, None)
+            self.logger.warning(
+                "%s: the deleted records cannot be read (%s); this module's deletions are "
+                "skipped this run and read again from the same bookmark next run",
+                module,
+                str(exc)[:200],
+            )

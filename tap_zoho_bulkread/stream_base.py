@@ -40,12 +40,12 @@ class ZohoStream(Stream):
         resumable" into the state and logs it as a warning; this tap does resume, through its
         checkpoint.
         """
-        del context
         key = self.replication_key
         value = latest_record.get(key) if key else None
         if value is None:
             return
-        markers = self.stream_state.setdefault(PROGRESS_MARKERS, {})
+        state = self.get_context_state(context) if context else self.stream_state
+        markers = state.setdefault(PROGRESS_MARKERS, {})
         old = markers.get("replication_key_value")
         if old is None or value > old:
             markers["replication_key"] = key

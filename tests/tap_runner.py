@@ -57,6 +57,11 @@ class TapRun:
     def bookmark(self, stream: str) -> str | None:
         return self.final_state.get("bookmarks", {}).get(stream, {}).get("replication_key_value")
 
+    def partition_bookmarks(self, stream: str) -> dict[str, str | None]:
+        """Each state partition's bookmark, by the partition's ``module``."""
+        partitions = self.final_state.get("bookmarks", {}).get(stream, {}).get("partitions", [])
+        return {p["context"]["module"]: p.get("replication_key_value") for p in partitions}
+
 
 def run_tap(
     tmp_path: Path,

@@ -47,13 +47,19 @@ def test_deletions_of_selected_modules_arrive_then_only_new_ones(tmp_path: Path)
     assert all(r["type"] == "recycle" and r["deleted_time"].endswith("+00:00") for r in records)
     assert sorted(asked_first) == ["/crm/v8/Calls/deleted", "/crm/v8/Leads/deleted"]
     assert len(first.ids("Calls")) == 245 and len(first.ids("Leads")) == 1197
-    bookmark = first.bookmark("Deleted_Records")
-    assert bookmark == max(r["deleted_time"] for r in records)
+    bookmarks = first.partition_bookmarks("Deleted_Records")  # one per module
+    assert bookmarks == {
+        module: max(r["deleted_time"] for r in records if r["module"] == module)
+        for module in ("Calls", "Leads")
+    }
     again = second.records("Deleted_Records")
     assert set(more) <= {r["id"] for r in again}
-    boundary = (datetime.fromisoformat(bookmark) - timedelta(seconds=1)).isoformat()
-    assert all(r["deleted_time"] >= boundary for r in again)  # the boundary second, read again
-    assert second.bookmark("Deleted_Records") > bookmark
+    for module, bookmark in bookmarks.items():
+        assert bookmark is not None
+        boundary = (datetime.fromisoformat(bookmark) - timedelta(seconds=1)).isoformat()
+        # the boundary second, read again
+        assert all(r["deleted_time"] >= boundary for r in again if r["module"] == module)
+    assert second.partition_bookmarks("Deleted_Records")["Calls"] > bookmarks["Calls"]
     assert headers, "the second run asked again"
 
 
@@ -91,3 +97,116 @@ def test_deletions_in_module_streams_mark_each_deleted_record_once(tmp_path: Pat
     again = {r["id"] for r in second.records("Calls") if len(r) == 2}
     assert set(later_gone) <= again  # and the boundary second, read again
     assert "zoho_deletions_since" in second.final_state["bookmarks"]["Calls"]
+
+
+def faults(url: str, **settings) -> None:
+    requests.post(f"{url}/__emulator__/faults", json=settings, timeout=10).raise_for_status()
+
+
+def deleted_ids(url: str, module: str) -> set[str]:
+    """Every id Zoho lists as deleted now (the emulator's own list, read without the tap)."""
+    ids, page = set(), 1
+    token = requests.post(
+        f"{url}/oauth/v2/token",
+        params={"grant_type": "refresh_token", "client_id": "emulator-client-id",
+                "client_secret": "emulator-client-secret",
+                "refresh_token": "emulator-refresh-token"},
+        timeout=10,
+    ).json()["access_token"]  # fmt: skip
+    while True:
+        answer = requests.get(
+            f"{url}/crm/v8/{module}/deleted",
+            params={"type": "all", "page": page, "per_page": 200},
+            headers={"Authorization": f"Zoho-oauthtoken {token}"},
+            timeout=10,
+        )
+        if answer.status_code == 204:
+            return ids
+        ids |= {entry["id"] for entry in answer.json()["data"]}
+        if not answer.json()["info"]["more_records"]:
+            return ids
+        page += 1
+
+
+RACE = {"Calls": ["Subject"], "Leads": ["Last_Name"], "Deleted_Records": None}
+
+
+def test_records_deleted_while_the_lists_are_read_all_arrive_within_two_runs(
+    tmp_path: Path,
+) -> None:
+    """Deletions appear in Zoho's lists while the tap reads them one module after the other.
+
+    Here a Calls deletion shows up after Calls' list was read, dated before a Leads deletion
+    that shows up in Leads' list, both dated before the run began (a deletion list that shows
+    an entry late, or Zoho's clock ahead of the tap's: the SDK's cap of a bookmark at the run's
+    start does not help then). One bookmark for all modules became the Leads deletion's time
+    and run 2 asked every module for later deletions: the Calls one never arrived.
+    """
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Calls", "Leads"])
+        catalog = select(discover(tmp_path, config), RACE)
+        requests.post(
+            f"{emu.url}/__emulator__/delete",
+            json={"module": "Calls", "count": 2, "seconds_ago": 120},
+            timeout=10,
+        ).raise_for_status()
+        # when the tap asks for the Leads list (after Calls'): a Calls deletion dated 60 s ago
+        # and a Leads deletion dated 30 s ago appear
+        faults(emu.url, delete_while_listing={"Leads": {"Calls": 60, "Leads": 30}})
+        first = run_tap(tmp_path / "first", config, catalog=catalog)
+        order = [e["path"] for e in log(emu.url) if e["path"].endswith("/deleted")]
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=first.final_state)
+        truth = {(m, i) for m in ("Calls", "Leads") for i in deleted_ids(emu.url, m)}
+    assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:]
+    assert order == ["/crm/v8/Calls/deleted", "/crm/v8/Leads/deleted"]  # the race's order
+    delivered = {
+        (r["module"], r["id"]) for run in (first, second) for r in run.records("Deleted_Records")
+    }
+    assert len(truth) == 4 and delivered == truth
+
+
+def test_a_state_with_one_bookmark_for_all_modules_loses_no_deletion(tmp_path: Path) -> None:
+    """The upgrade: a module without a bookmark of its own is read from start_date."""
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Calls", "Leads"])
+        catalog = select(discover(tmp_path, config), RACE)
+        calls = delete(emu.url, "Calls", 2)
+        __import__("time").sleep(2.1)
+        leads = delete(emu.url, "Leads", 2)
+        old_state = {
+            "bookmarks": {
+                "Deleted_Records": {
+                    "replication_key": "deleted_time",
+                    "replication_key_value": datetime.now()
+                    .astimezone()
+                    .isoformat(timespec="seconds"),
+                }
+            }
+        }  # fmt: skip: what the previous version wrote, its one bookmark after both
+        run = run_tap(tmp_path / "run", config, catalog=catalog, state=old_state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    delivered = {(r["module"], r["id"]) for r in run.records("Deleted_Records")}
+    assert delivered == {("Calls", i) for i in calls} | {("Leads", i) for i in leads}
+    assert set(run.partition_bookmarks("Deleted_Records")) == {"Calls", "Leads"}
+
+
+def test_one_modules_unexpected_deletion_answer_is_a_warning_and_the_rest_is_read(
+    tmp_path: Path,
+) -> None:
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Calls", "Leads"])
+        catalog = select(discover(tmp_path, config), RACE)
+        calls, leads = delete(emu.url, "Calls", 2), delete(emu.url, "Leads", 2)
+        faults(emu.url, no_deletion_list=["Calls"])
+        first = run_tap(tmp_path / "first", config, catalog=catalog)
+        faults(emu.url)
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=first.final_state)
+    assert first.returncode == 0, first.stderr[-2000:]
+    warnings = [line for line in first.stderr.splitlines() if "| WARNING" in line]
+    assert any("Calls" in w and "INVALID_URL_PATTERN" in w for w in warnings), warnings
+    assert "Traceback" not in first.stderr
+    assert {r["id"] for r in first.records("Deleted_Records")} == set(leads)
+    assert len(first.ids("Leads")) == 1198 and len(first.ids("Calls")) == 248
+    assert first.partition_bookmarks("Deleted_Records").get("Calls") is None
+    # the next run reads Calls' deletions from where it stood: none was skipped
+    assert set(calls) <= {r["id"] for r in second.records("Deleted_Records")}

@@ -108,19 +108,21 @@ def test_field_ids_are_unique_in_the_org_and_child_structures_are_described(shar
         ids += [f["id"] for f in fields(shared_client, module)]
     assert len(set(ids)) == len(ids)
     tiers = {f["api_name"]: f for f in fields(shared_client, "Products")}["Price_Tiers"]
-    assert tiers["subform"] == {
-        "module": {"api_name": "Price_Tiers", "id": found["Price_Tiers"]["id"]}
-    }
-    assert tiers["associated_module"] == {
-        "api_name": "Price_Tiers",
-        "id": found["Price_Tiers"]["id"],
-    }
+    # Zoho's v8 shapes (the official SDK's Subform and MinifiedModule): the module by name
+    assert tiers["subform"] == {"module": "Price_Tiers", "id": found["Price_Tiers"]["id"]}
+    assert tiers["associated_module"] == {"module": "Price_Tiers", "id": found["Price_Tiers"]["id"]}
     linked = {f["api_name"]: f for f in fields(shared_client, "Contacts")}["Linked_Deals"]
-    assert linked["multiselectlookup"]["linking_module"] == {
+    details = linked["multiselectlookup"]["linking_details"]  # the SDK's Multiselectlookup
+    assert {k: details["module"][k] for k in ("api_name", "id")} == {
         "api_name": "Contacts_X_Deals",
         "id": found["Contacts_X_Deals"]["id"],
     }
-    assert linked["multiselectlookup"]["connected_module"]["api_name"] == "Deals"
+    link_fields = {f["api_name"]: f for f in fields(shared_client, "Contacts_X_Deals")}
+    assert details["lookup_field"]["api_name"] == "Contact"
+    assert details["lookup_field"]["id"] == link_fields["Contact"]["id"]
+    assert details["connected_lookup_field"]["api_name"] == "Deal"
+    assert linked["multiselectlookup"]["connected_details"]["module"]["api_name"] == "Deals"
+    assert "linking_module" not in linked["multiselectlookup"]  # not a key Zoho sends
     account = {f["api_name"]: f for f in fields(shared_client, "Contacts")}["Account_Name"]
     assert account["lookup"]["module"] == {"api_name": "Accounts", "id": found["Accounts"]["id"]}
     assert all(f["column_name"] for f in fields(shared_client, "Leads"))

@@ -221,3 +221,46 @@ def test_users_and_org_parse(sdk) -> None:
     assert len(users.get_users()) == 2 and users.get_info().get_more_records() is True
     org = OrgOperations().get_organization().get_object()
     assert isinstance(org, OrgWrapper) and org.get_org()[0].get_company_name() == "Emulated Org"
+
+
+def sdk_fields(module: str) -> dict[str, Any]:
+    params = ParameterMap()
+    params.add(GetFieldsParam.module, module)
+    wrapper = FieldsOperations().get_fields(params).get_object()
+    assert isinstance(wrapper, FieldsWrapper)
+    return {f.get_api_name(): f for f in wrapper.get_fields()}
+
+
+def test_child_modules_read_through_the_sdks_typed_getters_as_the_org_defines_them(sdk) -> None:
+    """Every key the tap reads to find a child module, read by the SDK's own typed getters.
+
+    Expected values come from the emulator's org model, not from the answer: a shape the SDK
+    cannot read (the tap's and emulator's old ``linking_module``) fails here.
+    """
+    from tap_zoho_bulkread.emulator.org import MULTI_LOOKUP_TYPES, build_org
+
+    org = build_org()
+    checked = 0
+    for module in org.modules["crm"].values():
+        children = [f for f in module.fields if f.lookup_module and f.data_type in
+                    ("subform", *MULTI_LOOKUP_TYPES)]  # fmt: skip
+        if not children:
+            continue
+        read = sdk_fields(module.api_name)
+        for item in children:
+            field = read[item.api_name]
+            if item.data_type == "subform":
+                assert field.get_subform().get_module() == item.lookup_module
+                assert field.get_associated_module().get_module() == item.lookup_module
+            else:
+                linking = org.linking_module("crm", module.api_name, item.lookup_module)
+                if not linking:
+                    continue  # Events' Participants: users, no linking module to export
+                lookup = getattr(field, f"get_{item.data_type}")()
+                details = lookup.get_linking_details()
+                assert details.get_module().get_api_name() == linking
+                assert details.get_module().get_id() == int(org.module_id("crm", linking))
+                connected = lookup.get_connected_details().get_module()
+                assert connected.get_api_name() == item.lookup_module
+            checked += 1
+    assert checked >= 4  # Products' and Quotes' subforms, Contacts' multi-select lookup, ...

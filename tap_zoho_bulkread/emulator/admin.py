@@ -111,12 +111,15 @@ class AdminRoutes(HandlerBase):
             )
 
     def admin_delete(self) -> None:
-        """POST /__emulator__/delete {"module", "product", "count", "purge"}: delete records."""
+        """POST /__emulator__/delete {"module", "product", "count", "purge", "seconds_ago"}."""
         change = self._module_change()
         if change is not None:
             body, product, module = change
             count, purge = int(body.get("count", 0)), bool(body.get("purge", False))
-            deleted = self.state.dataset.delete(product, module, count=count, purge=purge)
+            deleted = self.state.dataset.delete(
+                product, module, count=count, purge=purge,
+                seconds_ago=float(body.get("seconds_ago", 0)),
+            )  # fmt: skip
             self._json(200, {"deleted": deleted})
 
     def admin_faults(self) -> None:

@@ -164,20 +164,11 @@ class Field:
         }
         target = org.module_id(product, self.lookup_module) if org and self.lookup_module else ""
         if self.lookup_module and self.data_type == "subform":
-            entry["subform"] = {"module": {"api_name": self.lookup_module, "id": target}}
-            entry["associated_module"] = {"api_name": self.lookup_module, "id": target}
+            # v8 (the official SDK's Subform and MinifiedModule): the module as a plain name
+            entry["subform"] = {"module": self.lookup_module, "id": target}
+            entry["associated_module"] = {"module": self.lookup_module, "id": target}
         elif self.lookup_module and self.data_type in MULTI_LOOKUP_TYPES and org:
-            linking = org.linking_module(product, owner, self.lookup_module)
-            connected = {"api_name": self.lookup_module, **({"id": target} if target else {})}
-            entry[self.data_type] = {
-                "linking_module": {
-                    "api_name": linking,
-                    "id": org.module_id(product, linking) if linking else "",
-                },
-                "connected_module": connected,
-                "lookup_apiname": self.lookup_module.rstrip("s"),
-                "api_name": self.api_name,
-            }
+            entry[self.data_type] = org.multi_lookup_details(product, owner, self)
         elif self.lookup_module:
             module = {"api_name": self.lookup_module, **({"id": target} if target else {})}
             entry["lookup"] = {
@@ -756,6 +747,52 @@ class Org:
             if module.generated_type == "linking" and {owner, connected} <= targets:
                 return module.api_name
         return ""
+
+    def multi_lookup_details(self, product: str, owner: str, item: Field) -> dict[str, object]:
+        """A multi-select lookup's ``multiselectlookup`` entry, in Zoho's v8 shape.
+
+        The official v8 SDK's ``Multiselectlookup``: ``linking_details`` {``module`` (the
+        linking module), ``lookup_field`` (its lookup to ``owner``), ``connected_lookup_field``
+        (its lookup to the connected module)}, ``connected_details``, ``related_list`` and
+        ``record_access``.
+        """
+        connected = item.lookup_module or ""
+        linking = self.linking_module(product, owner, connected)
+
+        def module(name: str) -> dict[str, object]:
+            found = {"api_name": name, "id": self.module_id(product, name),
+                     "plural_label": name.replace("_", " "), "visibility": 1}  # fmt: skip
+            return {key: value for key, value in found.items() if value != ""}  # users: no id
+
+        def lookup_to(target: str) -> dict[str, object]:
+            fields = self.modules[product][linking].fields if linking else ()
+            for position, candidate in enumerate(fields):
+                if candidate.lookup_module == target:
+                    return {
+                        "api_name": candidate.api_name,
+                        "id": self.field_id(product, linking, position),
+                        "field_label": candidate.api_name.replace("_", " "),
+                    }
+            return {}
+
+        return {
+            "linking_details": {
+                "module": module(linking) if linking else {},
+                "lookup_field": lookup_to(owner),
+                "connected_lookup_field": lookup_to(connected),
+            },
+            "connected_details": {
+                "field": {"api_name": f"{owner}_{connected}", "field_label": item.api_name},
+                "module": module(connected),
+                "layouts": [],
+            },
+            "related_list": {
+                "api_name": item.api_name,
+                "display_label": item.api_name.replace("_", " "),
+                **({"id": self.module_id(product, linking)} if linking else {}),
+            },
+            "record_access": False,
+        }
 
     def child_modules(self, product: str) -> dict[str, str]:
         """Each subform and linking module's parent: the module whose field holds its rows."""

@@ -326,14 +326,21 @@ class Dataset:
         return {"created": created, "updated": updated}
 
     def delete(
-        self, product: str, module: str, *, count: int = 0, purge: bool = False
+        self,
+        product: str,
+        module: str,
+        *,
+        count: int = 0,
+        purge: bool = False,
+        seconds_ago: float = 0,
     ) -> list[str]:
         """Move ``count`` live records to the recycle bin; ``purge`` empties the bin for good.
 
-        Returns the ids deleted now (purged ones are not listed).
+        Returns the ids deleted now (purged ones are not listed). ``seconds_ago`` dates the
+        deletion that long before now.
         """
         data = self.modules[(product, module)]
-        now = int(time.time())
+        now = int(time.time() - seconds_ago)
         deleted: list[str] = []
         with self.lock:
             if purge:

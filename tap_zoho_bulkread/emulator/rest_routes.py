@@ -36,6 +36,16 @@ class RestRoutes(HandlerBase):
                 ),
             )
         self._authorize(product, "records", module)
+        faults = self.state.faults
+        if module in faults.no_deletion_list:
+            raise HttpError(
+                404, zoho_error("INVALID_URL_PATTERN", "Please check if the URL trying to access "
+                                "is a correct one", {})
+            )  # fmt: skip
+        with self.state.lock:
+            deletions = faults.delete_while_listing.pop(module, {})
+        for other, seconds_ago in deletions.items():
+            self.state.dataset.delete(product, other, count=1, seconds_ago=seconds_ago)
         try:
             answer = deleted_answer(
                 data, self.params, self.headers.get("If-Modified-Since"), self.state.zone

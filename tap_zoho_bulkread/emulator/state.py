@@ -69,6 +69,12 @@ class Faults:
     retry_after_seconds: float | None = None
     html_answers: int = 0
     corrupt_downloads: int = 0
+    # when the deletion list of a module is first asked for: {module: {other module: seconds
+    # ago}}, one record of each other module deleted that long before the request (once)
+    delete_while_listing: dict[str, dict[str, float]] = field(default_factory=dict)
+    # modules whose deletion list answers 404 INVALID_URL_PATTERN, as Zoho does for a module
+    # without one
+    no_deletion_list: list[str] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def public(self) -> dict[str, Any]:
