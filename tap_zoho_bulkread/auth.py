@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import math
 import os
+import re
+import stat
 import threading
 import time
 from datetime import timedelta
@@ -22,28 +26,87 @@ REFRESH_MARGIN_SECONDS = 120
 MAX_TOKEN_SECONDS = 86_400
 
 
+# What an access token may hold: visible ASCII, as an HTTP header value carries it safely.
+HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,1024}")
+PRIVATE_MODE = 0o600
+
+
+def header_safe(token: object) -> bool:
+    """Whether ``token`` can stand in an Authorization header as it is."""
+    return isinstance(token, str) and HEADER_SAFE.fullmatch(token) is not None
+
+
 class TokenCache:
     """An access token kept between runs, so discovery, ``select --list`` and the sync share one.
 
     Zoho allows about 10 refreshes per refresh token per 10 minutes. The file lives in the
-    user's cache folder (mode 0600, folder 0700) and is named by a hash of the client id,
-    refresh token and accounts server; it holds the access token, never those secrets.
+    user's cache folder (mode 0600, folder 0700) and is named by a hash of everything that makes
+    the token valid (client id and secret, refresh token, accounts server); it holds the access
+    token, never those secrets. The file is trusted only as a regular file of this user with mode
+    0600 holding values of the right type and range; anything else is ignored (said once) and
+    replaced by the next refresh.
     """
 
-    def __init__(self, folder: Path, *, client_id: str, refresh_token: str, accounts: str) -> None:
-        digest = hashlib.sha256(f"{client_id}\0{refresh_token}\0{accounts}".encode()).hexdigest()
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        accounts: str,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        key = f"{client_id}\0{client_secret}\0{refresh_token}\0{accounts}"
+        digest = hashlib.sha256(key.encode()).hexdigest()
         self.folder = folder
         self.path = folder / f"token-{digest[:32]}.json"
+        self.logger = logger or logging.getLogger(__name__)
+        self._said = False
+
+    def _ignore(self, why: str) -> None:
+        if not self._said:
+            self._said = True
+            self.logger.warning(
+                "The cached Zoho access token in %s is not used (%s); a new one is requested "
+                "and replaces it.",
+                self.path,
+                why,
+            )
 
     def load(self) -> tuple[str, str | None, float] | None:
-        """The cached (token, api_domain, expiry epoch), or None when absent or unusable."""
+        """The cached (token, api_domain, expiry epoch), or None when absent or untrusted."""
         try:
-            entry = json.loads(self.path.read_text())
-            token, expires = str(entry["access_token"]), float(entry["expires_at"])
-            domain = entry.get("api_domain")
-        except (OSError, ValueError, KeyError, TypeError):
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return None  # absent (or a link: never followed)
+        with os.fdopen(descriptor) as source:
+            info = os.fstat(source.fileno())
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():
+                self._ignore("not a regular file of this user")
+                return None
+            if stat.S_IMODE(info.st_mode) != PRIVATE_MODE:
+                self._ignore(f"mode {stat.S_IMODE(info.st_mode):04o}, not 0600")
+                return None
+            try:
+                entry = json.loads(source.read(64 * 1024))
+            except (OSError, ValueError, RecursionError):
+                self._ignore("not the JSON the tap writes")
+                return None
+        token = entry.get("access_token") if isinstance(entry, dict) else None
+        expires = entry.get("expires_at") if isinstance(entry, dict) else None
+        domain = entry.get("api_domain") if isinstance(entry, dict) else None
+        if (
+            not header_safe(token)
+            or isinstance(expires, bool)
+            or not isinstance(expires, (int, float))
+            or not math.isfinite(expires)
+            or not isinstance(domain, (str, type(None)))
+        ):
+            self._ignore("a value of the wrong type or range")
             return None
-        return token, str(domain) if domain else None, expires
+        assert isinstance(token, str)
+        return token, domain or None, float(expires)
 
     def save(self, token: str, api_domain: str | None, expires_at: float) -> None:
         """Store a token atomically, readable by this user only; a failure only loses the cache."""
@@ -231,11 +294,12 @@ class ZohoAuthenticator(OAuthAuthenticator):
 def _token_answer(answer: dict[str, Any]) -> tuple[str, int, str | None]:
     """The access token, its lifetime and api_domain of a refresh answer, checked."""
     token = answer.get("access_token")
-    if not isinstance(token, str) or not token or any(c.isspace() for c in token):
+    if not header_safe(token):
         raise AuthenticationError(
-            "The accounts server answered the token refresh without a usable access_token; "
-            "check data_center / accounts_url."
+            "The accounts server answered the token refresh without a usable access_token (it "
+            "must be 1 to 1024 visible ASCII characters); check data_center / accounts_url."
         )
+    assert isinstance(token, str)
     lifetime = answer.get("expires_in", 3600)
     if (
         isinstance(lifetime, bool)

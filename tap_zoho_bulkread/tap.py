@@ -192,8 +192,10 @@ class TapZohoBulkRead(Tap):
             cache = TokenCache(
                 Path(platformdirs.user_cache_dir("tap-zoho-bulkread")),
                 client_id=self.config["client_id"],
+                client_secret=self.config["client_secret"],
                 refresh_token=self.config["refresh_token"],
                 accounts=self.accounts_url(),
+                logger=self.logger,
             )
         authenticator = ZohoAuthenticator(
             accounts_url=self.accounts_url(),
