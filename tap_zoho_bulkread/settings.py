@@ -6,16 +6,20 @@ raised before any API call.
 
 from __future__ import annotations
 
+import difflib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 from singer_sdk.helpers._batch import BatchConfig
+from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.query import normalize_criteria
@@ -114,8 +118,44 @@ def _schema_problem(error: ValidationError) -> str:
     return f"{where}: {error.message}"
 
 
+# Settings singer-sdk itself reads for every tap with these capabilities.
+SDK_SETTINGS = frozenset(
+    name
+    for capability in (STREAM_MAPS_CONFIG, FLATTENING_CONFIG, BATCH_CONFIG)
+    for name in capability["properties"]
+)
+
+
+def check_known_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Refuse a setting the tap does not have (a typo would silently be the default)."""
+    known = set(schema.get("properties", {})) | SDK_SETTINGS
+    unknown = sorted(name for name in config if name not in known)
+    if not unknown:
+        return
+    name = unknown[0]
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "it is none of the tap's settings"
+    more = f" (and {len(unknown) - 1} more unknown)" if len(unknown) > 1 else ""
+    raise ConfigurationError(
+        f"Unknown setting {name[:60]!r}{more}: {hint} Fix or remove it; `tap-zoho-bulkread "
+        "--about` lists the settings."
+    )
+
+
+def future_start_date(config: dict[str, Any]) -> str | None:
+    """The warning for a ``start_date`` after now (nothing would be exported), if any."""
+    text = config.get("start_date")
+    if not text or parse_datetime(str(text)) <= datetime.now(timezone.utc):
+        return None
+    return (
+        f"start_date {text} is in the future: no record created before it is exported, so this "
+        "run may export nothing. Set a start_date in the past to export existing records."
+    )
+
+
 def validate_against_schema(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Check the config against the tap's settings schema, in every mode (discovery too)."""
+    check_known_settings(config, schema)
     errors = sorted(
         Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
     )
@@ -168,6 +208,34 @@ def check_settings(config: dict[str, Any]) -> None:
                     f"module_settings.{module}.lookup_fields: {dotted!r} is not a dot field "
                     "such as Owner.last_name"
                 )
+
+
+def check_config_file(path: Path) -> None:
+    """Refuse a ``--config`` file that is missing or not a JSON object, in one line."""
+    where = f"The config file {str(path)[:200]}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"{where} does not exist; pass the path of a JSON file of settings, or --config ENV "
+            "to read TAP_ZOHO_BULKREAD_* variables."
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"{where} cannot be read ({type(exc).__name__}); check its path and permissions."
+        ) from None
+    try:
+        config = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
+        detail = f"{exc.msg} at line {exc.lineno}" if isinstance(exc, ValueError) else "too deep"
+        raise ConfigurationError(
+            f"{where} is not JSON ({detail}); write settings as a JSON object such as "
+            '{"client_id": "...", "client_secret": "...", "refresh_token": "..."}.'
+        ) from None
+    if not isinstance(config, dict):
+        raise ConfigurationError(
+            f"{where} holds a JSON {type(config).__name__}, not a JSON object of settings."
+        )
 
 
 def read_state(text: str, source: str) -> dict[str, Any]:
@@ -226,3 +294,30 @@ def check_batch_config(batch_config: BatchConfig) -> None:
         )
     if batch_config.batch_size < 1:
         raise ConfigurationError("batch_config.batch_size must be 1 or more.")
+    check_local_storage(batch_config.storage.root)
+
+
+def check_local_storage(root: str) -> None:
+    """Refuse a local ``batch_config.storage.root`` the tap could not create or write into.
+
+    Checked before any API call, so a bad folder fails in one line instead of after the export.
+    """
+    parts = urlsplit(root)
+    if parts.scheme not in ("", "file") or parts.netloc not in ("", "localhost"):
+        return  # remote storage: its client says what is wrong
+    folder = Path(parts.path or ".")
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    problem = ""
+    if existing == folder and not folder.is_dir():
+        problem = "it is not a folder"
+    elif not existing.is_dir():
+        problem = f"{existing} is not a folder"
+    elif not os.access(existing, os.W_OK | os.X_OK):
+        problem = f"{existing} is not writable"
+    if problem:
+        raise ConfigurationError(
+            f"batch_config.storage.root {root[:200]} cannot hold the batch files ({problem}); "
+            "choose a folder the tap can create or write."
+        )

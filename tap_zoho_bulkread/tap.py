@@ -38,7 +38,9 @@ from tap_zoho_bulkread.settings import (
     REPLICATION_KEYS,
     SCOPE_PREFIXES,
     ModuleSettings,
+    check_config_file,
     check_settings,
+    future_start_date,
     read_state,
     trusted_api_domains,
     validate_against_schema,
@@ -150,6 +152,9 @@ class TapZohoBulkRead(Tap):
             redact.add_secret(self.config.get(name))
         validate_against_schema(dict(self.config), self.config_jsonschema)
         check_settings(dict(self.config))
+        warning = future_start_date(dict(self.config))
+        if warning:
+            self.logger.warning(warning)
         return []
 
     @property
@@ -381,6 +386,14 @@ class TapZohoBulkRead(Tap):
         super().invoke(
             about=about, about_format=about_format, config=config, state=state, catalog=catalog
         )
+
+    @classmethod
+    def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
+        """The SDK's ``--config`` reading, after each file is checked: one line if unusable."""
+        for name in value:
+            if name != "ENV":
+                check_config_file(Path(name))
+        return super().cb_config(ctx, param, value)
 
     @classmethod
     def get_singer_command(cls) -> click.Command:

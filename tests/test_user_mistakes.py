@@ -61,6 +61,16 @@ BAD_SETTINGS = [
     ),
     pytest.param({"modules": []}, ["modules is an empty list"], id="no-modules"),
     pytest.param(
+        {"strat_date": "2024-01-01"},
+        ["Unknown setting 'strat_date'", "did you mean start_date?"],
+        id="misspelled-setting",
+    ),
+    pytest.param(
+        {"replication_keys": "Modified_Time"},
+        ["'replication_keys'", "did you mean replication_key?"],
+        id="misspelled-replication-key",
+    ),
+    pytest.param(
         {"max_concurrent_jobs": 0}, ["max_concurrent_jobs is 0", "1 or more"], id="no-jobs"
     ),
     pytest.param({"poll_interval_seconds": 0}, ["poll_interval_seconds", "above 0"], id="no-poll"),
@@ -207,3 +217,63 @@ def test_a_failing_export_logs_one_error_line_not_the_sdks_unhandled_error(
     assert "unhandled error" not in run.stderr
     (line,) = error_lines(run)
     assert "INVALID_QUERY" in line and "Leads" in line
+
+
+def test_a_start_date_in_the_future_is_one_warning(emu, leads_catalog, tmp_path: Path) -> None:
+    config = tap_config(emu.url, modules=["Leads"], start_date="2999-01-01T00:00:00Z")
+    run = run_tap(tmp_path, config, catalog=leads_catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    warnings = [line for line in run.stderr.splitlines() if "start_date" in line]
+    assert len(warnings) == 1 and "WARNING" in warnings[0] and "in the future" in warnings[0]
+    assert run.records("Leads") == []
+
+
+def raw_tap(*args: str):
+    import subprocess
+
+    from tests.tap_runner import TAP
+
+    result = subprocess.run([*TAP, *args], capture_output=True, text=True, timeout=120)
+    return TapRun(result.returncode, [], result.stderr, result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, ["config file", "does not exist"]),
+        ("{not json", ["config file", "is not JSON"]),
+        ('["a"]', ["config file", "JSON object"]),
+    ],
+    ids=["missing", "not-json", "not-an-object"],
+)
+def test_a_config_file_that_is_missing_or_not_json_is_one_line(
+    tmp_path: Path, content: str | None, expected: list[str]
+) -> None:
+    path = tmp_path / "config.json"
+    if content is not None:
+        path.write_text(content)
+    for mode in (["--discover"], []):
+        run = raw_tap("--config", str(path), *mode)
+        assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
+        lines = [line for line in run.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1, lines
+        assert all(text in lines[0] for text in expected), lines[0]
+
+
+def test_a_batch_folder_that_cannot_be_created_stops_before_any_api_call(
+    emu, leads_catalog, tmp_path: Path
+) -> None:
+    import requests
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    settings = {
+        "encoding": {"format": "jsonl", "compression": "gzip"},
+        "storage": {"root": (blocker / "batches").as_uri()},
+    }
+    before = len(requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json())
+    config = tap_config(emu.url, modules=["Leads"], batch_config=settings)
+    run = run_tap(tmp_path / "run", config, catalog=leads_catalog)
+    after = len(requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json())
+    assert_refused(run, "batch_config.storage.root", "a-file is not a folder")
+    assert after == before  # no token, no job, no download
