@@ -7,7 +7,6 @@ import random
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Collection, Generator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,39 +36,74 @@ class TransientError(Exception):
 RETRYABLE = (TransientError, requests.ConnectionError, requests.Timeout)
 
 
-class DownloadLimiter:
-    """At most ``limit`` downloads in any rolling ``window`` seconds, across all threads."""
+DOWNLOAD_WINDOW_MARGIN = 1.0  # seconds beyond Zoho's window, for clocks that tick apart
 
-    def __init__(self, limit: int = 10, window: float = 60.0) -> None:
+
+class DownloadSlot:
+    """One download counted against the window: in flight until Zoho has answered it."""
+
+    def __init__(self) -> None:
+        self.answered: float | None = None  # monotonic time of the answer; None in flight
+
+
+class DownloadLimiter:
+    """At most ``limit`` downloads in any ``window`` seconds, as Zoho counts them, across threads.
+
+    Zoho counts a download when the request arrives, which is some time after it is sent and
+    before its answer comes back, and does not document whether its window rolls, starts at the
+    first download, or follows the clock. A download therefore counts from the moment its answer
+    arrived (never earlier than Zoho saw it), and one still in flight counts as happening now:
+    then no window of any kind, measured at arrival, sees more than ``limit``.
+    """
+
+    def __init__(
+        self, limit: int = 10, window: float = 60.0, margin: float = DOWNLOAD_WINDOW_MARGIN
+    ) -> None:
         self.limit = limit
         self.window = window
-        self.started: deque[float] = deque()
+        self.span = window + margin
+        self.slots: list[DownloadSlot] = []
         self.lock = threading.Lock()
         self.announced = False
 
-    def acquire(self, logger: logging.Logger) -> None:
-        """Wait until one more download fits in the window, then count it."""
+    def _wait(self, now: float) -> float:
+        """Seconds until a slot frees (0 when one is free); call with the lock held."""
+        self.slots = [
+            slot for slot in self.slots if slot.answered is None or now - slot.answered < self.span
+        ]
+        if len(self.slots) < self.limit:
+            return 0.0
+        answered = [slot.answered for slot in self.slots if slot.answered is not None]
+        return self.span - (now - min(answered)) if answered else 0.2
+
+    def acquire(self, logger: logging.Logger) -> DownloadSlot:
+        """Wait until one more download fits in the window, then count it (in flight)."""
         announced = self.announced
         while True:
             with self.lock:
-                now = time.monotonic()
-                while self.started and now - self.started[0] >= self.window:
-                    self.started.popleft()
-                if len(self.started) < self.limit:
-                    self.started.append(now)
+                wait = self._wait(time.monotonic())
+                if wait <= 0:
+                    slot = DownloadSlot()
+                    self.slots.append(slot)
                     self.announced = False
-                    return
-                wait = self.window - (now - self.started[0])
-            if not announced:  # a 429's wait was already logged with the retry
+                    return slot
+            if not announced and wait > 1:  # a 429's wait was already logged with the retry
                 logger.info("Zoho allows %d downloads a minute; waiting %.1fs", self.limit, wait)
                 announced = True
             time.sleep(wait)
+
+    def answered(self, slot: DownloadSlot) -> None:
+        """Zoho answered the download of ``slot``: its place in the window starts now."""
+        with self.lock:
+            slot.answered = time.monotonic()
 
     def block_for(self, seconds: float) -> None:
         """After a 429: count the window as full for ``seconds``."""
         with self.lock:
             now = time.monotonic()
-            self.started = deque([now - self.window + seconds] * self.limit)
+            self.slots = [DownloadSlot() for _ in range(self.limit)]
+            for slot in self.slots:
+                slot.answered = now - self.span + seconds
             self.announced = True
 
 
@@ -295,8 +329,11 @@ class ZohoClient:
         url = self.url(path_or_url)
 
         def fetch() -> int:
-            self.limiter.acquire(self.logger)
-            response = self._send("GET", url, stream=True)
+            slot = self.limiter.acquire(self.logger)
+            try:
+                response = self._send("GET", url, stream=True)
+            finally:
+                self.limiter.answered(slot)
             with response:
                 if response.status_code == 429:
                     wait = min(_retry_after(response) or self.limiter.window, self.max_wait_seconds)
@@ -304,7 +341,7 @@ class ZohoClient:
                     raise TransientError(
                         f"download limit reached (HTTP 429); Zoho's download window reopens in "
                         f"{wait:.1f}s",
-                        retry_after=0,
+                        retry_after=wait,
                     )
                 self._check(response)
                 expected = int(response.headers.get("Content-Length") or -1)

@@ -118,6 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.download_window_seconds,
         help="length of the download limit window",
     )
+    add(
+        "--download-window-kind",
+        choices=["anchored", "rolling", "clock"],
+        default=defaults.download_window_kind,
+        help="how downloads are counted as they arrive: a window from the first one, any "
+        "rolling window, or each clock minute (window)",
+    )
     return parser
 
 
@@ -146,6 +153,7 @@ def config_from_args(argv: list[str] | None = None) -> EmulatorConfig:
         result_ttl_seconds=args.result_ttl_seconds,
         download_limit=args.download_limit,
         download_window_seconds=args.download_window_seconds,
+        download_window_kind=args.download_window_kind,
         max_token_refreshes=args.max_token_refreshes,
         gone_result_status=args.gone_result_status,
     )

@@ -317,6 +317,11 @@ class Handler(AdminRoutes, RestRoutes, HandlerBase):
         """GET .../bulk/{v}/read/{job_id}/result: the zip, at most 10 a minute."""
         job = self._job(product, version, job_id)
         state = self.state
+        jitter = state.faults.download_arrival_jitter_seconds
+        if jitter > 0:
+            with state.lock:
+                delay = state.faults.rng.uniform(0, jitter)
+            time.sleep(delay)
         if not state.limiters[product].allow():
             raise HttpError(
                 429,

@@ -49,6 +49,10 @@ class EmulatorConfig:
     result_ttl_seconds: float = 86_400
     download_limit: int = 10
     download_window_seconds: float = 60
+    # how the download window is counted, by arrival: "anchored" (a window starts at the first
+    # download after the last one ended), "rolling" (any window_seconds), "clock" (each clock
+    # minute, or window_seconds slice of the epoch): Zoho does not document which
+    download_window_kind: str = "anchored"
     max_token_refreshes: int = 10
     gone_result_status: int = 400  # Zoho's v8 spec; 404 as seen from older versions
 
@@ -64,6 +68,9 @@ class Faults:
     fail_next_job: dict[str, str] = field(default_factory=dict)
     slow_job_seconds: float = 0.0
     download_delay_seconds: float = 0.0
+    # each download waits up to this long (seeded) before the limiter counts it: the network's
+    # delay between a client sending a request and Zoho counting it
+    download_arrival_jitter_seconds: float = 0.0
     token_seconds: float | None = None
     revoke_tokens: bool = False
     retry_after_seconds: float | None = None
@@ -84,22 +91,42 @@ class Faults:
         return data
 
 
+DOWNLOAD_WINDOW_KINDS = ("anchored", "rolling", "clock")
+
+
 class DownloadLimiter:
     """Zoho's 10 downloads a minute: the 11th gets 429, blocked for the rest of the window."""
 
-    def __init__(self, limit: int, window_seconds: float) -> None:
+    def __init__(self, limit: int, window_seconds: float, kind: str = "anchored") -> None:
+        if kind not in DOWNLOAD_WINDOW_KINDS:
+            raise ValueError(f"download window kind {kind!r}: use one of {DOWNLOAD_WINDOW_KINDS}")
         self.limit = limit
         self.window = window_seconds
+        self.kind = kind
         self.start: float | None = None
         self.count = 0
+        self.arrivals: deque[float] = deque()
         self.lock = threading.Lock()
 
     def allow(self) -> bool:
-        """Count one download; False when it is over the limit."""
-        now = time.monotonic()
+        """Count one download as it arrives; False when it is over the limit."""
         with self.lock:
-            if self.start is None or now - self.start >= self.window:
-                self.start, self.count = now, 0
+            if self.kind == "rolling":
+                now = time.monotonic()
+                while self.arrivals and now - self.arrivals[0] >= self.window:
+                    self.arrivals.popleft()
+                if len(self.arrivals) >= self.limit:
+                    return False
+                self.arrivals.append(now)
+                return True
+            if self.kind == "clock":
+                now = time.time()
+                start = now - now % self.window
+            else:
+                now = time.monotonic()
+                start = now if self.start is None or now - self.start >= self.window else self.start
+            if start != self.start:
+                self.start, self.count = start, 0
             self.count += 1
             return self.count <= self.limit
 
@@ -132,7 +159,9 @@ class EmulatorState:
         self.faults = Faults(rng=random.Random(config.seed))
         self.request_log: list[dict[str, Any]] = []
         self.limiters = {
-            product: DownloadLimiter(config.download_limit, config.download_window_seconds)
+            product: DownloadLimiter(
+                config.download_limit, config.download_window_seconds, config.download_window_kind
+            )
             for product in ("crm", "bigin")
         }
         settings = JobSettings(
