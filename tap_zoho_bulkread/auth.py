@@ -14,13 +14,20 @@ import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
 from singer_sdk.authenticators import OAuthAuthenticator
 from singer_sdk.helpers._util import utc_now
 
 from tap_zoho_bulkread import redact
 from tap_zoho_bulkread.errors import AuthenticationError
+from tap_zoho_bulkread.network import (
+    CONNECT_TIMEOUT_SECONDS,
+    NETWORK_DEADLINE_SECONDS,
+    network_failure,
+)
 
 REFRESH_MARGIN_SECONDS = 120
 MAX_TOKEN_SECONDS = 86_400
@@ -158,6 +165,8 @@ class ZohoAuthenticator(OAuthAuthenticator):
             client_secret=client_secret,
             default_expiration=3600,
         )
+        # singer-sdk's session retries 10 times inside each try: one retry loop is enough
+        self._session.mount("https://", requests.adapters.HTTPAdapter(max_retries=0))
         self._refresh_token_value = refresh_token
         self.api_domain: str | None = None
         self.max_tries = 6
@@ -230,19 +239,34 @@ class ZohoAuthenticator(OAuthAuthenticator):
         return True
 
     def _post_with_retries(self) -> requests.Response:
-        """POST the refresh grant; retry 429, 5xx, non-JSON answers and dropped connections."""
+        """POST the refresh grant; retry 429, 5xx, non-JSON answers and network failures.
+
+        One retry loop only (singer-sdk's session retried 10 times inside each try), and a
+        host that cannot be reached fails within about a minute, naming the host and the cause.
+        """
         wait = self.retry_base_seconds
-        for attempt in range(1, self.max_tries + 1):
-            problem = ""
+        host = urlsplit(self.auth_endpoint).netloc
+        deadline = time.monotonic() + NETWORK_DEADLINE_SECONDS
+        tries = self.max_tries
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 response = self._session.post(
                     self.auth_endpoint,
                     data=self.oauth_request_payload,
-                    timeout=60,
+                    timeout=(CONNECT_TIMEOUT_SECONDS, 30),
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
-                problem = type(exc).__name__
+                failure = network_failure(exc, self.max_tries)
+                problem, tries = failure.cause, failure.tries
+                if attempt >= tries or time.monotonic() + wait > deadline:
+                    raise AuthenticationError(
+                        f"Cannot reach the Zoho accounts server {host} ({problem}; {attempt} "
+                        f"{'try' if attempt == 1 else 'tries'}). Check the network, and "
+                        "data_center / accounts_url."
+                    ) from None
             else:
                 if response.is_redirect:
                     raise AuthenticationError(
@@ -253,21 +277,20 @@ class ZohoAuthenticator(OAuthAuthenticator):
                 if not transient and _is_json(response):
                     return response
                 problem = f"HTTP {response.status_code}" + ("" if transient else ", not JSON")
-            if attempt == self.max_tries:
-                raise AuthenticationError(
-                    f"The Zoho accounts server {self.auth_endpoint} still failed after "
-                    f"{attempt} tries ({problem}). Check data_center / accounts_url, or try later."
-                )
+                if attempt >= tries:
+                    raise AuthenticationError(
+                        f"The Zoho accounts server {host} still failed after {attempt} tries "
+                        f"({problem}). Check data_center / accounts_url, or try later."
+                    )
             self.logger.warning(
                 "Token refresh failed (%s); try %d of %d, retrying in %.1fs",
                 problem,
                 attempt,
-                self.max_tries,
+                tries,
                 wait,
             )
             time.sleep(wait)
             wait = min(wait * 2, 60)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def ensure_token(self, *, force: bool = False) -> str:
         """Return a valid access token, refreshing it (once, for all threads) when needed."""

@@ -17,6 +17,7 @@ import requests
 
 from tap_zoho_bulkread.auth import ZohoAuthenticator
 from tap_zoho_bulkread.errors import AuthenticationError, ZohoAPIError
+from tap_zoho_bulkread.network import CONNECT_TIMEOUT_SECONDS, network_failure
 
 T = TypeVar("T")
 DOWNLOAD_CHUNK = 1024 * 1024
@@ -211,16 +212,24 @@ class ZohoClient:
             self.logger.warning(
                 "%s failed (%s); try %d of %d, retrying in %.1fs",
                 what,
-                exc,
+                network_failure(exc, self.max_tries).cause
+                if isinstance(exc, requests.RequestException)
+                else exc,
                 details["tries"],
                 self.max_tries,
                 details.get("wait") or 0,
             )
 
+        def hopeless(exc: Exception) -> bool:  # a TLS failure does not heal by trying again
+            if not isinstance(exc, requests.RequestException):
+                return False
+            return network_failure(exc, self.max_tries).tries == 1
+
         retried = backoff.on_exception(
             self._waits,
             RETRYABLE,
             max_tries=self.max_tries,
+            giveup=hopeless,
             on_backoff=wait_hint,
             raise_on_giveup=True,
             jitter=None,
@@ -229,10 +238,13 @@ class ZohoClient:
         try:
             return retried()
         except RETRYABLE as exc:
+            cause = (
+                f"{urlsplit(self.api_domain).netloc}: {network_failure(exc, self.max_tries).cause}"
+                if isinstance(exc, requests.RequestException)
+                else str(exc)
+            )
             raise ZohoAPIError(
-                "RETRIES_EXHAUSTED",
-                0,
-                f"{what} still failing after {self.max_tries} tries: {exc}",
+                "RETRIES_EXHAUSTED", 0, f"{what} still failing, given up: {cause}"
             ) from None
 
     def _request(
@@ -249,7 +261,7 @@ class ZohoClient:
                 method,
                 url,
                 headers={**(headers or {}), "Authorization": f"Zoho-oauthtoken {token}"},
-                timeout=(10, 120),
+                timeout=(CONNECT_TIMEOUT_SECONDS, 120),
                 allow_redirects=False,
                 **kwargs,
             )

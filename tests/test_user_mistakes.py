@@ -277,3 +277,27 @@ def test_a_batch_folder_that_cannot_be_created_stops_before_any_api_call(
     after = len(requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json())
     assert_refused(run, "batch_config.storage.root", "a-file is not a folder")
     assert after == before  # no token, no job, no download
+
+
+@pytest.mark.parametrize(
+    ("accounts_url", "cause"),
+    [
+        ("http://127.0.0.1:9", "the connection was refused"),
+        ("http://no-such-host.invalid", "DNS: the host name does not resolve"),
+    ],
+    ids=["refused", "dns"],
+)
+def test_an_unreachable_accounts_server_is_one_line_naming_host_and_cause(
+    tmp_path: Path, accounts_url: str, cause: str
+) -> None:
+    import time
+
+    config = tap_config(accounts_url)
+    started = time.monotonic()
+    run = run_tap(tmp_path, config, discover=True)
+    elapsed = time.monotonic() - started
+    line = assert_refused(run, "Cannot reach the Zoho accounts server", cause)
+    assert accounts_url.split("//")[1] in line and "3 tries" in line
+    assert "urllib3" not in run.stderr and "checkpoint" not in run.stderr
+    assert len([x for x in run.stderr.splitlines() if "Token refresh failed" in x]) == 2
+    assert elapsed < 60, elapsed  # about a minute at most; here two short waits
