@@ -13,7 +13,7 @@ $(VENV)/bin/uv:
 	$(VENV)/bin/pip install --quiet uv
 
 $(VENV)/.installed: pyproject.toml $(VENV)/bin/uv
-	$(UV) pip install --quiet --python $(VENV)/bin/python -e ".[dev]"
+	$(UV) pip install --quiet --python $(VENV)/bin/python -e ".[fast]" --group dev
 	touch $@
 
 $(MELTANO_VENV)/.installed: meltano.yml pyproject.toml $(VENV)/bin/uv

@@ -22,6 +22,7 @@ from typing import Any
 
 import msgspec
 
+from tap_zoho_bulkread.batches import Batch
 from tap_zoho_bulkread.decode import (
     KIND_ABSENT,
     RECORD_ENCODER,
@@ -174,18 +175,6 @@ def _concatenated(strings: Any) -> memoryview:
         return memoryview(b"")
     offsets = memoryview(offsets_buffer).cast("i")
     return memoryview(data)[offsets[strings.offset] : offsets[strings.offset + len(strings)]]
-
-
-Batch = list[dict[str, Any]] | EncodedRows  # what a decoder yields
-
-
-def encoded_lines(batch: Batch, prefix: bytes, suffix: bytes) -> bytes | memoryview:
-    """Every record of ``batch`` as JSON between ``prefix`` and ``suffix``, end to end."""
-    if isinstance(batch, EncodedRows):
-        return batch.lines(prefix, suffix)
-    if not batch:
-        return b""
-    return prefix + (suffix + prefix).join(map(RECORD_ENCODER.encode, batch)) + suffix
 
 
 class ColumnarDecoder:

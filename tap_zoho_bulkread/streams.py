@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_zoho_bulkread import columnar
 from tap_zoho_bulkread.batch import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
-from tap_zoho_bulkread.columnar import Batch, ColumnarDecoder, EncodedRows
+from tap_zoho_bulkread.batches import Batch, newest
 from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
 from tap_zoho_bulkread.jobs import BulkReader, Checkpoint, ExportedPage, download_folder
@@ -34,6 +33,8 @@ if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
+
+    from tap_zoho_bulkread.columnar import ColumnarDecoder
 
 
 CHECKPOINT_KEY = "zoho_export"
@@ -284,7 +285,9 @@ class ZohoModuleStream(ZohoStream):
             absent=refused | {DELETED_AT},
             raw_numbers=raw_numbers,
         )
-        decoder = ColumnarDecoder(strict) if raw_numbers and columnar.AVAILABLE else strict
+        from tap_zoho_bulkread import columnar  # noqa: PLC0415 (pyarrow only when decoding)
+
+        decoder = columnar.ColumnarDecoder(strict) if raw_numbers and columnar.AVAILABLE else strict
         if raw_numbers and not columnar.AVAILABLE:
             self.logger.info(
                 "%s: pyarrow is not installed, so the Python decoder reads the CSV; install "
@@ -370,12 +373,9 @@ class ZohoModuleStream(ZohoStream):
         key = self.replication_key
         if not key:
             return
-        if isinstance(batch, EncodedRows):
-            newest = batch.newest(key)
-        else:
-            newest = max((r[key] for r in batch if r.get(key) is not None), default=None)
-        if newest is not None and (self._newest is None or newest > self._newest):
-            self._newest = newest
+        latest = newest(batch, key)
+        if latest is not None and (self._newest is None or latest > self._newest):
+            self._newest = latest
 
     def _save_checkpoint(self, checkpoint: Checkpoint | None) -> None:
         """Keep (or, once the export is read, drop) the resume point in state, and emit it.

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from tap_zoho_bulkread import columnar
-from tap_zoho_bulkread.columnar import ColumnarDecoder, EncodedRows, encoded_lines
+from tap_zoho_bulkread.batches import encoded_lines
+from tap_zoho_bulkread.columnar import ColumnarDecoder, EncodedRows
 from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.emulator import Emulator
 from tap_zoho_bulkread.errors import ExportFileError
