@@ -225,6 +225,13 @@ class ZohoClient:
                 return False
             return network_failure(exc, self.max_tries).tries == 1
 
+        tries = 0
+
+        def counted() -> T:
+            nonlocal tries
+            tries += 1
+            return action()
+
         retried = backoff.on_exception(
             self._waits,
             RETRYABLE,
@@ -234,7 +241,7 @@ class ZohoClient:
             raise_on_giveup=True,
             jitter=None,
             logger=None,  # wait_hint says it once, with the try count
-        )(action)
+        )(counted)
         try:
             return retried()
         except RETRYABLE as exc:
@@ -243,8 +250,9 @@ class ZohoClient:
                 if isinstance(exc, requests.RequestException)
                 else str(exc)
             )
+            count = f"{tries} {'try' if tries == 1 else 'tries'}"
             raise ZohoAPIError(
-                "RETRIES_EXHAUSTED", 0, f"{what} still failing, given up: {cause}"
+                "RETRIES_EXHAUSTED", 0, f"{what} still failing after {count}: {cause}"
             ) from None
 
     def _request(

@@ -63,6 +63,7 @@ class JobLedger:
         self.limit = max(limit, 1)
         self.in_flight: set[str] = set()
         self.ahead: dict[str, tuple[str, str]] = {}
+        self.refused: dict[str, str] = {}  # module -> the code Zoho refused its job with
 
     def has_room(self) -> bool:
         """Whether one more job may be created now."""
@@ -467,8 +468,15 @@ class BulkReader:
         return job_body(query, product=settings.product, version=settings.version, page=page + 1)
 
 
+# Zoho's refusals of a module as a whole: its stream is skipped, whatever the query.
+MODULE_REFUSALS = frozenset({"MODULE_NOT_SUPPORTED"})
+
+
 def create_jobs_ahead(
-    reader: BulkReader, upcoming: Iterable[tuple[str, Callable[[], JobQuery]]]
+    reader: BulkReader,
+    upcoming: Iterable[tuple[str, Callable[[], JobQuery]]],
+    *,
+    ahead: bool = True,
 ) -> None:
     """Create the first job of each upcoming export while the ledger has room.
 
@@ -480,13 +488,17 @@ def create_jobs_ahead(
     for module, query_of in upcoming:
         if not ledger.has_room():
             return
-        if module in ledger.ahead:
+        if module in ledger.ahead or module in ledger.refused:
             continue
         body = job_body(query_of(), product=settings.product, version=settings.version)
         try:
             job_id = reader.create(body, module)
         except ZohoAPIError as exc:
-            reader.logger.info("%s: no job created ahead (%s)", module, exc.code)
-            return
+            if exc.code not in MODULE_REFUSALS:
+                reader.logger.info("%s: no job created ahead (%s)", module, exc.code)
+                return  # a limit or a passing failure: try again at the next stream's turn
+            ledger.refused[module] = exc.code  # said once, by the stream on its turn
+            continue
         ledger.keep_ahead(module, job_id, body)
-        reader.logger.info("%s: job %s created ahead of its turn", module, job_id)
+        if ahead:
+            reader.logger.info("%s: job %s created ahead of its turn", module, job_id)

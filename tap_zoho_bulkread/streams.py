@@ -16,7 +16,13 @@ from tap_zoho_bulkread.batch import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
 from tap_zoho_bulkread.batches import Batch, newest
 from tap_zoho_bulkread.decode import RecordDecoder
 from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
-from tap_zoho_bulkread.jobs import BulkReader, Checkpoint, ExportedPage, download_folder
+from tap_zoho_bulkread.jobs import (
+    BulkReader,
+    Checkpoint,
+    ExportedPage,
+    create_jobs_ahead,
+    download_folder,
+)
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
@@ -100,6 +106,29 @@ class ZohoModuleStream(ZohoStream):
         self.child_of = child_of
         self._line_writer: RecordLineWriter | None = None
         self._newest: str | None = None
+        self._refusal: str | None = None  # Zoho's code when it refuses the whole module
+
+    def _write_schema_message(self) -> None:
+        """The SCHEMA message, unless Zoho refuses bulk read of the module as a whole.
+
+        The first job is created before the SCHEMA goes out (or was created ahead of the
+        stream's turn), so a module Zoho refuses gets no SCHEMA, and so no empty table in the
+        target: one warning, and the run goes on.
+        """
+        if not self.stream_state.get(CHECKPOINT_KEY):
+            with download_folder() as work_dir:
+                reader = self.bulk_reader(work_dir, self.name)
+                create_jobs_ahead(reader, [(self.module, self.job_query)], ahead=False)
+                self._refusal = reader.ledger.refused.get(self.module)
+        if self._refusal is None:
+            super()._write_schema_message()
+            return
+        self.logger.warning(
+            "%s: Zoho does not export this module through bulk read (%s); the stream is "
+            "skipped and no table is made for it. Deselect it to silence this warning.",
+            self.module,
+            self._refusal,
+        )
 
     def _fast_record_writer(self) -> RecordLineWriter | None:
         """The direct RECORD writer, when no stream map or flattening changes records."""
@@ -184,6 +213,8 @@ class ZohoModuleStream(ZohoStream):
         warning and stays null; a module it refuses (``MODULE_NOT_SUPPORTED``) ends the stream
         with a warning, and the run goes on.
         """
+        if self._refusal is not None:
+            return  # said when the SCHEMA was held back
         start = self.starting_timestamp()
         self.logger.info(
             "%s: exporting %d fields%s",

@@ -141,6 +141,12 @@ def test_child_streams_equal_the_ground_truth_and_join_their_parents(
     # a child module Zoho refuses is a warning, and the run goes on
     assert run.records("Projects_X_Users") == []
     assert "Projects_X_Users: Zoho does not export this module through bulk read" in run.stderr
+    # ... said once, and with no SCHEMA for it: a target makes no empty table
+    assert run.stderr.count("Projects_X_Users: Zoho does not export") == 1
+    assert "no job created ahead" not in run.stderr
+    assert not [
+        m for m in run.messages if m["type"] == "SCHEMA" and m["stream"] == "Projects_X_Users"
+    ]
 
 
 def test_a_child_stream_is_incremental_on_its_own_replication_key(tmp_path: Path) -> None:
