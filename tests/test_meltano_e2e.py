@@ -267,6 +267,19 @@ def pg_times(server, module: str) -> set[tuple[str, str, str]]:
     return {(i, utc_text(c), utc_text(m)) for i, c, m in rows}
 
 
+def long_decimals(server, url: str) -> tuple[dict, dict]:
+    """Leads' Exchange_Rate (9 places, up to 23 significant digits): loaded, and Zoho's."""
+    from decimal import Decimal
+
+    loaded = dict(pg_rows(server, 'select id, "Exchange_Rate" from zoho."Leads"'))
+    truth = {
+        t["id"]: Decimal(t["Exchange_Rate"]) if t["Exchange_Rate"] is not None else None
+        for t in ground_truth(url, "Leads", fields="Exchange_Rate")
+    }
+    assert sum(len(v.as_tuple().digits) >= 20 for v in truth.values() if v) > len(truth) / 2
+    return loaded, truth
+
+
 def truth_times(url: str, module: str) -> set[tuple[str, str, str]]:
     return {(t["id"], t["Created_Time"], t["Modified_Time"]) for t in ground_truth(url, module)}
 
@@ -296,6 +309,8 @@ def test_meltano_run_into_postgres_equals_zoho_then_follows_its_changes(emulator
         meltano_run(env, "target-postgres")
         for module in PG_MODULES:
             assert pg_times(server, module) == truth_times(emulator.url, module), module
+        loaded, truth = long_decimals(server, emulator.url)
+        assert loaded == truth  # 20+ significant digits, 9 places: exact with INSERT
         # types: exact numerics, integers, arrays, as the raw CSV has them
         _, raw = ZohoTestClient(emulator.url).export(
             {
@@ -449,6 +464,11 @@ def test_meltano_run_with_batch_files_into_postgres_with_copy_equals_zoho(
             assert revenue == (Decimal(row["Annual_Revenue"]) if row["Annual_Revenue"] else None)
             assert description == (row["Description"] or None)
             assert interests == (row["Interests"].split(";") if row["Interests"] else None)
+        # COPY (target-postgres 0.8.1) passes numbers through a float: what the README says
+        loaded, truth = long_decimals(server, emulator.url)
+        for record_id, exact in truth.items():
+            assert loaded[record_id] == (None if exact is None else Decimal(repr(float(exact))))
+        assert sum(loaded[i] != v for i, v in truth.items()) > len(truth) / 2
         tiers = {r[0] for r in pg_rows(server, 'select id from zoho."Price_Tiers"')}
         assert tiers == {t["id"] for t in ground_truth(emulator.url, "Price_Tiers")}
         users = {r[0] for r in pg_rows(server, 'select id from zoho."Users"')}

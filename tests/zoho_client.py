@@ -85,11 +85,12 @@ def parse_csv(raw_zip: bytes, job_id: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def ground_truth(url: str, module: str, product: str = "crm") -> list[dict[str, str]]:
+def ground_truth(
+    url: str, module: str, product: str = "crm", fields: str = ""
+) -> list[dict[str, str]]:
     import json
 
-    response = requests.get(
-        f"{url}/__emulator__/records/{module}", params={"product": product}, timeout=60
-    )
+    params = {"product": product, **({"fields": fields} if fields else {})}
+    response = requests.get(f"{url}/__emulator__/records/{module}", params=params, timeout=60)
     response.raise_for_status()
     return [json.loads(line) for line in response.text.splitlines() if line]

@@ -240,8 +240,12 @@ class ModuleData:
         if data_type in ("double", "currency", "rollup_summary", "decimal"):
             places = item.decimal_place if item.decimal_place is not None else 2
             scale = Decimal(1).scaleb(-places)
-            modulus = 2 * 10**places if places > 4 else 10_000_000
-            return lambda i, h: Decimal((h >> 8) % modulus) * scale
+            # 9 places: up to 14 digits before the point as well, 23 significant digits in
+            # all, beyond what a float holds (a loader passing numbers through float shows)
+            if places > 4:
+                modulus = 10 ** (places + 14)  # h holds ~56 bits (17 digits): spread it wider
+                return lambda i, h: Decimal((h >> 8) * 1_000_003 % modulus) * scale
+            return lambda i, h: Decimal((h >> 8) % 10_000_000) * scale
         if data_type == "boolean":
             return lambda i, h: bool((h >> 8) & 1)
         if data_type == "date":
