@@ -66,6 +66,8 @@ class DownloadLimiter:
         self.slots: list[DownloadSlot] = []
         self.lock = threading.Lock()
         self.announced = False
+        self.downloads = 0  # counted for the run's summary
+        self.waited = 0.0
 
     def _wait(self, now: float) -> float:
         """Seconds until a slot frees (0 when one is free); call with the lock held."""
@@ -87,7 +89,9 @@ class DownloadLimiter:
                     slot = DownloadSlot()
                     self.slots.append(slot)
                     self.announced = False
+                    self.downloads += 1
                     return slot
+                self.waited += wait
             if not announced and wait > 1:  # a 429's wait was already logged with the retry
                 logger.info("Zoho allows %d downloads a minute; waiting %.1fs", self.limit, wait)
                 announced = True

@@ -29,6 +29,7 @@ from tap_zoho_bulkread.answers import (
 from tap_zoho_bulkread.client import ZohoClient
 from tap_zoho_bulkread.errors import ExportFileError, JobFailed, JobTimeout, ZohoAPIError
 from tap_zoho_bulkread.query import JobQuery, job_body, uses_page_tokens
+from tap_zoho_bulkread.summary import plural
 
 FINISHED_STATES = ("COMPLETED", "FAILURE", "FAILED")
 MAX_POLL_SECONDS = 30.0
@@ -248,11 +249,11 @@ class BulkReader:
                 last_state, last_said = state, elapsed
             elif elapsed - last_said >= HEARTBEAT_SECONDS:
                 self.logger.info(
-                    "%s: job %s is still %s after %.0f minutes",
+                    "%s: job %s is still %s after %s",
                     module,
                     job_id,
                     state,
-                    elapsed / 60,
+                    plural(round(elapsed / 60), "minute"),
                 )
                 last_said = elapsed
             if state == "COMPLETED":

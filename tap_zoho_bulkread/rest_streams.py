@@ -22,6 +22,7 @@ from tap_zoho_bulkread.errors import ZohoAPIError
 from tap_zoho_bulkread.query import zoho_datetime
 from tap_zoho_bulkread.settings import PROGRESS_MARKERS
 from tap_zoho_bulkread.stream_base import ZohoStream
+from tap_zoho_bulkread.summary import plural
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -135,7 +136,7 @@ class UsersStream(ZohoStream):
             info = answer.get("info")
             more = info.get("more_records") if isinstance(info, dict) else False
             if more is not True:
-                self.logger.info("Users: %d pages read", page)
+                self.logger.info("Users: %s read", plural(page, "page"))
                 self._activate_version(self._stream_version)
                 return
         raise unexpected(f"the users list goes on past {MAX_USER_PAGES} pages", MAX_USER_PAGES)
@@ -277,8 +278,17 @@ class DeletedRecordsStream(ZohoStream):
         """
         module = str((context or {}).get("module"))
         start = self.get_starting_timestamp(context)
+        started, read = time.monotonic(), 0
         try:
-            yield from self.deletions.read(module, start)
+            for record in self.deletions.read(module, start):
+                read += 1
+                yield record
+            self.logger.info(
+                "Deleted_Records: %s of %s read in %.1fs",
+                plural(read, "deletion"),
+                module,
+                time.monotonic() - started,
+            )
         except ZohoAPIError as exc:
             self.get_context_state(context).pop(PROGRESS_MARKERS, None)
             self.logger.warning(

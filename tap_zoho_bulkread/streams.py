@@ -34,6 +34,7 @@ from tap_zoho_bulkread.settings import (
     parse_datetime,
 )
 from tap_zoho_bulkread.stream_base import ZohoStream
+from tap_zoho_bulkread.summary import RunSummary
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -80,6 +81,7 @@ class ZohoModuleStream(ZohoStream):
         product: str,
         deletions: DeletionReader | None = None,
         child_of: str | None = None,
+        summary: RunSummary | None = None,
     ) -> None:
         """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs.
 
@@ -107,6 +109,7 @@ class ZohoModuleStream(ZohoStream):
         self._line_writer: RecordLineWriter | None = None
         self._newest: str | None = None
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
+        self.summary = summary
 
     def _write_schema_message(self) -> None:
         """The SCHEMA message, unless Zoho refuses bulk read of the module as a whole.
@@ -339,6 +342,8 @@ class ZohoModuleStream(ZohoStream):
                     self._note_newest(batch)
                     yield batch
                 yield PAGE_END  # BATCH mode closes its file here, before the checkpoint moves
+                if self.summary is not None:
+                    self.summary.add(self.name, pages=1)
                 self.logger.info(
                     "%s: page %d of %s emitted: %d records in %.2fs, %d records so far",
                     self.module,

@@ -9,7 +9,7 @@ import sys
 from functools import cached_property
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import click
 import platformdirs
@@ -46,6 +46,7 @@ from tap_zoho_bulkread.settings import (
     validate_against_schema,
 )
 from tap_zoho_bulkread.streams import CHECKPOINT_KEY, ZohoModuleStream
+from tap_zoho_bulkread.summary import RunSummary
 
 MODULE_SETTINGS = th.ObjectType(
     th.Property("cvid", th.StringType, description="Custom view id whose records to export."),
@@ -138,12 +139,28 @@ class TapZohoBulkRead(Tap):
         th.Property("token_cache", th.BooleanType, default=True,
                     description="Keep the access token (valid an hour) in a private file in "
                     "the user's cache folder, so discovery and syncs share one refresh."),
+        th.Property("log_metrics", th.BooleanType, default=False,
+                    description="Log singer-sdk's METRIC lines (record counts, timings as "
+                    "JSON); off, the run ends with a readable summary instead."),
     ).to_dict()  # fmt: skip
+
+    #: the tap of the current command, for the summary once its sync is over
+    current: ClassVar[TapZohoBulkRead | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """The SDK's tap, with secrets redacted from every log line from here on."""
         redact.install()
+        self.run_summary = RunSummary()
         super().__init__(*args, **kwargs)
+        self.metrics_logger.addHandler(self.run_summary.metrics_handler())
+        self.metrics_logger.propagate = bool(self.config.get("log_metrics"))
+        TapZohoBulkRead.current = self
+
+    def log_summary(self) -> None:
+        """The run's last lines: each stream's records, pages and time, then the totals."""
+        limiter = self.zoho_client.limiter
+        for line in self.run_summary.lines(limiter.downloads, limiter.waited):
+            self.logger.info("%s", line)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Refuse bad settings in every mode, discovery included, with one clear line."""
@@ -355,6 +372,7 @@ class TapZohoBulkRead(Tap):
             product=self.product,
             deletions=None if found.child_of else self._module_deletions(),
             child_of=found.child_of,
+            summary=self.run_summary,
         )
 
     @classmethod
@@ -383,9 +401,12 @@ class TapZohoBulkRead(Tap):
                     f"line {exc.lineno}); write it with --discover or meltano."
                 ) from None
             catalog = io.StringIO(text)
+        cls.current = None
         super().invoke(
             about=about, about_format=about_format, config=config, state=state, catalog=catalog
         )
+        if cls.current is not None and not about:
+            cls.current.log_summary()
 
     @classmethod
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
