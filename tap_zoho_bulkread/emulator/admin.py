@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import secrets
+import time
 from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
@@ -13,7 +15,7 @@ from tap_zoho_bulkread.emulator.criteria import QueryError, resolve_field
 from tap_zoho_bulkread.emulator.ics import calendar_events
 from tap_zoho_bulkread.emulator.org import Field
 from tap_zoho_bulkread.emulator.plumbing import HandlerBase
-from tap_zoho_bulkread.emulator.state import Faults, utc_text
+from tap_zoho_bulkread.emulator.state import Faults, GrantCode, utc_text
 
 
 class AdminRoutes(HandlerBase):
@@ -121,6 +123,16 @@ class AdminRoutes(HandlerBase):
                 seconds_ago=float(body.get("seconds_ago", 0)),
             )  # fmt: skip
             self._json(200, {"deleted": deleted})
+
+    def admin_grant_code(self) -> None:
+        """POST /__emulator__/grant_code {"scopes": [...], "seconds": 180}: a Self Client code."""
+        body = self._json_body() or {}
+        scopes = tuple(body.get("scopes") or self.state.config.scopes)
+        seconds = float(body.get("seconds", 180))
+        code = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+        with self.state.lock:
+            self.state.grant_codes[code] = GrantCode(time.time() + seconds, scopes)
+        self._json(200, {"code": code, "expires_in": seconds})
 
     def admin_faults(self) -> None:
         """POST /__emulator__/faults: replace the injected faults."""

@@ -60,6 +60,7 @@ ROUTES = [
     ("POST", re.compile(rf"^{ADMIN}/delete$"), "admin_delete"),
     ("POST", re.compile(rf"^{ADMIN}/faults$"), "admin_faults"),
     ("POST", re.compile(rf"^{ADMIN}/reset$"), "admin_reset"),
+    ("POST", re.compile(rf"^{ADMIN}/grant_code$"), "admin_grant_code"),
 ]
 
 
@@ -137,6 +138,9 @@ class Handler(AdminRoutes, RestRoutes, HandlerBase):
             form = parse_qs(self.raw_body.decode("utf-8", "replace"))
             params.update({k: v[-1] for k, v in form.items()})
         config, state = self.state.config, self.state
+        if params.get("grant_type") == "authorization_code":
+            self._authorization_code(params)
+            return
         if params.get("grant_type") != "refresh_token":
             self._json(200, {"error": "unsupported_grant_type"})
             return
@@ -175,6 +179,43 @@ class Handler(AdminRoutes, RestRoutes, HandlerBase):
                 "api_domain": state.base_url,
                 "token_type": "Bearer",
                 "expires_in": max(int(lifetime), 1),
+            },
+        )
+
+    def _authorization_code(self, params: dict[str, str]) -> None:
+        """The grant-code exchange, with the errors Zoho answers (Kaizen #4), HTTP 200 each.
+
+        ``invalid_client``: a client id this accounts server does not know (a wrong id, or
+        another data center); ``invalid_client_secret``: the wrong secret;
+        ``invalid_code``: a code that expired or was used already.
+        """
+        config, state = self.state.config, self.state
+        if params.get("client_id") != config.client_id:
+            self._json(200, {"error": "invalid_client"})
+            return
+        if params.get("client_secret") != config.client_secret:
+            self._json(200, {"error": "invalid_client_secret"})
+            return
+        now = time.time()
+        with state.lock:
+            grant = state.grant_codes.get(params.get("code", ""))
+            usable = grant is not None and not grant.used and grant.expires > now
+            if grant is not None:
+                grant.used = True
+            if grant is None or not usable:
+                self._json(200, {"error": "invalid_code"})
+                return
+            access = f"1000.{secrets.token_hex(16)}.{secrets.token_hex(16)}"
+            state.tokens[access] = AccessToken(now + config.token_seconds, grant.scopes)
+        self._json(
+            200,
+            {
+                "access_token": access,
+                "refresh_token": config.refresh_token,
+                "scope": " ".join(grant.scopes),
+                "api_domain": state.base_url,
+                "token_type": "Bearer",
+                "expires_in": config.token_seconds,
             },
         )
 

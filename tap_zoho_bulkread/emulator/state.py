@@ -139,6 +139,15 @@ class AccessToken:
     scopes: tuple[str, ...]
 
 
+@dataclass
+class GrantCode:
+    """A grant code the API console's Self Client would show: minutes to live, used once."""
+
+    expires: float
+    scopes: tuple[str, ...]
+    used: bool = False
+
+
 class EmulatorState:
     """All mutable state of one emulator, shared by the request handler threads."""
 
@@ -156,6 +165,7 @@ class EmulatorState:
         self.dataset = Dataset(self.org, config.seed, config.records)
         self.tokens: dict[str, AccessToken] = {}
         self.refreshes: dict[str, deque[float]] = {}
+        self.grant_codes: dict[str, GrantCode] = {}
         self.faults = Faults(rng=random.Random(config.seed))
         self.request_log: list[dict[str, Any]] = []
         self.limiters = {
