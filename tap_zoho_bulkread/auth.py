@@ -135,12 +135,19 @@ class TokenCache:
             self.path.unlink(missing_ok=True)
 
 
-def _is_json(response: requests.Response) -> bool:
+MAX_TOKEN_ANSWER_BYTES = 64 * 1024  # a token answer is a few hundred bytes
+
+
+def _token_json(response: requests.Response) -> Any:
+    """The JSON of a token answer, read at most 64 KiB deep into it; None if it is not JSON."""
+    body = response.raw.read(MAX_TOKEN_ANSWER_BYTES + 1, decode_content=True)
+    response.close()
+    if len(body) > MAX_TOKEN_ANSWER_BYTES:
+        return None
     try:
-        response.json()
-    except ValueError:
-        return False
-    return True
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        return None
 
 
 class ZohoAuthenticator(OAuthAuthenticator):
@@ -198,8 +205,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         """Ask the accounts server for a new access token; raise a clear error if refused."""
         self.logger.info("Requesting a new Zoho access token from %s", self.auth_endpoint)
         started = utc_now()
-        response = self._post_with_retries()
-        answer = response.json()
+        response, answer = self._post_with_retries()
         if not isinstance(answer, dict):
             answer = {}
         if response.status_code != 200 or "access_token" not in answer:
@@ -238,7 +244,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         self.logger.info("Using the cached Zoho access token (%d minutes left)", remaining // 60)
         return True
 
-    def _post_with_retries(self) -> requests.Response:
+    def _post_with_retries(self) -> tuple[requests.Response, Any]:
         """POST the refresh grant; retry 429, 5xx, non-JSON answers and network failures.
 
         One retry loop only (singer-sdk's session retried 10 times inside each try), and a
@@ -257,6 +263,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
                     data=self.oauth_request_payload,
                     timeout=(CONNECT_TIMEOUT_SECONDS, 30),
                     allow_redirects=False,
+                    stream=True,
                 )
             except requests.RequestException as exc:
                 failure = network_failure(exc, self.max_tries)
@@ -274,8 +281,11 @@ class ZohoAuthenticator(OAuthAuthenticator):
                         "refresh token is sent nowhere else. Check data_center / accounts_url."
                     )
                 transient = response.status_code == 429 or response.status_code >= 500
-                if not transient and _is_json(response):
-                    return response
+                if transient:
+                    response.close()
+                answer = None if transient else _token_json(response)
+                if answer is not None:
+                    return response, answer
                 problem = f"HTTP {response.status_code}" + ("" if transient else ", not JSON")
                 if attempt >= tries:
                     raise AuthenticationError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import re
@@ -112,6 +113,40 @@ class DownloadLimiter:
             self.announced = True
 
 
+# The largest JSON answer read: a page of 200 users or deletions is well under 1 MB, a module's
+# field metadata a few MB; a larger body is not an answer Zoho sends.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+MAX_ERROR_BYTES = 1024 * 1024  # an error envelope is a few hundred bytes
+
+
+def _bounded_body(response: requests.Response, max_bytes: int, what: str) -> bytes:
+    """The body of ``response``, refused once it passes ``max_bytes`` (never read whole).
+
+    What was read is kept on the response (as requests keeps ``content``), so that a second
+    look, such as the error check after the token check, reads the same bytes.
+    """
+    if getattr(response, "_content_consumed", False):  # read before: requests kept it
+        body: bytes = response.content or b""
+    else:
+        chunks, size = [], 0
+        for chunk in response.iter_content(DOWNLOAD_CHUNK):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                break
+        body = b"".join(chunks)
+        response._content = body  # what requests' ``content`` returns from now on
+        setattr(response, "_content_consumed", True)  # noqa: B010
+    if len(body) > max_bytes:
+        raise ZohoAPIError(
+            "UNEXPECTED_RESPONSE",
+            response.status_code,
+            f"{what} answered more than {max_bytes // 1024} KiB, more than Zoho sends for it; "
+            "refused unread",
+        )
+    return body
+
+
 def _retry_after(response: requests.Response) -> float | None:
     """Retry-After in seconds, when it is a plain number (an HTTP date or junk is ignored)."""
     value = response.headers.get("Retry-After", "").strip()
@@ -120,9 +155,13 @@ def _retry_after(response: requests.Response) -> float | None:
 
 def _error_from(response: requests.Response) -> ZohoAPIError:
     try:
-        body = response.json()
-    except ValueError:
-        snippet = response.text[:200].strip().replace("\n", " ")
+        raw = _bounded_body(response, MAX_ERROR_BYTES, urlsplit(response.url).path)
+    except ZohoAPIError as exc:
+        return exc
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        snippet = raw[:200].decode("utf-8", "replace").strip().replace("\n", " ")
         return ZohoAPIError(
             "UNEXPECTED_RESPONSE",
             response.status_code,
@@ -310,19 +349,27 @@ class ZohoClient:
             raise _error_from(response)
         return response
 
-    def _json(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _json(self, method: str, path: str, max_bytes: int, **kwargs: Any) -> dict[str, Any]:
         url = self.url(path)
 
         def call() -> dict[str, Any]:
-            response = self._check(self._send(method, url, **kwargs))
-            if response.status_code == 204:  # Zoho's answer to an empty list
-                return {}
+            response = self._check(self._send(method, url, stream=True, **kwargs))
+            with response:
+                if response.status_code == 204:  # Zoho's answer to an empty list
+                    return {}
+                text = _bounded_body(response, max_bytes, f"{method} {path}")
             try:
-                body = response.json()
+                body = json.loads(text)
             except ValueError:
                 raise TransientError(
                     f"{method} {path} answered HTTP {response.status_code} with a body that is "
                     "not JSON"
+                ) from None
+            except RecursionError:
+                raise ZohoAPIError(
+                    "UNEXPECTED_RESPONSE",
+                    response.status_code,
+                    f"{path}: JSON nested deeper than any answer Zoho sends",
                 ) from None
             if not isinstance(body, dict):
                 raise ZohoAPIError(
@@ -337,13 +384,15 @@ class ZohoClient:
         path: str,
         params: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        max_bytes: int = MAX_ANSWER_BYTES,
     ) -> dict[str, Any]:
-        """GET a JSON API path (an empty answer, HTTP 204, is ``{}``)."""
-        return self._json("GET", path, params=params, headers=headers)
+        """GET a JSON API path (an empty answer, HTTP 204, is ``{}``), at most ``max_bytes``."""
+        return self._json("GET", path, max_bytes, params=params, headers=headers)
 
     def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST a JSON body (``Content-Type: application/json``)."""
-        return self._json("POST", path, json=body)
+        return self._json("POST", path, MAX_ANSWER_BYTES, json=body)
 
     def download(self, path_or_url: str, destination: Path) -> int:
         """Stream a result file to ``destination``; a cut-off download is fetched again whole.

@@ -154,10 +154,38 @@ def modules_from_metadata(
                 for f in _linked_names(entries, fields)
                 if f not in taken and dot_field_property(f) not in taken
             ]
+        dot_fields = _without_collisions(module, [spec.name for spec in specs], dot_fields, logger)
         schema = stream_schema(specs, dot_fields)
         schema["description"] = _describe(module, exportable[module], entries, child_of)
         found.append(DiscoveredModule(module, schema, specs, tuple(dot_fields), child_of))
     return found
+
+
+def _without_collisions(
+    module: str, fields: list[str], dot_fields: list[str], logger: logging.Logger
+) -> list[str]:
+    """Dot fields whose property names are all distinct, from fields and from each other.
+
+    ``A.B__Last_Name`` and ``A__B.Last_Name`` would both be the property ``A__B__Last_Name``;
+    the first in name order keeps it, each other one is left out with a WARNING naming both.
+    """
+    owner = {name: name for name in fields}
+    kept = []
+    for dotted in sorted(dot_fields):
+        prop = dot_field_property(dotted)
+        if prop in owner:
+            logger.warning(
+                "%s: the dot field %s would be the property %s, which %s already is; it is left "
+                "out (rename one of the fields in Zoho to export both)",
+                module,
+                dotted,
+                prop,
+                owner[prop],
+            )
+            continue
+        owner[prop] = dotted
+        kept.append(dotted)
+    return [dotted for dotted in dot_fields if dotted in kept]
 
 
 CHILD_DESCRIPTION = re.compile(r"Zoho (?:subform|linking) module of ([A-Za-z0-9_$]+)")

@@ -471,6 +471,8 @@ class BulkReader:
 
 # Zoho's refusals of a module as a whole: its stream is skipped, whatever the query.
 MODULE_REFUSALS = frozenset({"MODULE_NOT_SUPPORTED"})
+# The tap's own refusals of an answer (not Zoho's codes): nothing to try again.
+TAP_REFUSALS = frozenset({"UNEXPECTED_RESPONSE", "FOREIGN_URL", "REDIRECT_LOOP"})
 
 
 def create_jobs_ahead(
@@ -495,9 +497,12 @@ def create_jobs_ahead(
         try:
             job_id = reader.create(body, module)
         except ZohoAPIError as exc:
+            if not ahead and exc.code in TAP_REFUSALS:
+                raise  # an answer that is not Zoho's: the run ends here, as it would later
             if exc.code not in MODULE_REFUSALS:
-                reader.logger.info("%s: no job created ahead (%s)", module, exc.code)
-                return  # a limit or a passing failure: try again at the next stream's turn
+                if ahead:
+                    reader.logger.info("%s: no job created ahead (%s)", module, exc.code)
+                return  # a limit or a passing failure: the stream meets it on its turn
             ledger.refused[module] = exc.code  # said once, by the stream on its turn
             continue
         ledger.keep_ahead(module, job_id, body)

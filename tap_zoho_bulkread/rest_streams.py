@@ -6,6 +6,8 @@ nor records deleted since the last run.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -48,19 +50,52 @@ USERS_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+MAX_PAGE_BYTES = 4 * 1024 * 1024  # a page of 200 users or deletions is far under 1 MB
+
+
+class PageGuard:
+    """Checks each page of a REST list against what was asked, and against the page before.
+
+    A page longer than ``per_page`` is not Zoho's; a page whose entries are those of the page
+    before is a server repeating itself, which would otherwise be read up to the page cap.
+    """
+
+    def __init__(self) -> None:
+        self.previous: str | None = None
+
+    def check(self, entries: list[Any], per_page: int, what: str) -> None:
+        """Refuse a page over ``per_page`` entries or equal to the one before it."""
+        if len(entries) > per_page:
+            raise unexpected(
+                f"{what} holds {len(entries)} entries on a page of {per_page} asked for", what
+            )
+        digest = hashlib.sha256(
+            json.dumps(entries, sort_keys=True, default=str).encode()
+        ).hexdigest()
+        if entries and digest == self.previous:
+            raise unexpected(f"{what} sends the same page twice; the list does not advance", what)
+        self.previous = digest
+
+
+def _text(value: Any, what: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise unexpected(f"{what} is not text", value)
 
 
 def _named(value: Any, what: str) -> tuple[str | None, str | None]:
     if not isinstance(value, dict):
         return None, None
     identifier = value.get("id")
-    return (zoho_id(identifier, what) if identifier else None), _text(value.get("name"))
+    return (zoho_id(identifier, what) if identifier else None), _text(value.get("name"), what)
 
 
 def _utc(value: Any) -> str | None:
-    return utc_datetime(value) if isinstance(value, str) and value else None
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"not a datetime: {value!r:.40}")
+    return utc_datetime(value)
 
 
 def user_record(entry: Any) -> dict[str, Any]:
@@ -75,16 +110,16 @@ def user_record(entry: Any) -> dict[str, Any]:
         raise unexpected("a user's created or modified time is not a datetime", entry) from None
     return {
         "id": zoho_id(entry.get("id"), "a user id"),
-        "full_name": _text(entry.get("full_name")),
-        "first_name": _text(entry.get("first_name")),
-        "last_name": _text(entry.get("last_name")),
-        "email": _text(entry.get("email")),
-        "status": _text(entry.get("status")),
+        "full_name": _text(entry.get("full_name"), "a user's full_name"),
+        "first_name": _text(entry.get("first_name"), "a user's first_name"),
+        "last_name": _text(entry.get("last_name"), "a user's last_name"),
+        "email": _text(entry.get("email"), "a user's email"),
+        "status": _text(entry.get("status"), "a user's status"),
         "role_id": role_id,
         "role_name": role_name,
         "profile_id": profile_id,
         "profile_name": profile_name,
-        "time_zone": _text(entry.get("time_zone")),
+        "time_zone": _text(entry.get("time_zone"), "a user's time_zone"),
         "created_time": created,
         "modified_time": modified,
     }
@@ -115,10 +150,11 @@ class UsersStream(ZohoStream):
         """
         del context
         self._stream_version = time.time_ns() // 1_000_000
+        pages = PageGuard()
         for page in range(1, MAX_USER_PAGES + 1):
             params = {"type": "AllUsers", "page": str(page), "per_page": str(USERS_PER_PAGE)}
             try:
-                answer = self.client.get_json(self.users_path, params)
+                answer = self.client.get_json(self.users_path, params, max_bytes=MAX_PAGE_BYTES)
             except ZohoAPIError as exc:
                 if exc.code in ("OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"):
                     self.logger.warning(
@@ -132,6 +168,7 @@ class UsersStream(ZohoStream):
             users = answer.get("users", [])
             if not isinstance(users, list):
                 raise unexpected("the users answer holds users", users)
+            pages.check(users, USERS_PER_PAGE, "the users list")
             yield from (user_record(entry) for entry in users)
             info = answer.get("info")
             more = info.get("more_records") if isinstance(info, dict) else False
@@ -181,7 +218,9 @@ def deleted_record(module: str, entry: Any) -> dict[str, Any]:
     return {
         "module": module,
         "id": zoho_id(entry.get("id"), f"a deleted record id of {module}"),
-        "display_name": _text(entry.get("display_name")),
+        "display_name": _text(
+            entry.get("display_name"), f"a deleted record's display_name of {module}"
+        ),
         "type": kind,
         "deleted_time": deleted_time,
         "deleted_by_id": by_id,
@@ -214,10 +253,13 @@ class DeletionReader:
         headers = {}
         if start is not None:
             headers["If-Modified-Since"] = zoho_datetime(start - timedelta(seconds=1))
+        pages = PageGuard()
         for page in range(1, MAX_DELETED_PAGES + 1):
             params = {"type": "all", "page": str(page), "per_page": str(DELETED_PER_PAGE)}
             try:
-                answer = self.client.get_json(self.path_of(module), params, headers)
+                answer = self.client.get_json(
+                    self.path_of(module), params, headers, max_bytes=MAX_PAGE_BYTES
+                )
             except ZohoAPIError as exc:
                 if exc.code not in SKIPPABLE_CODES:
                     raise
@@ -233,6 +275,7 @@ class DeletionReader:
             entries = answer.get("data", [])
             if not isinstance(entries, list):
                 raise unexpected(f"the deleted records of {module} are", entries)
+            pages.check(entries, DELETED_PER_PAGE, f"the deleted records of {module}")
             yield from (deleted_record(module, entry) for entry in entries)
             info = answer.get("info")
             if not isinstance(info, dict) or info.get("more_records") is not True:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -158,7 +160,13 @@ def test_values_are_typed_as_the_schema_says(org, catalog, tmp_path) -> None:
     assert any(r["First_Name"] is None for r in records)
     assert all(r["Created_Time"].endswith("+00:00") for r in records)
     assert any("\n" in (r["Description"] or "") for r in records)
-    rates = [r["Exchange_Rate"] for r in records if r["Exchange_Rate"] is not None]
+    # read as exact decimals (a float, as json.loads makes by default, holds ~17 digits)
+    exact = [
+        json.loads(line, parse_float=Decimal)["record"]
+        for line in run.stdout.splitlines()
+        if '"type":"RECORD"' in line.replace(" ", "")
+    ]
+    rates = [r["Exchange_Rate"] for r in exact if r["Exchange_Rate"] is not None]
     assert any(len(str(rate).split(".")[-1]) == 9 for rate in rates)
     assert all(isinstance(r["No_of_Employees"], (int, type(None))) for r in records)
 
