@@ -268,11 +268,11 @@ class RecordDecoder:
                     f"read ({exc}); the export is damaged. Run the sync again."
                 ) from None
             except DAMAGED_ZIP:
-                raise damaged_zip(self.stream, job_id, f"near line {lines.number}") from None
+                raise damaged_zip(self.stream, job_id, f"near line {lines.reached}") from None
             except UnicodeDecodeError:
                 raise ExportFileError(
                     f"{self.stream}: job {job_id}'s CSV is not UTF-8 near line "
-                    f"{lines.number}; the export is damaged. Run the sync again."
+                    f"{lines.reached}; the export is damaged. Run the sync again."
                 ) from None
 
     def _read(
@@ -331,12 +331,18 @@ class _BoundedLines:
         self.where = f"{stream}: job {job_id}'s CSV"
         self.row_chars = self.row_cells = 0
         self.in_quotes = False  # whether the row's text so far ends inside a quoted cell
+        self.lines_read = 0
         self.reader: Any = None
 
     @property
     def number(self) -> int:
         """The line the CSV reader has reached."""
         return int(self.reader.line_num) if self.reader is not None else 0
+
+    @property
+    def reached(self) -> int:
+        """The line being read (counted from 1), for errors met while reading it."""
+        return self.lines_read + 1
 
     def of(self, text: IO[str]) -> Iterator[str]:
         """Yield ``text``'s lines, checked; rows under ``ROW_CHECK_CHARS`` cost two counts."""
@@ -345,6 +351,7 @@ class _BoundedLines:
             line = readline(limit)
             if not line:
                 return
+            self.lines_read += 1
             self.row_chars += len(line)
             if self.row_chars > ROW_CHECK_CHARS:
                 self._check(line)

@@ -63,9 +63,10 @@ class Interrupted(BaseException):
     A BaseException, like KeyboardInterrupt, so that no ``except Exception`` swallows it.
     """
 
-    def __init__(self, signal_name: str, exit_code: int) -> None:
+    def __init__(self, signal_name: str, exit_code: int, message: str | None = None) -> None:
         super().__init__(
-            f"Interrupted by {signal_name}: the last STATE holds the export's checkpoint; run "
-            "the sync again with it to continue where it stopped."
+            message
+            or f"Interrupted by {signal_name}: the last STATE holds the export's checkpoint; "
+            "run the sync again with it to continue where it stopped."
         )
         self.exit_code = exit_code

@@ -24,6 +24,7 @@ MAX_LINE_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 MAX_TIMEZONE_BYTES = 1024 * 1024
 MAX_ATTENDEES = 5000
+MAX_LINES_BETWEEN = 1000  # calendar properties between components: a handful in a real file
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 EVENT_SCHEMA: dict[str, Any] = {
@@ -111,15 +112,24 @@ class _ComponentReader:
                 "file. Run the sync again."
             )
         parts: list[bytes] = []
-        name, size, ended = "", 0, False
+        name, size, ended, between = "", 0, False, 0
         for line in lines:
             bare = line.rstrip(b"\r\n").upper()
             if not name:
                 if bare.startswith(b"BEGIN:"):
                     name, parts, size = bare[6:].decode("ascii", "replace"), [line], len(line)
+                    between = 0
                 elif bare == b"END:VCALENDAR":
                     ended = True
                     break
+                else:
+                    between += 1
+                    if between > MAX_LINES_BETWEEN:  # blank lines by the million: a bomb
+                        raise ExportFileError(
+                            f"{self.where} has over {MAX_LINES_BETWEEN} lines outside any "
+                            f"component near line {self.line}; no real export holds them. Run "
+                            "the sync again."
+                        )
                 continue
             parts.append(line)
             size += len(line)

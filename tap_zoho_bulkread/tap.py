@@ -428,11 +428,27 @@ class TapZohoBulkRead(Tap):
                 param.type = click.File(lazy=True)
         return command
 
+    def run_discovery(self) -> str:
+        """The SDK's discovery, remembered as the mode (an interruption then has no STATE)."""
+        self.discovering = True
+        return super().run_discovery()
+
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """On SIGTERM or SIGINT: write the last STATE, then unwind (temp files go) and fail."""
+        """On SIGTERM or SIGINT: write the last STATE, then unwind (temp files go) and fail.
+
+        During discovery there is no state: nothing is written, and the message says so.
+        """
         del frame
+        name = signal.Signals(signum).name
+        if getattr(self, "discovering", False):
+            raise Interrupted(
+                name,
+                128 + signum,
+                message=f"Interrupted by {name} during discovery; no catalog was written. Run "
+                "the discovery again.",
+            )
         self.state_writer.write_state(self.state)
-        raise Interrupted(signal.Signals(signum).name, 128 + signum)
+        raise Interrupted(name, 128 + signum)
 
 
 def main() -> None:

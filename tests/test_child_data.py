@@ -230,6 +230,8 @@ GOOD_EVENT = "BEGIN:VEVENT\r\nUID:1@zoho.com\r\nDTSTART:20240704T100000Z\r\nEND:
         ("Id,Last_Name\r\n1,Ada\r\n", "1.ics", "not an iCalendar file"),
         ("BEGIN:VCALENDAR\r\n" + GOOD_EVENT + "END:VCALENDAR\r\n", "1.csv", "not a plain ICS name"),
         ("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\n" + ("X-PAD:" + "a" * 100 + "\r\n") * 50_000, "1.ics", "a VEVENT over 4 MiB"),
+        # a zip of blank lines by the million (it cost minutes of CPU before the inflation bound)
+        ("BEGIN:VCALENDAR\r\n" + "\r\n" * 5_000_000 + GOOD_EVENT + "END:VCALENDAR\r\n", "1.ics", "over 1000 lines outside any component near line 1002"),
     ],
 )  # fmt: skip
 def test_a_damaged_ics_file_is_refused_in_one_line(

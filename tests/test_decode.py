@@ -151,6 +151,14 @@ def test_a_csv_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
         list(RecordDecoder("Leads", SPECS, ["id", "Notes"]).records(path, "111"))
 
 
+def test_a_csv_not_utf8_on_its_first_line_says_line_1_not_line_0(tmp_path: Path) -> None:
+    path = tmp_path / "a.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("111.csv", b"Id,Not\xe9s\r\n1,a\r\n")
+    with pytest.raises(ExportFileError, match="not UTF-8 near line 1;"):
+        list(RecordDecoder("Leads", SPECS, ["id"]).records(path, "111"))
+
+
 @pytest.mark.parametrize(
     "cells",
     [("1234.50", "7"), ("-0.000000001", "-0"), ("1e5", "007"), (".5", "-12"), ("5.", "0"),

@@ -168,3 +168,34 @@ def test_a_user_field_of_the_wrong_type_is_refused_not_nulled(
     errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
     assert len(errors) == 1 and (field in errors[0] or "created or modified time" in errors[0])
     assert run.records("Users") == []
+
+
+def test_a_signal_during_discovery_says_no_catalog_was_written_and_writes_no_state(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import threading
+
+    asked = threading.Event()
+
+    def slow_fields(request):
+        asked.set()
+        threading.Event().wait(30)
+        return Answer(body={"fields": []})
+
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/settings/fields")] = slow_fields
+        (tmp_path / "config.json").write_text(json.dumps(tap_config(zoho.url)))
+        process = subprocess.Popen(
+            [*TAP, "--config", str(tmp_path / "config.json"), "--discover"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert asked.wait(60)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert out == "" and "Traceback" not in err
+    errors = [line for line in err.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and "during discovery; no catalog was written" in errors[0], errors
+    assert "checkpoint" not in err
