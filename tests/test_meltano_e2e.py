@@ -84,6 +84,24 @@ def test_a_bad_setting_under_meltano_run_is_one_line_from_the_tap(emulator, tmp_
     assert not any("Traceback" in line for line in lines), lines
 
 
+def test_under_meltano_run_the_taps_levels_hold_and_a_summary_ends_the_run(
+    emulator, tmp_path
+) -> None:
+    env = {
+        **emulator_env(emulator, tmp_path),
+        "TAP_ZOHO_BULKREAD_MODULES": json.dumps(["Calls", "Projects_X_Users"]),
+    }
+    (tmp_path / "jsonl").mkdir()
+    result = meltano_run(env, "target-jsonl")
+    lines = tap_lines(result)
+    refused = [line for line in lines if "Projects_X_Users: Zoho does not export" in line]
+    assert len(refused) == 1 and "[warning  ]" in refused[0], refused
+    assert not any("METRIC" in line for line in lines)
+    assert any("Summary: Calls: 250 records from 1 page in" in line for line in lines)
+    assert any("[error" in line for line in lines) is False
+    assert not (tmp_path / "jsonl" / "Projects_X_Users.jsonl").exists()  # no empty table
+
+
 def test_meltano_run_into_target_jsonl_delivers_every_record(emulator, tmp_path) -> None:
     env = emulator_env(emulator, tmp_path)
     (tmp_path / "jsonl").mkdir()
