@@ -7,8 +7,9 @@ here, as a CSV cell would be.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from typing import IO, Any
 
@@ -24,6 +25,9 @@ MAX_LINE_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 4 * 1024 * 1024
 MAX_TIMEZONE_BYTES = 1024 * 1024
 MAX_ATTENDEES = 5000
+MAX_TIMEZONES = 1000
+FOLD_OCTETS = 75
+MAX_EVENTS_PER_PAGE = 20_000  # Zoho's page of an ICS export
 MAX_LINES_BETWEEN = 1000  # calendar properties between components: a handful in a real file
 
 NULLABLE_STRING = {"type": ["string", "null"]}
@@ -56,31 +60,84 @@ EVENT_SCHEMA: dict[str, Any] = {
 }
 
 
-def ics_records(path: Path, job_id: str, stream: str) -> Iterator[dict[str, Any]]:
-    """Yield a record per VEVENT of the ICS file in a downloaded result zip."""
-    with result_member(path, job_id, stream, "ics") as raw:
-        reader = _ComponentReader(raw, f"{stream}: job {job_id}'s ICS")
-        try:
-            for kind, text in reader.components():
-                if kind == "VTIMEZONE":
-                    # a calendar of time zones only: the library keeps them for the TZIDs below
-                    icalendar.Calendar.from_ical(
-                        b"BEGIN:VCALENDAR\r\n" + text + b"END:VCALENDAR\r\n"
-                    )
-                elif kind == "VEVENT":
-                    yield event_record(text, f"{reader.where} (line {reader.line})")
-        except DAMAGED_ZIP:
-            raise damaged_zip(stream, job_id, f"near line {reader.line}") from None
-        except UnicodeDecodeError:
-            raise ExportFileError(
-                f"{reader.where} is not UTF-8 near line {reader.line}; the export is damaged. "
-                "Run the sync again."
-            ) from None
-        except ValueError as exc:
-            raise ExportFileError(
-                f"{reader.where} cannot be read near line {reader.line} ({str(exc)[:120]}); "
-                "the export is damaged. Run the sync again."
-            ) from None
+def ics_records(
+    path: Path, job_id: str, stream: str, count: int | None = None
+) -> Iterator[dict[str, Any]]:
+    """Yield a record per VEVENT of the ICS file in a downloaded result zip.
+
+    A first pass reads the VTIMEZONEs wherever they stand in the file (RFC 5545 allows any
+    order), a second the VEVENTs. ``count`` (the job's record count) bounds the events that are
+    not edited occurrences; all VEVENTs together are bounded by Zoho's 20,000 a page.
+    """
+    for wanted in ("VTIMEZONE", "VEVENT"):
+        with result_member(path, job_id, stream, "ics") as raw:
+            reader = _ComponentReader(raw, f"{stream}: job {job_id}'s ICS")
+            try:
+                yield from _records(reader, wanted, count)
+            except DAMAGED_ZIP:
+                raise damaged_zip(stream, job_id, f"near line {reader.line}") from None
+            except UnicodeDecodeError:
+                raise ExportFileError(
+                    f"{reader.where} is not UTF-8 near line {reader.line}; the export is "
+                    "damaged. Run the sync again."
+                ) from None
+            except ValueError as exc:
+                raise ExportFileError(
+                    f"{reader.where} cannot be read near line {reader.line} ({str(exc)[:120]}); "
+                    "the export is damaged. Run the sync again."
+                ) from None
+
+
+def _records(reader: _ComponentReader, wanted: str, count: int | None) -> Iterator[dict[str, Any]]:
+    events = masters = zones = 0
+    for kind, text in reader.components(wanted):
+        if kind == "VTIMEZONE":
+            zones += 1
+            if zones > MAX_TIMEZONES:
+                raise ExportFileError(f"{reader.where} defines over {MAX_TIMEZONES} time zones")
+            # a calendar of time zones only: the library keeps them for the TZIDs of the events
+            icalendar.Calendar.from_ical(
+                b"BEGIN:VCALENDAR\r\n" + unfolded(text) + b"END:VCALENDAR\r\n"
+            )
+        elif kind == "VEVENT":
+            record = event_record(text, f"{reader.where} (line {reader.line})")
+            events += 1
+            masters += record["recurrence_id"] is None
+            if events > MAX_EVENTS_PER_PAGE or (count is not None and masters > count):
+                raise ExportFileError(
+                    f"{reader.where} holds more events than "
+                    + (f"the job's count ({count})" if count is not None and masters > count
+                       else f"Zoho's {MAX_EVENTS_PER_PAGE} a page")
+                    + "; the export is not what Zoho sends. Run the sync again."
+                )  # fmt: skip
+            yield record
+
+
+FOLD = re.compile(rb"\r?\n[ \t]")  # RFC 5545 3.1: a line break and one space or tab
+
+
+def unfolded(text: bytes) -> bytes:
+    """A component's lines unfolded on octets, before any decoding.
+
+    RFC 5545 3.1: a fold may split a multi-byte UTF-8 character.
+    """
+    return FOLD.sub(b"", text)
+
+
+def folded(text: str) -> str:
+    """Content lines folded at 75 octets on character boundaries, as RFC 5545 writers do."""
+    out = []
+    for line in text.split("\r\n"):
+        chunk, size = "", 0
+        for char in line:
+            width = len(char.encode())
+            if size + width > FOLD_OCTETS:
+                out.append(chunk)
+                chunk, size = " ", 1
+            chunk += char
+            size += width
+        out.append(chunk)
+    return "\r\n".join(out)
 
 
 class _ComponentReader:
@@ -102,8 +159,8 @@ class _ComponentReader:
                 )
             yield line
 
-    def components(self) -> Iterator[tuple[str, bytes]]:
-        """Yield (name, text) of each component inside the VCALENDAR."""
+    def components(self, wanted: str) -> Iterator[tuple[str, bytes]]:
+        """Yield (name, text) of each ``wanted`` component inside the VCALENDAR."""
         lines = self._lines()
         first = next(lines, b"").lstrip(b"\xef\xbb\xbf").rstrip(b"\r\n")
         if first.upper() != b"BEGIN:VCALENDAR":
@@ -140,8 +197,9 @@ class _ComponentReader:
                     f"{self.line}; no real export holds one. Run the sync again."
                 )
             if bare == f"END:{name}".encode():
-                yield name, b"".join(parts)
-                name = ""
+                if name == wanted:
+                    yield name, b"".join(parts)
+                name, parts = "", []
         if name or not ended:
             raise ExportFileError(
                 f"{self.where} breaks off at line {self.line} before END:VCALENDAR; the "
@@ -154,14 +212,77 @@ def _moment_text(value: date) -> str:
     return zoho_datetime(value) if isinstance(value, datetime) else value.isoformat()
 
 
+def utc_of_local(local: datetime, zone: tzinfo) -> datetime:
+    """The UTC moment of a wall-clock time in ``zone``, by RFC 5545 3.3.5.
+
+    A time that occurs twice (an overlap) is its first occurrence; a time that does not occur
+    (a gap) is read with the offset from before the gap. Both are the offset in effect before
+    the transition, whichever way the zone is defined (Olson name or VTIMEZONE).
+    """
+    naive = local.replace(tzinfo=None)
+    candidates = []
+    for probe in (naive - timedelta(days=1), naive, naive + timedelta(days=1)):
+        offset = zone.utcoffset(probe)
+        if offset is None:
+            continue
+        moment = (naive - offset).replace(tzinfo=timezone.utc)
+        if moment.astimezone(zone).replace(tzinfo=None) == naive:
+            candidates.append(moment)
+    if candidates:
+        return min(candidates)
+    before = zone.utcoffset(naive - timedelta(days=1))  # in a gap: the offset before it
+    return (naive - (before or timedelta(0))).replace(tzinfo=timezone.utc)
+
+
+def _resolved(prop: Any, name: str, where: str) -> date:
+    """A DTSTART-like value as a date, or a datetime in UTC; an unknown TZID is refused."""
+    value = prop.dt if isinstance(prop, vDDDTypes) else None
+    if not isinstance(value, date):
+        raise ExportFileError(f"{where}: {name} is not a date or a date-time ({str(prop)[:40]!r})")
+    if not isinstance(value, datetime):
+        return value
+    tzid = prop.params.get("TZID")
+    if value.tzinfo is None:
+        if tzid:
+            raise ExportFileError(
+                f"{where}: {name} names the time zone {str(tzid)[:60]!r}, which is neither a "
+                "known zone nor defined by a VTIMEZONE in the file; its times cannot be read. "
+                "Run the sync again; if it repeats, report it to Zoho."
+            )
+        return value.replace(tzinfo=timezone.utc)  # floating: taken as UTC (documented)
+    return utc_of_local(value, value.tzinfo)
+
+
 def _moment(event: icalendar.Event, name: str, where: str) -> str | None:
     prop = event.get(name)
-    if prop is None:
+    return None if prop is None else _moment_text(_resolved(prop, name, where))
+
+
+def _end(event: icalendar.Event, start: date | None, where: str) -> str | None:
+    """DTEND; else DTSTART + DURATION; else RFC 5545 3.6.1's end (a day later, or the start).
+
+    DURATION's days and weeks follow the calendar (wall-clock days), its hours, minutes and
+    seconds are elapsed time (RFC 5545 3.3.6).
+    """
+    if event.get("DTEND") is not None:
+        return _moment(event, "DTEND", where)
+    if start is None:
         return None
-    value = prop.dt if isinstance(prop, vDDDTypes) else None
-    if isinstance(value, date):
-        return _moment_text(value)
-    raise ExportFileError(f"{where}: {name} is not a date or a date-time ({str(prop)[:40]!r})")
+    duration = event.get("DURATION")
+    if duration is None:
+        return _moment_text(start + timedelta(days=1) if not isinstance(start, datetime) else start)
+    span = duration.dt if hasattr(duration, "dt") else None
+    if not isinstance(span, timedelta):
+        raise ExportFileError(f"{where}: DURATION is not a duration ({str(duration)[:40]!r})")
+    if not isinstance(start, datetime):
+        return _moment_text(start + timedelta(days=span.days))
+    days, elapsed = timedelta(days=span.days), span - timedelta(days=span.days)
+    local = event.get("DTSTART").dt
+    if isinstance(local, datetime) and local.tzinfo is not None:
+        start = utc_of_local(local.replace(tzinfo=None) + days, local.tzinfo)
+    else:
+        start = start + days
+    return _moment_text(start + elapsed)
 
 
 def _text(event: icalendar.Event, name: str) -> str | None:
@@ -176,7 +297,8 @@ def _email(address: Any) -> str:
 
 def event_record(text: bytes, where: str) -> dict[str, Any]:
     """The record of one VEVENT's text; a value the library could not read is refused."""
-    event = icalendar.Event.from_ical(text)
+    plain = unfolded(text)
+    event = icalendar.Event.from_ical(plain)
     if not isinstance(event, icalendar.Event):
         raise ExportFileError(f"{where}: a VEVENT could not be read")
     if event.errors:
@@ -188,16 +310,19 @@ def event_record(text: bytes, where: str) -> dict[str, Any]:
     uid = _text(event, "UID")
     if not uid:
         raise ExportFileError(f"{where}: a VEVENT has no UID; the export is damaged.")
-    start = _moment(event, "DTSTART", where)
-    end = _moment(event, "DTEND", where)
-    if end is None and start is not None and event.get("DURATION") is not None:
-        end = _moment_text(event.get("DTSTART").dt + event.get("DURATION").dt)
+    start_prop = event.get("DTSTART")
+    start_value = None if start_prop is None else _resolved(start_prop, "DTSTART", where)
+    start = None if start_value is None else _moment_text(start_value)
+    end = _end(event, start_value, where)
     recurrence_id = _moment(event, "RECURRENCE-ID", where)
     attendees = event.get("ATTENDEE")
     attendees = attendees if isinstance(attendees, list) else [attendees] if attendees else []
     if len(attendees) > MAX_ATTENDEES:
         raise ExportFileError(f"{where}: a VEVENT lists over {MAX_ATTENDEES} attendees")
-    vevent = text.decode()
+    try:
+        vevent = text.decode()
+    except UnicodeDecodeError:  # a fold split a character: the VEVENT folded again, whole
+        vevent = folded(plain.decode())
     rrules = _raw_values(vevent, "RRULE") if event.get("RRULE") is not None else []
     sequence = event.get("SEQUENCE")
     organizer = event.get("ORGANIZER")

@@ -46,7 +46,7 @@ class EventsIcsStream(ZohoStream):
         with download_folder() as work_dir:
             try:
                 for page in self.bulk_reader(work_dir, self.name).pages(ICS_QUERY):
-                    for record in ics_records(page.path, page.job_id, self.name):
+                    for record in ics_records(page.path, page.job_id, self.name, page.count):
                         emitted += 1
                         yield record
                     self.logger.info(
