@@ -2,13 +2,16 @@
 
 Each Events record becomes one VEVENT; a recurring record is squashed into one VEVENT with an
 RRULE, and an edited occurrence of it follows as its own VEVENT with RECURRENCE-ID. The text is
-written by hand, byte for byte as RFC 5545 asks (CRLF, lines folded at 75 octets without
-splitting a UTF-8 character, backslash, semicolon, comma and newlines escaped), so that a
-client's parser meets what a real file holds; only VTIMEZONE comes from the icalendar library.
+written by hand, byte for byte as RFC 5545 asks (CRLF, lines folded at 75 octets, between
+characters or inside one as 3.1 allows, backslash, semicolon, comma and newlines escaped), so
+that a client's parser meets what a real file holds; only VTIMEZONE comes from the icalendar
+library. Pages vary as real writers do: the VTIMEZONE before or after the events, the zone by
+its Olson name or by a name only the VTIMEZONE defines, DTEND or DURATION.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta, timezone
@@ -150,43 +153,68 @@ def escape_text(value: str) -> str:
     return escaped.replace("\n", "\\n")
 
 
-def fold(line: str) -> bytes:
-    """A content line as UTF-8, folded so no physical line exceeds 75 octets (CRLF excluded)."""
+def fold(line: str, *, on_octets: bool = False) -> bytes:
+    """A content line as UTF-8, folded so no physical line exceeds 75 octets (CRLF excluded).
+
+    Folds fall between characters, or, ``on_octets``, at exactly 75 octets even inside a
+    multi-byte character, which RFC 5545 3.1 allows and some writers do.
+    """
     raw = line.encode()
     if len(raw) <= 75:
         return raw + b"\r\n"
     pieces, start, limit = [], 0, 75
     while start < len(raw):
         end = min(start + limit, len(raw))
-        while end < len(raw) and raw[end] & 0xC0 == 0x80:  # never inside a UTF-8 sequence
+        while not on_octets and end < len(raw) and raw[end] & 0xC0 == 0x80:
             end -= 1
         pieces.append(raw[start:end])
         start, limit = end, 74  # continuation lines start with a space
     return b"\r\n ".join(pieces) + b"\r\n"
 
 
-def _ics_time(moment: datetime | date, zone: ZoneInfo, name: str) -> str:
+def _ics_time(moment: datetime | date, zone: ZoneInfo, name: str, tzid: str = "") -> str:
     if not isinstance(moment, datetime):
         return f"{name};VALUE=DATE:{moment.strftime('%Y%m%d')}"
     local = moment.astimezone(zone)
-    return f"{name};TZID={zone.key}:{local.strftime('%Y%m%dT%H%M%S')}"
+    return f"{name};TZID={tzid or zone.key}:{local.strftime('%Y%m%dT%H%M%S')}"
+
+
+def _elapsed(start: datetime | date, end: datetime | date) -> timedelta:
+    """The time elapsed between two aware datetimes (in UTC: not their wall-clock difference)."""
+    assert isinstance(start, datetime) and isinstance(end, datetime)
+    return end.astimezone(timezone.utc) - start.astimezone(timezone.utc)
+
+
+def _duration(span: timedelta) -> str:
+    """An RFC 5545 DURATION of elapsed time: ``PT7H30M``."""
+    minutes, seconds = divmod(int(span.total_seconds()), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"PT{hours}H{minutes}M{seconds}S"
 
 
 def _utc_text(epoch_seconds: int) -> str:
     return _utc(epoch_seconds).strftime("%Y%m%dT%H%M%SZ")
 
 
-def vevent_lines(event: CalendarEvent, zone: ZoneInfo) -> list[str]:
-    """The content lines of one VEVENT, unfolded."""
+def vevent_lines(event: CalendarEvent, zone: ZoneInfo, tzid: str = "") -> list[str]:
+    """The content lines of one VEVENT, unfolded.
+
+    A timed event whose uid hashes odd ends by DURATION (elapsed time, which differs from the
+    wall-clock difference across a daylight-saving change) instead of DTEND.
+    """
+    by_duration = isinstance(event.start, datetime) and zlib.crc32(event.uid.encode()) % 2 == 1
+    assert isinstance(event.end, datetime) or not by_duration
     lines = [
         "BEGIN:VEVENT",
         f"UID:{event.uid}",
         f"DTSTAMP:{_utc_text(event.last_modified)}",
-        _ics_time(event.start, zone, "DTSTART"),
-        _ics_time(event.end, zone, "DTEND"),
+        _ics_time(event.start, zone, "DTSTART", tzid),
+        f"DURATION:{_duration(_elapsed(event.start, event.end))}"
+        if by_duration
+        else _ics_time(event.end, zone, "DTEND", tzid),
     ]
     if event.recurrence_id is not None:
-        lines.append(_ics_time(event.recurrence_id, zone, "RECURRENCE-ID"))
+        lines.append(_ics_time(event.recurrence_id, zone, "RECURRENCE-ID", tzid))
     if event.rrule:
         lines.append(f"RRULE:{event.rrule}")
     lines.append(f"SUMMARY:{escape_text(event.summary)}")
@@ -210,19 +238,37 @@ def vevent_lines(event: CalendarEvent, zone: ZoneInfo) -> list[str]:
     return lines
 
 
-def timezone_block(zone: ZoneInfo) -> bytes:
-    """The VTIMEZONE of the org's zone for the years the records span (folded, CRLF)."""
+def timezone_block(zone: ZoneInfo, tzid: str = "") -> bytes:
+    """The VTIMEZONE of the org's zone for the years the records span (folded, CRLF).
+
+    With ``tzid``, the zone goes by that name, which no Olson database knows: a reader must
+    take its offsets and daylight-saving rules from this VTIMEZONE.
+    """
     component = Timezone.from_tzinfo(zone, first_date=date(2017, 1, 1), last_date=date(2032, 1, 1))
+    if tzid:
+        component["TZID"] = tzid
     return bytes(component.to_ical())
 
 
 def write_calendar(out: Any, events: Iterable[CalendarEvent], zone: ZoneInfo) -> None:
-    """Write a VCALENDAR holding ``events`` to the binary stream ``out``."""
+    """Write a VCALENDAR holding ``events`` to the binary stream ``out``.
+
+    How the file is written varies by page, as real writers vary (the truth never does): folds
+    between characters or on octets, the VTIMEZONE before or after the events, the zone by its
+    Olson name or by a name only the VTIMEZONE defines.
+    """
+    page = list(events)
+    variant = zlib.crc32(page[0].uid.encode()) if page else 0
+    on_octets, zone_last, custom = bool(variant & 1), bool(variant & 2), bool(variant & 4)
+    tzid = f"Zoho Org Time ({zone.key})" if custom else ""
     for line in ("BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Zoho Corporation//Zoho CRM//EN",
                  "CALSCALE:GREGORIAN", "METHOD:PUBLISH"):  # fmt: skip
         out.write(fold(line))
-    out.write(timezone_block(zone))
-    for event in events:
-        for line in vevent_lines(event, zone):
-            out.write(fold(line))
+    if not zone_last:
+        out.write(timezone_block(zone, tzid))
+    for event in page:
+        for line in vevent_lines(event, zone, tzid):
+            out.write(fold(line, on_octets=on_octets))
+    if zone_last:
+        out.write(timezone_block(zone, tzid))
     out.write(fold("END:VCALENDAR"))
