@@ -320,6 +320,13 @@ class BulkReader:
                     f"job {job_id} for {query.module} page {page} answered page {result.page}",
                 )
             next_body = self._next_page_body(query, result, page, job_id, seen_tokens)
+            if next_body is None and result.count == 0:
+                # nothing exported: no download (one of Zoho's 10 a minute), no file to read
+                self.ledger.done(job_id)
+                self.logger.info(
+                    "%s: job %s exported no records; nothing to download", query.module, job_id
+                )
+                return
             next_job = None
             if next_body is not None and self.ledger.has_room():
                 # Zoho works on the next page while this one is downloaded and decoded.

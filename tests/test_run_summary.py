@@ -59,3 +59,20 @@ def test_counts_read_with_their_noun_in_the_right_number() -> None:
         "2 pages",
     ]
     assert plural(1, "minute") == "1 minute"
+
+
+def test_a_job_that_exported_nothing_is_not_downloaded(tmp_path: Path) -> None:
+    """A COMPLETED job with count 0 and no more records: no download (of Zoho's 10 a minute)."""
+    import requests
+
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Calls"], start_date="2999-01-01T00:00:00Z")
+        run = run_tap(tmp_path, config, catalog=select(discover(tmp_path, config), {"Calls": None}))
+        paths = [
+            e["path"] for e in requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json()
+        ]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records("Calls") == []
+    assert any(p.endswith("/read") for p in paths) and not any(p.endswith("/result") for p in paths)
+    assert "exported no records; nothing to download" in run.stderr
+    assert "Summary: 0 records from 1 stream" in run.stderr and "0 downloads" in run.stderr
