@@ -64,6 +64,16 @@ def zipped(member: str, data: bytes, *, method: int = zipfile.ZIP_DEFLATED) -> b
     return buffer.getvalue()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up on a refused answer is expected here: no traceback for it."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class HostileZoho:
     """The server; ``url`` once started (``with HostileZoho() as zoho``)."""
 
@@ -80,7 +90,7 @@ class HostileZoho:
         self.routes: dict[tuple[str, str], Route] = {}
         self.requests: list[Request] = []
         self.created = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> HostileZoho:
