@@ -28,6 +28,7 @@ from tap_zoho_bulkread.network import (
     NETWORK_DEADLINE_SECONDS,
     network_failure,
 )
+from tap_zoho_bulkread.summary import plural
 
 REFRESH_MARGIN_SECONDS = 120
 MAX_TOKEN_SECONDS = 86_400
@@ -270,8 +271,8 @@ class ZohoAuthenticator(OAuthAuthenticator):
                 problem, tries = failure.cause, failure.tries
                 if attempt >= tries or time.monotonic() + wait > deadline:
                     raise AuthenticationError(
-                        f"Cannot reach the Zoho accounts server {host} ({problem}; {attempt} "
-                        f"{'try' if attempt == 1 else 'tries'}). Check the network, and "
+                        f"Cannot reach the Zoho accounts server {host} ({problem}; "
+                        f"{plural(attempt, 'try', 'tries')}). Check the network, and "
                         "data_center / accounts_url."
                     ) from None
             else:

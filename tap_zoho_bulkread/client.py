@@ -19,6 +19,7 @@ import requests
 from tap_zoho_bulkread.auth import ZohoAuthenticator
 from tap_zoho_bulkread.errors import AuthenticationError, ZohoAPIError
 from tap_zoho_bulkread.network import CONNECT_TIMEOUT_SECONDS, network_failure
+from tap_zoho_bulkread.summary import plural
 
 T = TypeVar("T")
 DOWNLOAD_CHUNK = 1024 * 1024
@@ -293,7 +294,7 @@ class ZohoClient:
                 if isinstance(exc, requests.RequestException)
                 else str(exc)
             )
-            count = f"{tries} {'try' if tries == 1 else 'tries'}"
+            count = plural(tries, "try", "tries")
             raise ZohoAPIError(
                 "RETRIES_EXHAUSTED", 0, f"{what} still failing after {count}: {cause}"
             ) from None
