@@ -151,6 +151,7 @@ class TapZohoBulkRead(Tap):
         """The SDK's tap, with secrets redacted from every log line from here on."""
         redact.install()
         self.run_summary = RunSummary()
+        self.discovering = False  # set by run_discovery: an interruption then writes no STATE
         super().__init__(*args, **kwargs)
         self.metrics_logger.addHandler(self.run_summary.metrics_handler())
         self.metrics_logger.propagate = bool(self.config.get("log_metrics"))
@@ -440,7 +441,7 @@ class TapZohoBulkRead(Tap):
         """
         del frame
         name = signal.Signals(signum).name
-        if getattr(self, "discovering", False):
+        if self.discovering:
             raise Interrupted(
                 name,
                 128 + signum,
