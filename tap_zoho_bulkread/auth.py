@@ -84,10 +84,13 @@ class TokenCache:
 
     def load(self) -> tuple[str, str | None, float] | None:
         """The cached (token, api_domain, expiry epoch), or None when absent or untrusted."""
-        try:
-            descriptor = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:  # never through a link, never blocking on a planted FIFO
+            descriptor = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except FileNotFoundError:
+            return None
         except OSError:
-            return None  # absent (or a link: never followed)
+            self._ignore("a link or a file the tap cannot open")
+            return None
         with os.fdopen(descriptor) as source:
             info = os.fstat(source.fileno())
             if not stat.S_ISREG(info.st_mode) or info.st_uid != os.getuid():

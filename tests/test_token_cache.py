@@ -145,6 +145,19 @@ def test_a_link_in_place_of_the_cache_file_is_not_followed(tmp_path: Path) -> No
     one_clean_run(run)
     assert refreshes == 2
     assert "planted" in elsewhere.read_text()  # left alone
+    assert "a link or a file the tap cannot open" in run.stderr
+
+
+def test_a_fifo_in_place_of_the_cache_file_does_not_hang_the_tap(tmp_path: Path) -> None:
+    with Emulator(job_seconds=0.0) as emu:
+        config = tap_config(emu.url)
+        discover(tmp_path / "first", config)
+        (path,) = cache_files()
+        path.unlink()
+        os.mkfifo(path, 0o600)
+        run = run_tap(tmp_path / "second", config, discover=True)
+    one_clean_run(run)
+    assert "not a regular file of this user" in run.stderr
 
 
 @pytest.mark.parametrize("token", ["1000.t€ken", "1000.a\r\nb", "1000 a", ""])
