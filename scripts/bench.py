@@ -9,7 +9,9 @@ Prints, for this machine, in one run:
 3. peak memory (max RSS) of the tap at 100,000 and 1,000,000 records of one module;
 4. whole pipelines, tap | target-postgres and tap | target-duckdb, RECORD against BATCH, with
    each side's peak RSS (scripts/bench_pipeline.py), on a throwaway Postgres;
-5. how many 429s the emulator answered during all of it.
+5. an hourly run: every stream with 10-second jobs, then again after 5 new Leads (wall time,
+   records, jobs, downloads);
+6. how many 429s the emulator answered during all of it.
 """
 
 from __future__ import annotations
@@ -344,6 +346,53 @@ def memory_benchmark(work: Path, small: int, large: int) -> dict[str, float]:
     return {"small_mb": peaks[small], "large_mb": peaks[large], "ratio": ratio}
 
 
+def hourly_benchmark(work: Path, job_seconds: float) -> None:
+    """An hourly run: every stream of the default org, then again after a handful of changes.
+
+    The first run's catalog and its final state feed the second, as Meltano would.
+    """
+    print(
+        f"\n5. Hourly run: every stream, {job_seconds:g}-second jobs, then 5 new Leads", flush=True
+    )
+    with EmulatorProcess("--job-seconds", str(job_seconds)) as emulator:
+        config = {**CREDENTIALS, "accounts_url": emulator.url, "poll_interval_seconds": 1}
+        (work / "hourly.json").write_text(json.dumps(config))
+        tap = [str(BIN / "tap-zoho-bulkread"), "--config", str(work / "hourly.json")]
+        catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True,
+                                            text=True, check=True).stdout)  # fmt: skip
+        for stream in catalog["streams"]:
+            for entry in stream["metadata"]:
+                entry["metadata"]["selected"] = True
+        (work / "hourly-catalog.json").write_text(json.dumps(catalog))
+        state: dict[str, Any] = {}
+        print(f"   {'run':<34}{'wall':>8}{'records':>10}{'jobs':>6}{'downloads':>11}")
+        for label in ("first run (everything)", "next run, 5 Leads created since"):
+            if state:
+                body = json.dumps({"module": "Leads", "create": 5}).encode()
+                request = urllib.request.Request(
+                    f"{emulator.url}/__emulator__/mutate", data=body, method="POST"
+                )
+                urllib.request.urlopen(request, timeout=60).read()
+            (work / "hourly-state.json").write_text(json.dumps(state))
+            before = len(emulator.requests_log())
+            started = time.monotonic()
+            done = subprocess.run(
+                [*tap, "--catalog", str(work / "hourly-catalog.json"),
+                 *(["--state", str(work / "hourly-state.json")] if state else [])],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            wall = time.monotonic() - started
+            if done.returncode != 0:
+                raise SystemExit(f"tap failed:\n{done.stderr[-3000:]}")
+            lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+            records = sum(1 for m in lines if m["type"] == "RECORD")
+            state = next(m["value"] for m in reversed(lines) if m["type"] == "STATE")
+            log = emulator.requests_log()[before:]
+            jobs = sum(1 for e in log if e["method"] == "POST" and e["path"].endswith("/read"))
+            downloads = sum(1 for e in log if e["path"].endswith("/result"))
+            print(f"   {label:<34}{wall:>7.1f}s{records:>10,}{jobs:>6}{downloads:>11}", flush=True)
+
+
 def machine_description() -> str:
     model = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -368,7 +417,10 @@ def main() -> int:
     parser.add_argument("--large", type=int, default=1_000_000)
     parser.add_argument("--pipeline-rows", type=int, default=200_000)
     parser.add_argument("--wide-rows", type=int, default=50_000)
-    parser.add_argument("--only", choices=["decode", "wide", "overlap", "memory", "pipeline"])
+    parser.add_argument(
+        "--only", choices=["decode", "wide", "overlap", "memory", "pipeline", "hourly"]
+    )
+    parser.add_argument("--hourly-job-seconds", type=float, default=10.0)
     parser.add_argument("--verbose", action="store_true", help="print the job timeline")
     args = parser.parse_args()
     print(f"machine: {machine_description()}")
@@ -389,6 +441,8 @@ def main() -> int:
                 pipeline_benchmark(
                     emulator.url, [str(BIN / "tap-zoho-bulkread")], CREDENTIALS, work, rows
                 )
+        if args.only in (None, "hourly"):
+            hourly_benchmark(work, args.hourly_job_seconds)
     print(
         f"\nHTTP 429 answers from the emulator during the whole run: {sum(TOO_MANY_REQUESTS)} (target 0)"
     )
