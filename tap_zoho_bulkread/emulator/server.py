@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
+import sys
 import threading
 import time
 from collections import deque
@@ -435,6 +436,15 @@ def check_loopback(host: str) -> None:
         raise ValueError(f"--host must be a loopback address (127.0.0.0/8 or ::1), got {host}")
 
 
+class _Server(ThreadingHTTPServer):
+    """The HTTP server; a client hanging up between requests is normal, not a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Report errors, except a connection the client closed or reset."""
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)
+
+
 class Emulator:
     """A running emulator, for tests and scripts.
 
@@ -449,7 +459,7 @@ class Emulator:
         check_loopback(self.config.host)
         self.state = EmulatorState(self.config)
         handler = type("BoundHandler", (Handler,), {"state": self.state})
-        self.server = ThreadingHTTPServer((self.config.host, self.config.port), handler)
+        self.server = _Server((self.config.host, self.config.port), handler)
         self.server.daemon_threads = True
         port = self.server.server_address[1]
         self.url = f"http://{self.config.host}:{port}"
