@@ -69,11 +69,11 @@ def ics_records(
     order), a second the VEVENTs. ``count`` (the job's record count) bounds the events that are
     not edited occurrences; all VEVENTs together are bounded by Zoho's 20,000 a page.
     """
-    for wanted in ("VTIMEZONE", "VEVENT"):
+    for read in (_register_time_zones, _events):
         with result_member(path, job_id, stream, "ics") as raw:
             reader = _ComponentReader(raw, f"{stream}: job {job_id}'s ICS")
             try:
-                yield from _records(reader, wanted, count)
+                yield from read(reader, count)
             except DAMAGED_ZIP:
                 raise damaged_zip(stream, job_id, f"near line {reader.line}") from None
             except UnicodeDecodeError:
@@ -88,29 +88,33 @@ def ics_records(
                 ) from None
 
 
-def _records(reader: _ComponentReader, wanted: str, count: int | None) -> Iterator[dict[str, Any]]:
-    events = masters = zones = 0
-    for kind, text in reader.components(wanted):
-        if kind == "VTIMEZONE":
-            zones += 1
-            if zones > MAX_TIMEZONES:
-                raise ExportFileError(f"{reader.where} defines over {MAX_TIMEZONES} time zones")
-            # a calendar of time zones only: the library keeps them for the TZIDs of the events
-            icalendar.Calendar.from_ical(
-                b"BEGIN:VCALENDAR\r\n" + unfolded(text) + b"END:VCALENDAR\r\n"
+def _register_time_zones(reader: _ComponentReader, count: int | None) -> Iterator[Any]:
+    """Pass 1: every VTIMEZONE, parsed as a calendar of its own (the library keeps it)."""
+    del count
+    for zones, (_, text) in enumerate(reader.components("VTIMEZONE"), start=1):
+        if zones > MAX_TIMEZONES:
+            raise ExportFileError(f"{reader.where} defines over {MAX_TIMEZONES} time zones")
+        icalendar.Calendar.from_ical(b"BEGIN:VCALENDAR\r\n" + unfolded(text) + b"END:VCALENDAR\r\n")
+    yield from ()
+
+
+def _events(reader: _ComponentReader, count: int | None) -> Iterator[dict[str, Any]]:
+    """Pass 2: a record per VEVENT, bounded by the job's count and Zoho's page."""
+    masters = 0
+    for events, (_, text) in enumerate(reader.components("VEVENT"), start=1):
+        record = event_record(text, f"{reader.where} (line {reader.line})")
+        masters += record["recurrence_id"] is None
+        bound = (
+            f"the job's count ({count})" if count is not None and masters > count
+            else f"Zoho's {MAX_EVENTS_PER_PAGE} a page" if events > MAX_EVENTS_PER_PAGE
+            else None
+        )  # fmt: skip
+        if bound:
+            raise ExportFileError(
+                f"{reader.where} holds more events than {bound}; the export is not what Zoho "
+                "sends. Run the sync again."
             )
-        elif kind == "VEVENT":
-            record = event_record(text, f"{reader.where} (line {reader.line})")
-            events += 1
-            masters += record["recurrence_id"] is None
-            if events > MAX_EVENTS_PER_PAGE or (count is not None and masters > count):
-                raise ExportFileError(
-                    f"{reader.where} holds more events than "
-                    + (f"the job's count ({count})" if count is not None and masters > count
-                       else f"Zoho's {MAX_EVENTS_PER_PAGE} a page")
-                    + "; the export is not what Zoho sends. Run the sync again."
-                )  # fmt: skip
-            yield record
+        yield record
 
 
 FOLD = re.compile(rb"\r?\n[ \t]")  # RFC 5545 3.1: a line break and one space or tab

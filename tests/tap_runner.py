@@ -96,6 +96,15 @@ def run_tap(
     return TapRun(result.returncode, messages, result.stderr, result.stdout)
 
 
+def command_line(tmp_path: Path, config: dict[str, Any], catalog: dict[str, Any]) -> list[str]:
+    """The tap's command line from config and catalog files written to ``tmp_path``."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    return [*TAP, "--config", str(tmp_path / "config.json"), "--catalog",
+            str(tmp_path / "catalog.json")]  # fmt: skip
+
+
 def discover(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     """The catalog the tap discovers."""
     run = run_tap(tmp_path / "discover", config, discover=True)

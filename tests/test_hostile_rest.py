@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.hostile_zoho import ACCESS_TOKEN, Answer, HostileZoho
-from tests.tap_runner import TAP, discover, run_tap, select, tap_config
+from tests.tap_runner import TAP, command_line, discover, run_tap, select, tap_config
 from tests.test_hostile_server import peak_rss_mb
 
 USER = {"id": "4876543000000186053", "full_name": "Ann Owner", "status": "active"}
@@ -93,11 +93,7 @@ def test_json_nested_100000_deep_is_one_line_not_a_recursion_traceback(
 
 
 def users_command(zoho: HostileZoho, tmp_path: Path) -> list[str]:
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "config.json").write_text(json.dumps(tap_config(zoho.url)))
-    (tmp_path / "catalog.json").write_text(json.dumps(users_catalog(zoho, tmp_path)))
-    return [*TAP, "--config", str(tmp_path / "config.json"), "--catalog",
-            str(tmp_path / "catalog.json")]  # fmt: skip
+    return command_line(tmp_path, tap_config(zoho.url), users_catalog(zoho, tmp_path))
 
 
 def test_a_60_mb_users_answer_is_refused_with_flat_memory(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.hostile_zoho import ACCESS_TOKEN, HEADER, Answer, HostileZoho, Request, zipped
-from tests.tap_runner import TAP, TapRun, discover, run_tap, select, tap_config
+from tests.tap_runner import TapRun, command_line, discover, run_tap, select, tap_config
 
 LEADS = {"Leads": None}
 SECRETS = ("emulator-client-secret", "emulator-refresh-token", ACCESS_TOKEN)
@@ -49,16 +49,7 @@ def sync(zoho: HostileZoho, tmp_path: Path, **settings: Any) -> TapRun:
 def leads_sync_command(zoho: HostileZoho, tmp_path: Path) -> list[str]:
     """The command line of a Leads sync from config and catalog files, as a user runs it."""
     config = tap_config(zoho.url, modules=["Leads"])
-    catalog = select(discover(tmp_path / "discover", config), LEADS)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
-    return [
-        *TAP,
-        "--config",
-        str(tmp_path / "config.json"),
-        "--catalog",
-        str(tmp_path / "catalog.json"),
-    ]
+    return command_line(tmp_path, config, select(discover(tmp_path / "discover", config), LEADS))
 
 
 def tap_tmp(tmp_path: Path) -> Path:
