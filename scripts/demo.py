@@ -19,6 +19,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from readme_sql import deletion_sql
+
 ROOT = Path(__file__).resolve().parents[1]
 WORK = ROOT / ".demo"
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
@@ -116,10 +118,7 @@ class DuckDBWarehouse:
 
     target = "target-duckdb"
     where = f"DuckDB file: {DATABASE}"
-    deletion_sql = """
-        DELETE FROM zoho.{table} AS t USING zoho.deleted_records AS d
-        WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t.modified_time
-    """
+    name = "duckdb"
 
     def env(self) -> dict[str, str]:
         return {"TARGET_DUCKDB_FILEPATH": str(DATABASE)}
@@ -135,9 +134,6 @@ class DuckDBWarehouse:
     def select_sql(self, module: str, columns: list[str]) -> str:
         return f"select {', '.join(['id', *columns]).lower()} from zoho.{module.lower()}"
 
-    def delete_sql(self, module: str) -> str:
-        return self.deletion_sql.format(table=module.lower(), module=module) + " RETURNING t.id"
-
     def close(self) -> None:
         pass
 
@@ -149,10 +145,7 @@ class PostgresWarehouse:
     """
 
     target = "target-postgres"
-    deletion_sql = """
-        DELETE FROM zoho."{module}" AS t USING zoho."Deleted_Records" AS d
-        WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t."Modified_Time"
-    """
+    name = "postgres"
 
     def __init__(self) -> None:
         import pgserver
@@ -173,9 +166,6 @@ class PostgresWarehouse:
     def select_sql(self, module: str, columns: list[str]) -> str:
         quoted = ", ".join(f'"{name}"' for name in ["id", *columns])
         return f'select {quoted} from zoho."{module}"'
-
-    def delete_sql(self, module: str) -> str:
-        return self.deletion_sql.format(module=module) + " RETURNING t.id"
 
     def close(self) -> None:
         self.server.cleanup()
@@ -198,7 +188,8 @@ def table_rows(
 
 def apply_deletions(warehouse: Warehouse) -> int:
     """Remove deleted Leads with the README's SQL; return how many went."""
-    return len(warehouse.rows(warehouse.delete_sql("Leads"), write=True))
+    sql = deletion_sql(warehouse.name, "Leads") + " RETURNING l.id"
+    return len(warehouse.rows(sql, write=True))
 
 
 def meltano_run(env: dict[str, str], label: str, target: str) -> dict[str, int]:
@@ -275,6 +266,8 @@ def main() -> int:
             ),
             **warehouse.env(),
         }
+        binned = json.loads(admin(url, "delete", {"module": "Leads", "count": 2}))["deleted"]
+        print(f"== 2 Leads sit in Zoho's recycle bin before the first run: {', '.join(binned)}")
         first = meltano_run(env, "first run", warehouse.target)
         modules = sorted(first)
         if not modules:
@@ -284,12 +277,14 @@ def main() -> int:
 
         print(
             "\n== changing data in Zoho: 25 new Leads, 10 new Contacts, 5 Leads updated, "
-            "3 Leads deleted"
+            "3 Leads deleted, 1 Lead restored from the recycle bin"
         )
         time.sleep(1.1)  # the changes get a Modified_Time after the first run's bookmark second
         leads = json.loads(admin(url, "mutate", {"module": "Leads", "create": 25, "update": 5}))
         admin(url, "mutate", {"module": "Contacts", "create": 10})
         deleted = json.loads(admin(url, "delete", {"module": "Leads", "count": 3}))["deleted"]
+        restored = json.loads(admin(url, "restore", {"module": "Leads", "ids": binned[:1]}))
+        restored_ids = set(restored["restored"])
         second = meltano_run(env, "second run", warehouse.target)
         # a Lead created and deleted between the runs was never loaded: nothing to remove
         loaded = {row[0] for row in table_rows(warehouse, streams, ["Leads"])["Leads"]}
@@ -302,6 +297,12 @@ def main() -> int:
         truth = ground_truth(url, streams, modules)
         tables = table_rows(warehouse, streams, modules)
         ok &= report(truth, tables) and removed == expected_removals
+        back = {row[0] for row in tables["Leads"]} & restored_ids
+        ok &= back == restored_ids
+        print(
+            f"\n   the restored Lead (deleted before the first run, never loaded) is in the "
+            f"warehouse after the second run: {'yes' if back == restored_ids else 'NO'}"
+        )
         updated = {row for row in truth["Leads"] if row[0] in set(leads["updated"])}
         arrived = updated <= tables["Leads"]
         ok &= arrived

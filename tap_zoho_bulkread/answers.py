@@ -124,3 +124,18 @@ def query_module(status: dict[str, Any]) -> str | None:
 
 def _bounded_int(value: object, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def text_value(value: Any, what: str) -> str | None:
+    """A text value of an answer (or None); anything else is an error naming ``what``."""
+    if value is None or isinstance(value, str):
+        return value
+    raise unexpected(f"{what} is not text", value)
+
+
+def named_id(value: Any, what: str) -> tuple[str | None, str | None]:
+    """The id and name of a ``{"id", "name"}`` object of an answer; (None, None) if absent."""
+    if not isinstance(value, dict):
+        return None, None
+    identifier = value.get("id")
+    return (zoho_id(identifier, what) if identifier else None), text_value(value.get("name"), what)

@@ -78,6 +78,28 @@ def normalize_criteria(node: Any, where: str) -> dict[str, Any]:
     return {"api_name": name, "comparator": node["comparator"], "value": value}
 
 
+MAX_ALSO_LEAVES = 4  # "in" lists beside the bookmark's leaf, 20 values each
+
+
+def bookmark_criterion(key: str, start: datetime, also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``key >= start``, or that or ``key in`` each value of ``also`` before ``start``.
+
+    With more values than a few ``in`` lists hold, the export starts at the earliest instead.
+    """
+    since = zoho_datetime(start)
+    earlier = sorted({value for value in also if value < since})
+    if len(earlier) > MAX_ALSO_LEAVES * MAX_IN_VALUES:
+        since, earlier = earlier[0], []
+    leaf = {"api_name": key, "comparator": "greater_equal", "value": since}
+    if not earlier:
+        return leaf
+    lists = [earlier[i : i + MAX_IN_VALUES] for i in range(0, len(earlier), MAX_IN_VALUES)]
+    return {
+        "group_operator": "or",
+        "group": [leaf, *({"api_name": key, "comparator": "in", "value": v} for v in lists)],
+    }
+
+
 def count_leaves(node: dict[str, Any] | None) -> int:
     """How many comparisons a criteria tree holds."""
     if node is None:
@@ -96,21 +118,20 @@ def build_query(
     start: datetime | None,
     user_criteria: Any = None,
     cvid: str | None = None,
+    also: tuple[str, ...] = (),
 ) -> JobQuery:
-    """Turn the catalog selection, the bookmark and the module's settings into a query."""
+    """Turn the catalog selection, the bookmark and the module's settings into a query.
+
+    ``also`` are replication key values (UTC, to the second) of records to export again
+    although they lie before the bookmark: records restored from the recycle bin.
+    """
     where = f"module_settings.{module}.criteria"
     fields = list(dict.fromkeys([*selected, *lookup_fields]))
     if replication_key and replication_key not in fields:
         fields.append(replication_key)
     leaves: list[dict[str, Any]] = []
     if replication_key and start is not None:
-        leaves.append(
-            {
-                "api_name": replication_key,
-                "comparator": "greater_equal",
-                "value": zoho_datetime(start),
-            }
-        )
+        leaves.append(bookmark_criterion(replication_key, start, also))
     if user_criteria:
         leaves.append(normalize_criteria(user_criteria, where))
     criteria: dict[str, Any] | None = None

@@ -23,6 +23,7 @@ from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STR
 
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.query import normalize_criteria
+from tap_zoho_bulkread.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 
 ACCOUNTS_SERVERS = {
     "us": "https://accounts.zoho.com",
@@ -280,7 +281,30 @@ def read_state(text: str, source: str) -> dict[str, Any]:
                     f"{where}: the bookmark of {stream} is {str(value)[:60]!r}, not a "
                     "datetime; fix or remove it (removing it exports the stream in full)."
                 ) from None
+        _check_recycle_bins(where, stream, bookmark)
     return state
+
+
+def _check_recycle_bins(where: str, stream: str, bookmark: dict[str, Any]) -> None:
+    """Refuse recycle bin ids (a stream's, or a partition's) that the tap did not write."""
+    partitions = bookmark.get("partitions")
+    holders = [("", bookmark)] + [
+        (f" {str(p.get('context', {}).get('module'))[:60]} partition", p)
+        for p in (partitions if isinstance(partitions, list) else [])
+        if isinstance(p, dict) and isinstance(p.get("context", {}), dict)
+    ]
+    for part, holder in holders:
+        for key in (RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY):
+            if key not in holder:
+                continue
+            try:
+                decode_ids(holder[key])
+            except ValueError:
+                raise ConfigurationError(
+                    f"{where}: the {stream}{part} state holds a damaged {key}; remove that key "
+                    "(the next run then reads the recycle bin afresh and finds restores from "
+                    "there on)."
+                ) from None
 
 
 def check_batch_config(batch_config: BatchConfig) -> None:

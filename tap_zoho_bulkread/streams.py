@@ -15,6 +15,7 @@ from singer_sdk.mapper import SameRecordTransform
 from tap_zoho_bulkread.batch import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
 from tap_zoho_bulkread.batches import Batch, newest
 from tap_zoho_bulkread.decode import RecordDecoder
+from tap_zoho_bulkread.deletions import DeletionReader, RestoreFinder
 from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
 from tap_zoho_bulkread.jobs import (
     BulkReader,
@@ -26,7 +27,7 @@ from tap_zoho_bulkread.jobs import (
 from tap_zoho_bulkread.metadata import FieldSpec
 from tap_zoho_bulkread.output import RecordLineWriter
 from tap_zoho_bulkread.query import JobQuery, build_query
-from tap_zoho_bulkread.rest_streams import DeletionReader
+from tap_zoho_bulkread.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.settings import (
     SCOPE_PREFIXES,
     ModuleSettings,
@@ -82,13 +83,16 @@ class ZohoModuleStream(ZohoStream):
         deletions: DeletionReader | None = None,
         child_of: str | None = None,
         summary: RunSummary | None = None,
+        restores: RestoreFinder | None = None,
     ) -> None:
         """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs.
 
         With ``deletions``, the stream also emits ``{id, _sdc_deleted_at}`` for each record Zoho
-        lists as deleted since the last run. ``child_of`` names the parent of a subform or
-        linking module. Without a replication key the stream is FULL_TABLE: each run exports
-        everything and ends with ACTIVATE_VERSION, so targets can drop rows that disappeared.
+        lists as deleted since the last run. With ``restores``, records restored from the
+        recycle bin since the last run are exported again. ``child_of`` names the parent of a
+        subform or linking module. Without a replication key the stream is FULL_TABLE: each run
+        exports everything and ends with ACTIVATE_VERSION, so targets can drop rows that
+        disappeared.
         """
         if deletions is not None:
             schema = {
@@ -110,6 +114,7 @@ class ZohoModuleStream(ZohoStream):
         self._newest: str | None = None
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
         self.summary = summary
+        self.restores = restores
 
     def _write_schema_message(self) -> None:
         """The SCHEMA message, unless Zoho refuses bulk read of the module as a whole.
@@ -201,7 +206,22 @@ class ZohoModuleStream(ZohoStream):
             start=self.starting_timestamp(),
             user_criteria=self.settings.criteria,
             cvid=self.settings.cvid,
+            also=self._restored_keys(),
         )
+
+    def _restored_keys(self) -> tuple[str, ...]:
+        """Replication key values of records restored since the last run (exported again)."""
+        if self.restores is None or not self.replication_key or self.starting_timestamp() is None:
+            return ()
+        restored = self.restores.change(self.module).restored
+        return tuple(sorted({value for value in restored.values() if value}))
+
+    def _keep_recycle_bin(self) -> None:
+        """Remember the recycle bin this run saw, once the export holding its restores is read."""
+        if self.restores is not None:
+            change = self.restores.change(self.module)
+            if change.checked:
+                self.stream_state[RECYCLE_BIN_KEY] = encode_ids(change.binned)
 
     def record_batches(
         self, context: Context | None, *, raw_numbers: bool = False
@@ -254,6 +274,7 @@ class ZohoModuleStream(ZohoStream):
         if self.replication_key is None and self._stream_version is not None:
             # only after the last page: an interrupted export never makes the target drop rows
             self._activate_version(self._stream_version)
+        self._keep_recycle_bin()
         self._save_checkpoint(None)
         self.logger.info(
             "%s: %d records in %.1fs", self.module, emitted[0], time.monotonic() - started

@@ -20,6 +20,7 @@ from singer_sdk.streams import Stream
 from tap_zoho_bulkread import redact
 from tap_zoho_bulkread.auth import TokenCache, ZohoAuthenticator
 from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
+from tap_zoho_bulkread.deletions import DeletedRecordsStream, DeletionReader, RestoreFinder
 from tap_zoho_bulkread.discovery import (
     DiscoveredModule,
     modules_from_catalog,
@@ -29,7 +30,8 @@ from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoError
 from tap_zoho_bulkread.ics_stream import EventsIcsStream
 from tap_zoho_bulkread.jobs import BulkReader, JobLedger, JobSettings, create_jobs_ahead
 from tap_zoho_bulkread.output import BufferedMsgSpecWriter
-from tap_zoho_bulkread.rest_streams import DeletedRecordsStream, DeletionReader, UsersStream
+from tap_zoho_bulkread.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
+from tap_zoho_bulkread.rest_streams import UsersStream
 from tap_zoho_bulkread.settings import (
     ACCOUNTS_SERVERS,
     API_DOMAIN_SUFFIXES,
@@ -332,10 +334,41 @@ class TapZohoBulkRead(Tap):
         prefix = SCOPE_PREFIXES[self.product]
         return DeletionReader(
             self.zoho_client,
-            path_of=lambda module: f"{self.api_root}/{module}/deleted",
+            path_of=lambda module: f"{self.api_root}/{module}",
             scope_of=lambda module: f"{prefix}.modules.{module}.READ",
             logger=self.logger,
         )
+
+    @cached_property
+    def restore_finder(self) -> RestoreFinder:
+        """Finds the records restored from each module's recycle bin since the last run."""
+        return RestoreFinder(
+            self.deletion_reader,
+            previous_of=self._previous_recycle_bin,
+            key_of=lambda module: (
+                self._module_stream_named(module).replication_key or "Created_Time"
+            ),
+            logger=self.logger,
+        )
+
+    def _module_stream_named(self, module: str) -> ZohoModuleStream:
+        stream = self.streams[module]
+        assert isinstance(stream, ZohoModuleStream)
+        return stream
+
+    def _previous_recycle_bin(self, module: str) -> set[str] | None:
+        """The ids in the module's recycle bin at the last run, and those listed after that look.
+
+        None when the module's state keeps no bin (the first run, or a state of 0.2).
+        """
+        kept = self._module_stream_named(module).stream_state.get(RECYCLE_BIN_KEY)
+        if kept is None:
+            return None
+        seen = None
+        deleted = self.streams.get(DeletedRecordsStream.name)
+        if deleted is not None:
+            seen = deleted.get_context_state({"module": module}).get(RECYCLE_SEEN_KEY)
+        return decode_ids(kept) | (decode_ids(seen) if seen is not None else set())
 
     def _module_deletions(self) -> DeletionReader | None:
         """The deletion reader module streams use, when deletions_in_module_streams is on."""
@@ -345,6 +378,7 @@ class TapZohoBulkRead(Tap):
         return DeletedRecordsStream(
             self,
             deletions=self.deletion_reader,
+            restores=self.restore_finder,
             modules=lambda: [
                 stream.module
                 for stream in self.streams.values()
@@ -372,6 +406,7 @@ class TapZohoBulkRead(Tap):
             bulk_reader=self.bulk_reader,
             product=self.product,
             deletions=None if found.child_of else self._module_deletions(),
+            restores=None if found.child_of else self.restore_finder,
             child_of=found.child_of,
             summary=self.run_summary,
         )

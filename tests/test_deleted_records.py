@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 import requests
 
 from tap_zoho_bulkread.emulator import Emulator
 from tests.hostile_zoho import Answer, HostileZoho
-from tests.tap_runner import discover, run_tap, select, tap_config
+from tests.tap_runner import discover, job_bodies, run_tap, select, tap_config
 
 SELECTED = {"Calls": ["Subject"], "Leads": ["Last_Name"], "Deleted_Records": None}
+DELETED = {"Deleted_Records": None}
 
 
 def delete(url: str, module: str, count: int) -> list[str]:
@@ -45,7 +48,8 @@ def test_deletions_of_selected_modules_arrive_then_only_new_ones(tmp_path: Path)
         ("Leads", i) for i in leads
     }
     assert all(r["type"] == "recycle" and r["deleted_time"].endswith("+00:00") for r in records)
-    assert sorted(asked_first) == ["/crm/v8/Calls/deleted", "/crm/v8/Leads/deleted"]
+    # each module's deletions since its bookmark, then its whole recycle bin
+    assert sorted(asked_first) == ["/crm/v8/Calls/deleted"] * 2 + ["/crm/v8/Leads/deleted"] * 2
     assert len(first.ids("Calls")) == 245 and len(first.ids("Leads")) == 1197
     bookmarks = first.partition_bookmarks("Deleted_Records")  # one per module
     assert bookmarks == {
@@ -158,7 +162,7 @@ def test_records_deleted_while_the_lists_are_read_all_arrive_within_two_runs(
         second = run_tap(tmp_path / "second", config, catalog=catalog, state=first.final_state)
         truth = {(m, i) for m in ("Calls", "Leads") for i in deleted_ids(emu.url, m)}
     assert first.returncode == 0 and second.returncode == 0, first.stderr[-2000:]
-    assert order == ["/crm/v8/Calls/deleted", "/crm/v8/Leads/deleted"]  # the race's order
+    assert list(dict.fromkeys(order)) == ["/crm/v8/Calls/deleted", "/crm/v8/Leads/deleted"]
     delivered = {
         (r["module"], r["id"]) for run in (first, second) for r in run.records("Deleted_Records")
     }
@@ -210,3 +214,126 @@ def test_one_modules_unexpected_deletion_answer_is_a_warning_and_the_rest_is_rea
     assert first.partition_bookmarks("Deleted_Records").get("Calls") is None
     # the next run reads Calls' deletions from where it stood: none was skipped
     assert set(calls) <= {r["id"] for r in second.records("Deleted_Records")}
+
+
+def restore(url: str, module: str, ids: list[str]) -> list[str]:
+    answer = requests.post(
+        f"{url}/__emulator__/restore", json={"module": module, "ids": ids}, timeout=10
+    )
+    return answer.json()["restored"]  # type: ignore[no-any-return]
+
+
+def live_ids(url: str, module: str) -> set[str]:
+    answer = requests.get(f"{url}/__emulator__/records/{module}", timeout=30)
+    return {line.split('"id": "')[1].split('"')[0] for line in answer.text.splitlines()}
+
+
+def test_a_restored_record_is_exported_again_and_listed_as_restored_and_a_purged_one_not(
+    tmp_path: Path,
+) -> None:
+    """Records deleted before they were ever loaded, two restored: both reach the target.
+
+    A restored record keeps its Created_Time (and, in the emulator, its Modified_Time), so the
+    bookmark criterion alone would never export it again.
+    """
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Calls", "Leads"])
+        catalog = select(discover(tmp_path, config), RACE)
+        gone = delete(emu.url, "Leads", 4)
+        first = run_tap(tmp_path / "first", config, catalog=catalog)
+        back = restore(emu.url, "Leads", gone[:2])
+        requests.post(  # the rest of the bin is emptied for good
+            f"{emu.url}/__emulator__/delete", json={"module": "Leads", "purge": True}, timeout=10
+        ).raise_for_status()
+        asked = len(log(emu.url))
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=first.final_state)
+        lookups = [e for e in log(emu.url)[asked:] if e["path"] == "/crm/v8/Leads"]
+        bodies = [b for b in job_bodies(emu.url) if b["query"]["module"]["api_name"] == "Leads"]
+        asked = len(log(emu.url))
+        third = run_tap(tmp_path / "third", config, catalog=catalog, state=second.final_state)
+        third_lookups = [e for e in log(emu.url)[asked:] if e["path"] == "/crm/v8/Leads"]
+        live = live_ids(emu.url, "Leads")
+    assert all(run.returncode == 0 for run in (first, second, third)), second.stderr[-2000:]
+    assert sorted(back) == sorted(gone[:2]) and set(back) <= live and not set(gone[2:]) & live
+    assert {r["id"] for r in first.records("Deleted_Records")} == set(gone)
+    assert not set(gone) & set(first.ids("Leads"))  # deleted before the first load
+    # run 2: both restored records are exported again, and listed as restored
+    assert set(back) <= set(second.ids("Leads"))
+    restored = [r for r in second.records("Deleted_Records") if r["type"] == "restored"]
+    assert sorted(r["id"] for r in restored) == sorted(back)
+    assert all(r["module"] == "Leads" and r["deleted_time"] is None for r in restored)
+    assert len(lookups) == 1 and lookups[0]["params"] == ["fields", "ids"]  # one call, 4 ids
+    criteria = bodies[-1]["query"]["criteria"]
+    assert criteria["group_operator"] == "or" and criteria["group"][1]["comparator"] == "in"
+    assert "2 records restored from the recycle bin" in second.stderr
+    # nothing left the bin since: no row, no lookup, the bookmark criterion alone
+    assert [r for r in third.records("Deleted_Records") if r["type"] == "restored"] == []
+    assert third_lookups == [] and not set(back) & set(third.ids("Leads"))
+
+
+def test_a_record_deleted_after_the_bins_look_and_restored_later_is_found(
+    tmp_path: Path,
+) -> None:
+    """Deleted while Deleted_Records reads the lists (after the Leads export looked at the bin),
+    restored before the next run: the partition's recycle_seen keeps it in view."""
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Calls", "Leads"])
+        catalog = select(discover(tmp_path, config), RACE)
+        first = run_tap(tmp_path / "first", config, catalog=catalog)
+        faults(emu.url, delete_while_listing={"Calls:all": {"Leads": 0}})
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=first.final_state)
+        faults(emu.url)
+        (late,) = [r["id"] for r in second.records("Deleted_Records") if r["module"] == "Leads"]
+        restore(emu.url, "Leads", [late])
+        third = run_tap(tmp_path / "third", config, catalog=catalog, state=second.final_state)
+    assert all(run.returncode == 0 for run in (first, second, third)), third.stderr[-2000:]
+    partitions = second.final_state["bookmarks"]["Deleted_Records"]["partitions"]
+    assert [p["context"]["module"] for p in partitions if "recycle_seen" in p] == ["Leads"]
+    assert [r["id"] for r in third.records("Deleted_Records") if r["type"] == "restored"] == [late]
+    assert late in third.ids("Leads")
+
+
+def test_a_state_without_a_recycle_bin_finds_no_restore_and_starts_keeping_one(
+    tmp_path: Path,
+) -> None:
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Leads"])
+        catalog = select(discover(tmp_path, config), {"Leads": ["Last_Name"], **DELETED})
+        gone = delete(emu.url, "Leads", 2)
+        first = run_tap(tmp_path / "first", config, catalog=catalog)
+        state = json.loads(json.dumps(first.final_state))
+        del state["bookmarks"]["Leads"]["recycle_bin"]  # as 0.2 wrote it
+        restore(emu.url, "Leads", gone[:1])
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=state)
+        restore(emu.url, "Leads", gone[1:])
+        third = run_tap(tmp_path / "third", config, catalog=catalog, state=second.final_state)
+    assert second.returncode == 0 and third.returncode == 0, second.stderr[-2000:]
+    assert [r for r in second.records("Deleted_Records") if r["type"] == "restored"] == []
+    restored = [r["id"] for r in third.records("Deleted_Records") if r["type"] == "restored"]
+    assert restored == gone[1:] and gone[1] in third.ids("Leads")
+
+
+@pytest.mark.parametrize(
+    ("bookmark", "where"),
+    [
+        ({"Leads": {"recycle_bin": "zlib-deltas:bm90IHpsaWI="}}, "the Leads state"),
+        (
+            {"Deleted_Records": {"partitions": [
+                {"context": {"module": "Leads"}, "recycle_seen": ["4876543000000000001"]}
+            ]}},
+            "the Deleted_Records Leads partition state",
+        ),
+    ],
+)  # fmt: skip
+def test_a_damaged_recycle_bin_in_the_state_is_one_line_and_no_output(
+    tmp_path: Path, bookmark: dict, where: str
+) -> None:
+    with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
+        config = tap_config(emu.url, modules=["Leads"])
+        catalog = select(discover(tmp_path, config), {"Leads": ["Last_Name"], **DELETED})
+        run = run_tap(tmp_path / "run", config, catalog=catalog, state={"bookmarks": bookmark})
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    errors = [line for line in run.stderr.splitlines() if "holds a damaged recycle_" in line]
+    assert len(errors) == 1 and where in errors[0] and "remove that key" in errors[0]
+    assert not run.messages  # refused before reading anything: no record, no state

@@ -19,6 +19,7 @@ import duckdb
 import pytest
 import requests
 
+from scripts.readme_sql import deletion_sql
 from tap_zoho_bulkread.emulator import Emulator
 from tests.tap_runner import job_bodies
 from tests.zoho_client import ZohoTestClient, ground_truth
@@ -302,13 +303,6 @@ def truth_times(url: str, module: str) -> set[tuple[str, str, str]]:
     return {(t["id"], t["Created_Time"], t["Modified_Time"]) for t in ground_truth(url, module)}
 
 
-README_DELETE_POSTGRES = """
-DELETE FROM zoho."{module}" AS t
-USING zoho."Deleted_Records" AS d
-WHERE d.module = '{module}' AND d.id = t.id AND d.deleted_time >= t."Modified_Time"
-"""
-
-
 def test_meltano_run_into_postgres_equals_zoho_then_follows_its_changes(emulator, tmp_path) -> None:
     from decimal import Decimal
 
@@ -371,7 +365,7 @@ def test_meltano_run_into_postgres_equals_zoho_then_follows_its_changes(emulator
 
         with psycopg.connect(f"postgresql://postgres@/postgres?host={server.pgdata}") as connection:
             removed = sum(
-                connection.execute(README_DELETE_POSTGRES.format(module=module)).rowcount
+                connection.execute(deletion_sql("postgres", module)).rowcount
                 for module in PG_MODULES
             )
         assert removed == len(gone)

@@ -264,3 +264,33 @@ def test_child_modules_read_through_the_sdks_typed_getters_as_the_org_defines_th
                 assert connected.get_api_name() == item.lookup_module
             checked += 1
     assert checked >= 4  # Products' and Quotes' subforms, Contacts' multi-select lookup, ...
+
+
+def test_records_asked_by_id_parse_and_leave_out_deleted_and_restored_comes_back(sdk) -> None:
+    """What Deleted_Records asks to tell a restore from a purge: live records, by id."""
+    from zohocrmsdk.src.com.zoho.crm.api.record import GetRecordsParam, RecordOperations
+    from zohocrmsdk.src.com.zoho.crm.api.record import ResponseWrapper as RecordsWrapper
+
+    admin = f"{sdk.url}/__emulator__"
+    ids = [row["id"] for row in ground_truth(sdk.url, "Calls")[:3]]
+    deleted = requests.post(f"{admin}/delete", json={"module": "Calls", "count": 2}, timeout=10)
+    deleted_ids = deleted.json()["deleted"]
+
+    def live(asked: list[str]) -> list[str]:
+        params = ParameterMap()
+        params.add(GetRecordsParam.ids, ",".join(asked))
+        params.add(GetRecordsParam.fields, "Created_Time")
+        answer = RecordOperations("Calls").get_records(params)
+        if answer.get_status_code() == 204:
+            return []
+        wrapper = answer.get_object()
+        assert isinstance(wrapper, RecordsWrapper), answer.get_status_code()
+        return [str(record.get_id()) for record in wrapper.get_data()]
+
+    assert not set(ids) & set(deleted_ids)
+    assert live(ids + deleted_ids) == sorted(ids, key=int)  # the deleted ones are left out
+    assert live(deleted_ids) == []  # none live: 204
+    restored = requests.post(
+        f"{admin}/restore", json={"module": "Calls", "ids": deleted_ids[:1]}, timeout=10
+    ).json()["restored"]
+    assert restored == deleted_ids[:1] and live(deleted_ids) == restored

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from tap_zoho_bulkread.errors import ConfigurationError
-from tap_zoho_bulkread.query import build_query, job_body, zoho_datetime
+from tap_zoho_bulkread.query import bookmark_criterion, build_query, job_body, zoho_datetime
 
 START = datetime(2024, 3, 10, 9, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-8)))
 
@@ -132,3 +132,24 @@ def test_lookup_fields_are_added_to_fields() -> None:
 def test_invalid_user_criteria_are_refused_before_any_job(criteria, message) -> None:
     with pytest.raises(ConfigurationError, match=message):
         leads_query(user_criteria=criteria)
+
+
+def test_restored_records_before_the_bookmark_are_asked_for_by_their_second() -> None:
+    start = datetime(2024, 5, 1, tzinfo=timezone.utc)
+    earlier = [f"2023-01-{day:02d}T10:00:00+00:00" for day in range(1, 26)]  # 25 values
+    later = "2024-06-01T00:00:00+00:00"  # after the bookmark: the leaf already holds it
+    node = bookmark_criterion("Created_Time", start, (*earlier, later, earlier[0]))
+    assert node["group_operator"] == "or"
+    leaf, *lists = node["group"]
+    assert leaf == {
+        "api_name": "Created_Time", "comparator": "greater_equal",
+        "value": "2024-05-01T00:00:00+00:00",
+    }  # fmt: skip
+    assert [len(x["value"]) for x in lists] == [20, 5]  # Zoho takes 20 values an "in"
+    assert sorted(v for x in lists for v in x["value"]) == earlier
+    # more than four lists hold: the export starts at the earliest instead
+    many = tuple(f"2023-{1 + i // 28:02d}-{1 + i % 28:02d}T00:00:00+00:00" for i in range(81))
+    assert bookmark_criterion("Created_Time", start, many) == {
+        "api_name": "Created_Time", "comparator": "greater_equal", "value": min(many),
+    }  # fmt: skip
+    assert bookmark_criterion("Created_Time", start, (later,))["comparator"] == "greater_equal"

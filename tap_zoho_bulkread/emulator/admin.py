@@ -124,6 +124,18 @@ class AdminRoutes(HandlerBase):
             )  # fmt: skip
             self._json(200, {"deleted": deleted})
 
+    def admin_restore(self) -> None:
+        """POST /__emulator__/restore {"module", "product", "count" or "ids"}: out of the bin."""
+        change = self._module_change()
+        if change is not None:
+            body, product, module = change
+            ids = body.get("ids")
+            restored = self.state.dataset.restore(
+                product, module, count=int(body.get("count", 0)),
+                ids=[str(i) for i in ids] if isinstance(ids, list) else None,
+            )  # fmt: skip
+            self._json(200, {"restored": restored})
+
     def admin_grant_code(self) -> None:
         """POST /__emulator__/grant_code {"scopes": [...], "seconds": 180}: a Self Client code."""
         body = self._json_body() or {}

@@ -358,6 +358,31 @@ class Dataset:
                 deleted.append(data.id_of(index))
         return deleted
 
+    def restore(
+        self, product: str, module: str, *, count: int = 0, ids: list[str] | None = None
+    ) -> list[str]:
+        """Take records out of the recycle bin: ``ids``, else the ``count`` deleted last.
+
+        A restored record is live again with the values and times it had; Zoho does not
+        document whether a restore changes Modified_Time, and keeping it is the harder case
+        for an incremental export. Purged records cannot be restored. Returns the ids restored.
+        """
+        data = self.modules[(product, module)]
+        with self.lock:
+            binned = sorted(
+                (entry.time, index)
+                for index, entry in data.overlay.deleted.items()
+                if entry.kind == "recycle"
+            )
+            if ids is not None:
+                wanted = {data.index_of(record_id) for record_id in ids}
+                chosen = [index for _, index in binned if index in wanted]
+            else:
+                chosen = [index for _, index in binned[::-1][: max(count, 0)]]
+            for index in chosen:
+                del data.overlay.deleted[index]
+        return [data.id_of(index) for index in chosen]
+
 
 _DAY_OFFSETS: dict[tuple[str, int], tuple[int, str] | None] = {}
 _LOCAL_DAYS: dict[int, str] = {}

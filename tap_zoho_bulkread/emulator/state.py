@@ -77,7 +77,8 @@ class Faults:
     html_answers: int = 0
     corrupt_downloads: int = 0
     # when the deletion list of a module is first asked for: {module: {other module: seconds
-    # ago}}, one record of each other module deleted that long before the request (once)
+    # ago}}, one record of each other module deleted that long before the request (once); a
+    # key "module:type" waits for that list type (all, recycle or permanent)
     delete_while_listing: dict[str, dict[str, float]] = field(default_factory=dict)
     # modules whose deletion list answers 404 INVALID_URL_PATTERN, as Zoho does for a module
     # without one
