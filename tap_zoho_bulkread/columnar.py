@@ -25,6 +25,7 @@ import msgspec
 from tap_zoho_bulkread.batches import Batch
 from tap_zoho_bulkread.decode import (
     KIND_ABSENT,
+    KIND_CONSTANT,
     RECORD_ENCODER,
     Plan,
     RecordDecoder,
@@ -223,7 +224,7 @@ class ColumnarDecoder:
         if found is None:
             return
         header, plan = found
-        encoder = _RowEncoder(plan)
+        encoder = _RowEncoder(plan, self.strict.constants)
         with result_member(path, job_id, self.stream, "csv") as raw:
             try:
                 reader = pa_csv.open_csv(
@@ -261,13 +262,14 @@ class ColumnarDecoder:
 class _RowEncoder:
     """Turns Arrow batches of one CSV's string columns into JSON objects, by the plan."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, constants: dict[str, int]) -> None:
         self.plan = plan
+        self.constants = {name: str(int(value)) for name, value in constants.items()}
         self.keys = [RECORD_ENCODER.encode(name).decode() + ":" for _, name, _ in plan]
         self.id_column = next(index for index, name, _ in plan if name == "id")
         self.kinds: dict[str, list[int]] = {}  # kind -> positions in the plan
         for position, (_, _, kind) in enumerate(plan):
-            if kind != KIND_ABSENT:
+            if kind not in (KIND_ABSENT, KIND_CONSTANT):
                 self.kinds.setdefault(kind, []).append(position)
 
     def encode(self, batch: Any) -> EncodedRows:
@@ -297,6 +299,9 @@ class _RowEncoder:
             literal += key if literal == "{" else "," + key
             if kind == KIND_ABSENT:
                 literal += "null"
+                continue
+            if kind == KIND_CONSTANT:
+                literal += self.constants[name]
                 continue
             text, utc = converted[position]
             pieces += [literal, text]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -120,6 +120,7 @@ def _tags(text: str) -> list[str]:
 RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")  # what the tap's writers use
 Plan = list[tuple[int, str, str]]  # (CSV column, property, kind) for each selected property
 KIND_ABSENT = "absent"  # a selected field Zoho refused to export: null in every record
+KIND_CONSTANT = "constant"  # the same integer in every record: a full-table run's version
 
 # How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
 # With ``raw_numbers``, a number already valid as JSON text skips int()/Decimal() and is written
@@ -144,20 +145,25 @@ _EXPRESSIONS = {
 
 
 def compile_row_decoder(
-    plan: Plan, *, raw_numbers: bool = False
+    plan: Plan, *, raw_numbers: bool = False, constants: Mapping[str, int] | None = None
 ) -> Callable[[list[str]], dict[str, Any]]:
     """Build, once per file, one function turning a CSV row into a record.
 
     Generated code saves a Python call per cell. Column names enter it only as ``repr()``
-    string literals and columns only as integers, so nothing from Zoho can become code.
+    string literals, columns and ``constants`` only as integers, so nothing from Zoho can
+    become code.
     With ``raw_numbers``, valid numbers stay their text as ``msgspec.Raw`` (for a writer that
     encodes with msgspec; nothing else should see such records).
     """
     expressions = {**_EXPRESSIONS, **(_RAW_EXPRESSIONS if raw_numbers else {})}
+    constants = constants or {}
     items = []
     for index, name, kind in plan:
         if kind == KIND_ABSENT:
             items.append(f"{name!r}: None")
+            continue
+        if kind == KIND_CONSTANT:
+            items.append(f"{name!r}: {int(constants[name])!r}")
             continue
         cell = f"r[{index}]"
         expression = expressions.get(kind)
@@ -201,10 +207,12 @@ class RecordDecoder:
         renamed: dict[str, str] | None = None,
         absent: frozenset[str] = frozenset(),
         raw_numbers: bool = False,
+        constants: Mapping[str, int] | None = None,
     ) -> None:
         self.stream = stream
         self.selected = selected
         self.absent = absent  # selected, but left out of the export: always null
+        self.constants = dict(constants or {})  # selected, not exported: one value each
         self.raw_numbers = raw_numbers
         self.kinds = {spec.name: spec.kind for spec in specs}
         self.renamed = {"Id": "id", **(renamed or {})}  # CSV column -> property
@@ -226,9 +234,10 @@ class RecordDecoder:
         plan = [
             (index, name, self.kinds.get(name, "string"))
             for index, name in enumerate(names)
-            if name in self.selected and name not in self.absent
+            if name in self.selected and name not in self.absent and name not in self.constants
         ]
         plan += [(-1, name, KIND_ABSENT) for name in self.selected if name in self.absent]
+        plan += [(-1, name, KIND_CONSTANT) for name in self.selected if name in self.constants]
         missing = set(self.selected) - {name for _, name, _ in plan}
         if missing:
             raise ExportFileError(
@@ -282,7 +291,9 @@ class RecordDecoder:
         if header is None:
             return
         plan = self._plan(header, job_id)
-        decode_row = compile_row_decoder(plan, raw_numbers=self.raw_numbers)
+        decode_row = compile_row_decoder(
+            plan, raw_numbers=self.raw_numbers, constants=self.constants
+        )
         width = len(header)
         batch: list[dict[str, Any]] = []
         line = lines.number + 1  # where the next record starts
@@ -309,6 +320,8 @@ class RecordDecoder:
         # the same generated code, one column at a time, finds the cell at fault
         for column in plan:
             index, name, _ = column
+            if index < 0:
+                continue  # a constant or a refused field: no cell
             try:
                 compile_row_decoder([column])(row)
             except (ValueError, KeyError, InvalidOperation):

@@ -54,6 +54,12 @@ DELETED_AT_SCHEMA = {
     "format": "date-time",
     "description": "When Zoho deleted the record (deletions_in_module_streams); UTC",
 }
+TABLE_VERSION = "zoho_table_version"
+TABLE_VERSION_SCHEMA = {
+    "type": ["integer", "null"],
+    "description": "The run's table version (ms since 1970), the same in every row of one "
+    "full export: rows of a smaller one are gone from Zoho (ACTIVATE_VERSION says the same).",
+}
 
 
 class ZohoModuleStream(ZohoStream):
@@ -98,6 +104,11 @@ class ZohoModuleStream(ZohoStream):
             schema = {
                 **schema,
                 "properties": {**schema["properties"], DELETED_AT: DELETED_AT_SCHEMA},
+            }
+        if replication_key is None:
+            schema = {
+                **schema,
+                "properties": {**schema["properties"], TABLE_VERSION: TABLE_VERSION_SCHEMA},
             }
         super().__init__(tap=tap, name=module, schema=schema)
         self.deletions = deletions
@@ -195,7 +206,9 @@ class ZohoModuleStream(ZohoStream):
         ``refused`` are properties Zoho refused to export; they are left out of the job.
         """
         selected = [
-            name for name in self.selected_properties() if name not in refused | {DELETED_AT}
+            name
+            for name in self.selected_properties()
+            if name not in refused | {DELETED_AT, TABLE_VERSION}
         ]
         dot_properties = {dot_field_property(f): f for f in self.dot_fields}
         return build_query(
@@ -324,6 +337,14 @@ class ZohoModuleStream(ZohoStream):
         )
         return prop
 
+    def _constants(self) -> dict[str, int]:
+        """Properties with one value for the whole export: a full-table run's table version."""
+        if self.replication_key is not None:
+            return {}
+        if self._stream_version is None:
+            self._stream_version = self._table_version()  # BATCH mode: no _sync_records
+        return {TABLE_VERSION: self._stream_version}
+
     def _export(
         self,
         refused: frozenset[str],
@@ -338,6 +359,7 @@ class ZohoModuleStream(ZohoStream):
             self.selected_properties(),
             renamed={f: dot_field_property(f) for f in self.dot_fields},
             absent=refused | {DELETED_AT},
+            constants=self._constants(),
             raw_numbers=raw_numbers,
         )
         from tap_zoho_bulkread import columnar  # noqa: PLC0415 (pyarrow only when decoding)

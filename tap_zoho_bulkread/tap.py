@@ -291,10 +291,17 @@ class TapZohoBulkRead(Tap):
     def _module_settings(self, module: str) -> ModuleSettings:
         return ModuleSettings.from_config((self.config.get("module_settings") or {}).get(module))
 
-    def _replication_key(self, module: str, properties: dict[str, Any]) -> str | None:
-        key = self._module_settings(module).replication_key or self.config.get(
-            "replication_key", "Created_Time"
-        )
+    def _replication_key(
+        self, module: str, properties: dict[str, Any], child_of: str | None
+    ) -> str | None:
+        """The module's replication key; None (FULL_TABLE) for a child module by default.
+
+        A child row edited or removed in Zoho leaves nothing a criterion can find, so only a
+        child's own ``module_settings`` entry makes it incremental.
+        """
+        key = self._module_settings(module).replication_key
+        if key is None and child_of is None:
+            key = self.config.get("replication_key", "Created_Time")
         return key if key in properties else None
 
     def discover_streams(self) -> list[Stream]:
@@ -401,7 +408,9 @@ class TapZohoBulkRead(Tap):
             schema=found.schema,
             specs=found.specs,
             dot_fields=found.dot_fields,
-            replication_key=self._replication_key(found.module, found.schema.get("properties", {})),
+            replication_key=self._replication_key(
+                found.module, found.schema.get("properties", {}), found.child_of
+            ),
             settings=self._module_settings(found.module),
             bulk_reader=self.bulk_reader,
             product=self.product,

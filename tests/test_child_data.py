@@ -76,8 +76,12 @@ def test_discovery_makes_child_modules_streams_and_parents_point_to_them(
     assert items["Parent_Id"]["type"] == ["string", "null"]
     links = streams["Contacts_X_Deals"]["schema"]["properties"]
     assert {"Contact", "Deal", "Contact__Last_Name", "Deal__Deal_Name"} <= set(links)
-    assert streams["Quoted_Items"]["replication_method"] == "INCREMENTAL"
+    # child streams are FULL_TABLE, with or without Created_Time: edits and removals arrive
+    assert streams["Quoted_Items"]["replication_method"] == "FULL_TABLE"
     assert streams["Price_Tiers"]["replication_method"] == "FULL_TABLE"
+    assert streams["Quotes"]["replication_method"] == "INCREMENTAL"
+    assert "zoho_table_version" in items and "zoho_table_version" in links
+    assert "zoho_table_version" not in streams["Quotes"]["schema"]["properties"]
     quotes = streams["Quotes"]["schema"]
     assert "Quoted_Items" not in quotes["properties"]
     assert "Quoted_Items -> stream Quoted_Items" in quotes["description"]
@@ -128,10 +132,18 @@ def test_child_streams_equal_the_ground_truth_and_join_their_parents(
     )
     projects = {r["id"] for r in run.records("Projects")}
     assert all(row["Parent_Id"] in projects for row in run.records("Project_Milestones"))
-    # the export asked for the dot fields, with a bookmark criterion, page after page
+    # the export asked for the dot fields, without a criterion (full table), page after page
     bodies = [b for b in job_bodies(url) if b["query"]["module"]["api_name"] == "Quoted_Items"]
-    assert len(bodies) == 6
+    assert len(bodies) == 6 and not any("criteria" in b["query"] for b in bodies)
     assert "Parent_Id.Subject" in bodies[0]["query"]["fields"]
+    assert "zoho_table_version" not in bodies[0]["query"]["fields"]  # the tap's, not Zoho's
+    # every row of a full-table child carries its message's version, the one activated
+    for stream in ("Quoted_Items", "Contacts_X_Deals"):
+        (version,) = activate_versions(run, stream)
+        rows = [m for m in run.messages if m["type"] == "RECORD" and m["stream"] == stream]
+        assert {(m["version"], m["record"]["zoho_table_version"]) for m in rows} == {
+            (version, version)
+        }
     # Price_Tiers has no Created_Time/Modified_Time: FULL_TABLE, closed by ACTIVATE_VERSION
     tiers = [m for m in run.messages if m.get("stream") == "Price_Tiers"]
     versions = activate_versions(run, "Price_Tiers")
@@ -150,8 +162,14 @@ def test_child_streams_equal_the_ground_truth_and_join_their_parents(
 
 
 def test_a_child_stream_is_incremental_on_its_own_replication_key(tmp_path: Path) -> None:
+    """Only the child's own module_settings entry makes it incremental, not the tap-wide key."""
     with Emulator(job_seconds=0.0, download_limit=100_000) as emu:
-        config = tap_config(emu.url, modules=["Quoted_Items", "Quotes", "Products"])
+        config = tap_config(
+            emu.url,
+            modules=["Quoted_Items", "Quotes", "Products"],
+            replication_key="Created_Time",
+            module_settings={"Quoted_Items": {"replication_key": "Created_Time"}},
+        )
         catalog = select(discover(tmp_path, config), {"Quoted_Items": None})
         first = run_tap(tmp_path / "first", config, catalog=catalog)
         added = requests.post(
