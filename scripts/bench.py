@@ -11,7 +11,9 @@ Prints, for this machine, in one run:
    each side's peak RSS (scripts/bench_pipeline.py), on a throwaway Postgres;
 5. an hourly run: every stream with 10-second jobs, then again after 5 new Leads (wall time,
    records, jobs, downloads);
-6. how many 429s the emulator answered during all of it.
+6. child data on 200,000 Quotes with 1,000,000 line items: full-table child (the default)
+   against an incremental child, first and next run (scripts/bench_children.py);
+7. how many 429s the emulator answered during all of it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from bench_children import children_benchmark
 from bench_pipeline import pipeline_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -418,9 +421,12 @@ def main() -> int:
     parser.add_argument("--pipeline-rows", type=int, default=200_000)
     parser.add_argument("--wide-rows", type=int, default=50_000)
     parser.add_argument(
-        "--only", choices=["decode", "wide", "overlap", "memory", "pipeline", "hourly"]
+        "--only",
+        choices=["decode", "wide", "overlap", "memory", "pipeline", "hourly", "children"],
     )
     parser.add_argument("--hourly-job-seconds", type=float, default=10.0)
+    parser.add_argument("--quotes", type=int, default=200_000)
+    parser.add_argument("--line-items", type=int, default=1_000_000)
     parser.add_argument("--verbose", action="store_true", help="print the job timeline")
     args = parser.parse_args()
     print(f"machine: {machine_description()}")
@@ -443,6 +449,8 @@ def main() -> int:
                 )
         if args.only in (None, "hourly"):
             hourly_benchmark(work, args.hourly_job_seconds)
+        if args.only in (None, "children"):
+            children_benchmark(work, args.quotes, args.line_items, args.hourly_job_seconds)
     print(
         f"\nHTTP 429 answers from the emulator during the whole run: {sum(TOO_MANY_REQUESTS)} (target 0)"
     )
