@@ -12,8 +12,8 @@ $(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet uv
 
-$(VENV)/.installed: pyproject.toml $(VENV)/bin/uv
-	$(UV) pip install --quiet --python $(VENV)/bin/python -e ".[fast]" --group dev
+$(VENV)/.installed: pyproject.toml emulator/pyproject.toml $(VENV)/bin/uv
+	$(UV) pip install --quiet --python $(VENV)/bin/python -e ".[fast]" -e ./emulator --group dev
 	touch $@
 
 $(MELTANO_VENV)/.installed: meltano.yml pyproject.toml $(VENV)/bin/uv
@@ -27,16 +27,17 @@ install: $(VENV)/.installed $(MELTANO_VENV)/.installed
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy tap_zoho_bulkread
+	$(VENV)/bin/mypy tap_zoho_bulkread emulator/zoho_bulkread_emulator
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
+# the unit tier: in-process tests of one part each, in seconds
 test-fast: $(VENV)/.installed
-	$(VENV)/bin/pytest -n 2 --dist loadfile -m "not slow"
+	$(VENV)/bin/pytest -n 2 --dist loadfile tests/unit
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy tap_zoho_bulkread
+	$(VENV)/bin/mypy tap_zoho_bulkread emulator/zoho_bulkread_emulator
 
 demo: install
 	$(VENV)/bin/python scripts/demo.py $(TARGET)
@@ -47,7 +48,7 @@ clean:
 # the exact-export check of `make test` on 1,000 generated exports instead of a few
 fuzz: $(VENV)/.installed
 	EXACT_EXPORT_SEEDS=$${SEEDS:-1000} EXACT_EXPORT_FIRST_SEED=$${FIRST_SEED:-1000} \
-		$(VENV)/bin/pytest -n 2 -q -p no:randomly tests/test_exact_exports.py \
+		$(VENV)/bin/pytest -n 2 -q -p no:randomly tests/unit/test_exact_exports.py \
 		-k test_every_decoder_and_output_reads_a_generated_export_exactly
 
 bench: $(VENV)/.installed

@@ -29,8 +29,8 @@ from bench import EmulatorProcess, download_export, raw_baseline
 
 from tap_zoho_bulkread.columnar import ColumnarDecoder, encoded_lines
 from tap_zoho_bulkread.decode import RECORD_ENCODER, RecordDecoder
-from tap_zoho_bulkread.emulator.org import build_org
 from tap_zoho_bulkread.metadata import field_specs
+from zoho_bulkread_emulator.org import build_org
 
 PREFIX = b'{"type":"RECORD","stream":"Leads","record":'
 SUFFIX = b',"time_extracted":"2026-11-23T21:30:02.058442Z"}\n'

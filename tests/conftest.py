@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tap_zoho_bulkread.emulator import Emulator
 from tests.zoho_client import ZohoTestClient
+from zoho_bulkread_emulator import Emulator
 
 
 @pytest.fixture(autouse=True)

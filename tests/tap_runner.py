@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from tap_zoho_bulkread.auth import ZohoAuthenticator
+from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
 
 TAP = [sys.executable, "-m", "tap_zoho_bulkread.tap"]
 
@@ -191,3 +195,20 @@ def checkpoint_at(page: int):
         return any((b.get("zoho_export") or {}).get("page", 0) >= page for b in marks.values())
 
     return stop
+
+
+def client_of(url: str, limiter: DownloadLimiter | None = None) -> ZohoClient:
+    """The tap's own HTTP client, pointed at an emulator (in-process tests of one part)."""
+    auth = ZohoAuthenticator(
+        accounts_url=url,
+        client_id="emulator-client-id",
+        client_secret="emulator-client-secret",
+        refresh_token="emulator-refresh-token",
+    )
+    return ZohoClient(
+        auth,
+        api_domain=None,
+        logger=logging.getLogger("logs-test"),
+        limiter=limiter,
+        trusted_api_domains={url},
+    )

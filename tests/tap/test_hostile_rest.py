@@ -1,0 +1,198 @@
+"""The REST doors (users, deletion lists, metadata, tokens) against a broken or hostile server.
+
+One hostile server run per attack, as in test_hostile_server.py: each ends in its documented
+outcome, in bounded time and memory, with no traceback and no secret in the output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.hostile_zoho import ACCESS_TOKEN, Answer, HostileZoho
+from tests.tap.test_hostile_server import peak_rss_mb
+from tests.tap_runner import TAP, command_line, discover, run_tap, select, tap_config
+
+USER = {"id": "4876543000000186053", "full_name": "Ann Owner", "status": "active"}
+
+
+def no_traceback_nor_secret(run) -> None:
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    assert ACCESS_TOKEN not in run.stderr and "emulator-client-secret" not in run.stderr
+
+
+def users_catalog(zoho: HostileZoho, tmp_path: Path) -> dict:
+    return select(discover(tmp_path / "d", tap_config(zoho.url)), {"Users": None})
+
+
+def test_a_users_list_that_repeats_its_page_is_refused_within_two_pages(tmp_path: Path) -> None:
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/users")] = lambda r: Answer(
+            body={"users": [{**USER, "id": str(4876543000000186053 + n)} for n in range(200)],
+                  "info": {"more_records": True, "per_page": 200}}
+        )  # fmt: skip
+        run = run_tap(tmp_path, tap_config(zoho.url), catalog=users_catalog(zoho, tmp_path))
+        asked = sum(1 for r in zoho.requests if r.path == "/crm/v8/users")
+    assert run.returncode == 1
+    no_traceback_nor_secret(run)
+    assert "the users list sends the same page twice" in run.stderr
+    assert asked == 2 and len(run.records("Users")) == 200  # page 1 only; no ACTIVATE_VERSION
+    assert not [m for m in run.messages if m["type"] == "ACTIVATE_VERSION"]
+
+
+def test_a_users_page_longer_than_asked_is_refused_unread(tmp_path: Path) -> None:
+    with HostileZoho() as zoho:
+        huge = json.dumps({"users": [USER] * 30_000, "info": {"more_records": False}})
+        zoho.routes[("GET", "/crm/v8/users")] = lambda r: Answer(body=json.loads(huge))
+        run = run_tap(tmp_path, tap_config(zoho.url), catalog=users_catalog(zoho, tmp_path))
+    assert run.returncode == 1
+    no_traceback_nor_secret(run)
+    assert "KiB, more than Zoho sends" in run.stderr or "entries on a page of 200" in run.stderr
+    assert run.records("Users") == []
+
+
+def test_a_deletion_list_that_repeats_its_page_is_a_warning_and_keeps_the_bookmark(
+    tmp_path: Path,
+) -> None:
+    entry = {"id": "4876543000000999001", "type": "recycle", "deleted_time": "2024-01-01T00:00:00+00:00",
+             "deleted_by": {"id": "1", "name": "x"}, "created_by": {"id": "1", "name": "x"}}  # fmt: skip
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/Leads/deleted")] = lambda r: Answer(
+            body={"data": [entry], "info": {"more_records": True}}
+        )
+        config = tap_config(zoho.url, modules=["Leads"])
+        catalog = select(discover(tmp_path / "d", config), {"Leads": None, "Deleted_Records": None})
+        run = run_tap(tmp_path, config, catalog=catalog)
+        asked = sum(1 for r in zoho.requests if r.path == "/crm/v8/Leads/deleted")
+    assert run.returncode == 0, run.stderr[-2000:]
+    no_traceback_nor_secret(run)
+    assert asked == 2  # the look at the recycle bin, once; Deleted_Records asks no more
+    warnings = [line for line in run.stderr.splitlines() if "| WARNING" in line]
+    assert [w for w in warnings if "Leads" in w and "same page twice" in w] == warnings[:1]
+    assert len(warnings) == 1, warnings
+    assert run.partition_bookmarks("Deleted_Records").get("Leads") is None
+
+
+@pytest.mark.parametrize("door", ["modules", "fields", "token"])
+def test_json_nested_100000_deep_is_one_line_not_a_recursion_traceback(
+    tmp_path: Path, door: str
+) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with HostileZoho() as zoho:
+        path = {"modules": "/crm/v8/settings/modules", "fields": "/crm/v8/settings/fields",
+                "token": "/oauth/v2/token"}[door]  # fmt: skip
+        method = "POST" if door == "token" else "GET"
+        zoho.routes[(method, path)] = lambda r: Answer(body=deep.encode())
+        run = run_tap(tmp_path, tap_config(zoho.url, max_tries=2), discover=True)
+    assert run.returncode == 1
+    no_traceback_nor_secret(run)
+    errors = [line for line in run.stderr.splitlines() if "ERROR" in line]
+    assert len(errors) == 1, errors
+
+
+def users_command(zoho: HostileZoho, tmp_path: Path) -> list[str]:
+    return command_line(tmp_path, tap_config(zoho.url), users_catalog(zoho, tmp_path))
+
+
+def test_a_60_mb_users_answer_is_refused_with_flat_memory(tmp_path: Path) -> None:
+    """Refused after 4 MiB are read, not parsed whole (410 MB of users peaked at 2.6 GB)."""
+    ordinary_users = {"users": [USER], "info": {"more_records": False}}
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/users")] = lambda r: Answer(body=ordinary_users)
+        code, ordinary, stderr = peak_rss_mb(users_command(zoho, tmp_path / "o"), dict(os.environ))
+        assert code == 0, stderr[-2000:]
+    body = b'{"users": [' + b",".join([json.dumps(USER).encode()] * 600_000) + b"]}"
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/users")] = lambda r: Answer(body=body)
+        code, peak, stderr = peak_rss_mb(users_command(zoho, tmp_path / "h"), dict(os.environ))
+    assert code == 1 and "Traceback" not in stderr
+    assert "more than Zoho sends for it; refused unread" in stderr
+    assert peak < ordinary + 64, (peak, ordinary)  # here ~ the ordinary run's peak
+
+
+def test_dot_fields_that_collide_as_properties_keep_one_and_warn_never_drop_silently(
+    tmp_path: Path,
+) -> None:
+    """``A.B__Last_Name`` and ``A__B.Last_Name`` both map to ``A__B__Last_Name``."""
+    with HostileZoho() as zoho:
+        zoho.fields = [
+            *zoho.fields,
+            {
+                "api_name": "A",
+                "data_type": "lookup",
+                "lookup": {"module": {"api_name": "Contacts"}},
+            },
+            {
+                "api_name": "A__B",
+                "data_type": "lookup",
+                "lookup": {"module": {"api_name": "Deals"}},
+            },
+        ]
+        config = tap_config(
+            zoho.url,
+            modules=["Leads"],
+            module_settings={"Leads": {"lookup_fields": ["A__B.Last_Name", "A.B__Last_Name"]}},
+        )
+        run = run_tap(tmp_path, config, discover=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    no_traceback_nor_secret(run)
+    catalog = json.loads(run.stdout)
+    (leads,) = [s for s in catalog["streams"] if s["tap_stream_id"] == "Leads"]
+    prop = leads["schema"]["properties"]["A__B__Last_Name"]
+    assert prop["description"].endswith("A.B__Last_Name")  # the first in name order
+    warnings = [line for line in run.stderr.splitlines() if "| WARNING" in line]
+    assert (
+        len(warnings) == 1 and "A__B.Last_Name" in warnings[0] and "A__B__Last_Name" in warnings[0]
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("created_time", 1700000000), ("full_name", ["a"]), ("email", 5)]
+)
+def test_a_user_field_of_the_wrong_type_is_refused_not_nulled(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/users")] = lambda r: Answer(
+            body={"users": [{**USER, field: value}], "info": {"more_records": False}}
+        )
+        run = run_tap(tmp_path, tap_config(zoho.url), catalog=users_catalog(zoho, tmp_path))
+    assert run.returncode == 1
+    no_traceback_nor_secret(run)
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and (field in errors[0] or "created or modified time" in errors[0])
+    assert run.records("Users") == []
+
+
+def test_a_signal_during_discovery_says_no_catalog_was_written_and_writes_no_state(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import threading
+
+    asked = threading.Event()
+
+    def slow_fields(request):
+        asked.set()
+        threading.Event().wait(30)
+        return Answer(body={"fields": []})
+
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/settings/fields")] = slow_fields
+        (tmp_path / "config.json").write_text(json.dumps(tap_config(zoho.url)))
+        process = subprocess.Popen(
+            [*TAP, "--config", str(tmp_path / "config.json"), "--discover"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert asked.wait(60)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 143
+    assert out == "" and "Traceback" not in err
+    errors = [line for line in err.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and "during discovery; no catalog was written" in errors[0], errors
+    assert "checkpoint" not in err
