@@ -27,9 +27,9 @@ from tempfile import TemporaryDirectory
 
 from bench import EmulatorProcess, download_export, raw_baseline
 
-from tap_zoho_bulkread.columnar import ColumnarDecoder, encoded_lines
-from tap_zoho_bulkread.decode import RECORD_ENCODER, RecordDecoder
-from tap_zoho_bulkread.metadata import field_specs
+from tap_zoho_bulkread.bulk.columnar import ColumnarDecoder, encoded_lines
+from tap_zoho_bulkread.bulk.decode import RECORD_ENCODER, RecordDecoder
+from tap_zoho_bulkread.bulk.metadata import field_specs
 from zoho_bulkread_emulator.org import build_org
 
 PREFIX = b'{"type":"RECORD","stream":"Leads","record":'

@@ -13,14 +13,12 @@ from typing import Any
 
 from singer_sdk.singerlib import Catalog
 
-from tap_zoho_bulkread.answers import metadata_entries
-from tap_zoho_bulkread.client import ZohoClient
-from tap_zoho_bulkread.errors import ConfigurationError, ZohoAPIError
-from tap_zoho_bulkread.metadata import (
+from tap_zoho_bulkread.bulk.metadata import (
     CHILD_GENERATED_TYPES,
     NOT_EXPORTABLE_TYPES,
     FieldSpec,
     child_module_of,
+    dot_field_property,
     dot_fields_from_schema,
     field_specs,
     module_is_exportable,
@@ -28,7 +26,10 @@ from tap_zoho_bulkread.metadata import (
     specs_from_schema,
     stream_schema,
 )
-from tap_zoho_bulkread.settings import ModuleSettings, dot_field_property
+from tap_zoho_bulkread.errors import ConfigurationError, ZohoAPIError
+from tap_zoho_bulkread.settings import ModuleSettings
+from tap_zoho_bulkread.zoho.answers import metadata_entries
+from tap_zoho_bulkread.zoho.client import ZohoClient
 
 LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
 REST_STREAMS = ("Users", "Deleted_Records", "Events_ICS")  # streams not of a module

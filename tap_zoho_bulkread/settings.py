@@ -21,9 +21,9 @@ from jsonschema.exceptions import ValidationError
 from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
+from tap_zoho_bulkread.bulk.query import normalize_criteria
 from tap_zoho_bulkread.errors import ConfigurationError
-from tap_zoho_bulkread.query import normalize_criteria
-from tap_zoho_bulkread.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
+from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 
 ACCOUNTS_SERVERS = {
     "us": "https://accounts.zoho.com",
@@ -54,14 +54,8 @@ MODULE_SETTING_KEYS = ("cvid", "criteria", "replication_key", "lookup_fields")
 DOT_FIELD = re.compile(r"[A-Za-z]\w*\.[A-Za-z]\w*")
 # A lookup dot field ``Owner.last_name`` is the property ``Owner__last_name``: Meltano reads a
 # dot in ``meltano select`` as nesting, so the property name must not hold one.
-DOT_PROPERTY_SEPARATOR = "__"
 PROGRESS_MARKERS = "progress_markers"  # singer-sdk's key for a bookmark not yet final
 FIX = "Fix it with `meltano config set tap-zoho-bulkread ...` or in the tap's config file."
-
-
-def dot_field_property(dotted: str) -> str:
-    """The stream property of a lookup dot field: ``Owner.last_name`` -> ``Owner__last_name``."""
-    return dotted.replace(".", DOT_PROPERTY_SEPARATOR, 1)
 
 
 def trusted_api_domains(config: dict[str, Any]) -> set[str]:

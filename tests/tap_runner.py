@@ -14,8 +14,8 @@ from typing import Any
 
 import requests
 
-from tap_zoho_bulkread.auth import ZohoAuthenticator
-from tap_zoho_bulkread.client import DownloadLimiter, ZohoClient
+from tap_zoho_bulkread.zoho.auth import ZohoAuthenticator
+from tap_zoho_bulkread.zoho.client import DownloadLimiter, ZohoClient
 
 TAP = [sys.executable, "-m", "tap_zoho_bulkread.tap"]
 

@@ -257,8 +257,8 @@ def test_a_damaged_ics_file_is_refused_in_one_line(
 ) -> None:
     import zipfile
 
+    from tap_zoho_bulkread.bulk.ics import ics_records
     from tap_zoho_bulkread.errors import ExportFileError
-    from tap_zoho_bulkread.ics import ics_records
 
     path = tmp_path / "page.zip"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:

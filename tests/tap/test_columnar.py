@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from tap_zoho_bulkread import columnar
-from tap_zoho_bulkread.batches import encoded_lines
-from tap_zoho_bulkread.columnar import ColumnarDecoder, EncodedRows
-from tap_zoho_bulkread.decode import RecordDecoder
+from tap_zoho_bulkread.bulk import columnar
+from tap_zoho_bulkread.bulk.batches import encoded_lines
+from tap_zoho_bulkread.bulk.columnar import ColumnarDecoder, EncodedRows
+from tap_zoho_bulkread.bulk.decode import RecordDecoder
+from tap_zoho_bulkread.bulk.metadata import field_specs
 from tap_zoho_bulkread.errors import ExportFileError
-from tap_zoho_bulkread.metadata import field_specs
 from tests.tap_runner import TapRun, discover, run_tap, select, tap_config
-from tests.unit.test_decode import ALL, HEADER, SPECS, make_zip
+from tests.unit.test_decode import ALL, HEADER, SPECS, decoded, make_zip
 from zoho_bulkread_emulator import Emulator
 
 FIELDS = [
@@ -103,7 +103,7 @@ def test_an_ordinary_export_is_decoded_by_arrow_alone_byte_for_byte(tmp_path: Pa
 def test_records_bookmarks_and_slices_of_arrow_batches(tmp_path: Path) -> None:
     path = wide_zip(tmp_path / "a.zip", ordinary_rows(10))
     strict, fast = decoders()
-    expected = list(RecordDecoder("Leads", WIDE_SPECS, WIDE).records(path, "111"))
+    expected = list(decoded(RecordDecoder("Leads", WIDE_SPECS, WIDE), path, "111"))
     (batch,) = list(fast.batches(path, "111"))
     assert isinstance(batch, EncodedRows)
     assert list(batch) == expected  # decoded again: Decimal and int as the SDK path has them
@@ -112,7 +112,7 @@ def test_records_bookmarks_and_slices_of_arrow_batches(tmp_path: Path) -> None:
     tail = batch[7:]
     assert list(tail) == expected[7:] and len(tail) == 3
     assert bytes(encoded_lines(tail, b"<", b">")) == encoded_lines(
-        list(strict.records(path, "111"))[7:], b"<", b">"
+        list(decoded(strict, path, "111"))[7:], b"<", b">"
     )
     assert len(batch[10:]) == 0 and bytes(batch[10:].lines(b"<", b">")) == b""
 

@@ -535,9 +535,9 @@ def test_a_zip_member_the_tap_cannot_open_is_one_clear_line(tmp_path: Path, kind
 
 
 def test_a_zip_inflating_far_past_any_real_csv_is_refused(tmp_path: Path, monkeypatch) -> None:
-    from tap_zoho_bulkread import decode, result_zip
+    from tap_zoho_bulkread.bulk import decode, result_zip
+    from tap_zoho_bulkread.bulk.metadata import FieldSpec
     from tap_zoho_bulkread.errors import ExportFileError
-    from tap_zoho_bulkread.metadata import FieldSpec
 
     monkeypatch.setattr(result_zip, "MIN_INFLATION_ALLOWANCE", 1024 * 1024)
     path = tmp_path / "bomb.zip"

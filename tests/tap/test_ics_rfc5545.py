@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tap_zoho_bulkread.bulk.ics import ics_records
 from tap_zoho_bulkread.errors import ExportFileError
-from tap_zoho_bulkread.ics import ics_records
 
 UTC = timezone.utc
 JOB = "4876543000002001001"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tap_zoho_bulkread import jobs
-from tap_zoho_bulkread.client import DownloadLimiter
-from tap_zoho_bulkread.jobs import BulkReader, JobSettings
+from tap_zoho_bulkread.bulk import jobs
+from tap_zoho_bulkread.bulk.jobs import BulkReader, JobSettings
+from tap_zoho_bulkread.zoho.client import DownloadLimiter
 from tests.tap_runner import client_of, discover, faults, run_tap, select, tap_config
 from tests.zoho_client import ZohoTestClient
 from zoho_bulkread_emulator import Emulator

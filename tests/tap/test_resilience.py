@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from tap_zoho_bulkread.client import ZohoClient
 from tap_zoho_bulkread.errors import ZohoAPIError
+from tap_zoho_bulkread.zoho.client import ZohoClient
 from tests.tap_runner import (
     checkpoint_at,
     discover,
@@ -231,7 +231,7 @@ def test_chaos_sync_of_several_modules_killed_and_resumed_loses_nothing(tmp_path
 def test_retry_after_is_honoured_and_retries_are_logged(caplog) -> None:
     import logging
 
-    from tap_zoho_bulkread.auth import ZohoAuthenticator
+    from tap_zoho_bulkread.zoho.auth import ZohoAuthenticator
 
     with Emulator(job_seconds=0.05) as emu:
         auth = ZohoAuthenticator(

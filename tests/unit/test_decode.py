@@ -7,12 +7,13 @@ import logging
 import zipfile
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tap_zoho_bulkread.decode import RecordDecoder, utc_datetime
+from tap_zoho_bulkread.bulk.decode import RecordDecoder, utc_datetime
+from tap_zoho_bulkread.bulk.metadata import field_specs
 from tap_zoho_bulkread.errors import ExportFileError
-from tap_zoho_bulkread.metadata import field_specs
 
 FIELDS = [
     {"api_name": "Created_Time", "data_type": "datetime"},
@@ -29,6 +30,11 @@ FIELDS = [
 HEADER = "Id,Created_Time,Amount,Rate,Count,Active,Interests,Tag,Notes,Big,Mystery,Locked__s"
 SPECS = field_specs(FIELDS, "Leads", logging.getLogger("test"))
 ALL = ["id", *(f["api_name"] for f in FIELDS)]
+
+
+def decoded(decoder: RecordDecoder, path: Path, job_id: str) -> list[dict[str, Any]]:
+    """Every record of a result zip, one after the other (the tap reads them in batches)."""
+    return [record for batch in decoder.batches(path, job_id) for record in batch]
 
 
 def make_zip(
@@ -48,7 +54,7 @@ def test_rows_become_typed_records(tmp_path: Path) -> None:
         "4876543000000000002,2021-03-14T03:00:00-07:00,,,,,,,,,,\r\n"
     )
     records = list(
-        RecordDecoder("Leads", SPECS, ALL).records(make_zip(tmp_path / "a.zip", body), "111")
+        decoded(RecordDecoder("Leads", SPECS, ALL), make_zip(tmp_path / "a.zip", body), "111")
     )
     first, second = records
     assert first == {
@@ -71,8 +77,10 @@ def test_rows_become_typed_records(tmp_path: Path) -> None:
 def test_unselected_and_unknown_columns_are_dropped(tmp_path: Path) -> None:
     body = HEADER + "\r\n1,2021-01-01T00:00:00+00:00,1,1,1,true,,,,,,true\r\n"
     records = list(
-        RecordDecoder("Leads", SPECS, ["id", "Count"]).records(
-            make_zip(tmp_path / "a.zip", body), "111"
+        decoded(
+            RecordDecoder("Leads", SPECS, ["id", "Count"]),
+            make_zip(tmp_path / "a.zip", body),
+            "111",
         )
     )
     assert records == [{"id": "1", "Count": 1}]
@@ -81,8 +89,10 @@ def test_unselected_and_unknown_columns_are_dropped(tmp_path: Path) -> None:
 def test_missing_selected_column_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ExportFileError, match=r"no column for \['Count'\]"):
         list(
-            RecordDecoder("Leads", SPECS, ["id", "Count"]).records(
-                make_zip(tmp_path / "a.zip", "Id\r\n1\r\n"), "111"
+            decoded(
+                RecordDecoder("Leads", SPECS, ["id", "Count"]),
+                make_zip(tmp_path / "a.zip", "Id\r\n1\r\n"),
+                "111",
             )
         )
 
@@ -98,14 +108,14 @@ def test_missing_selected_column_is_a_clear_error(tmp_path: Path) -> None:
 def test_unexpected_zip_contents_are_refused(tmp_path: Path, name, extra, message) -> None:
     path = make_zip(tmp_path / "a.zip", "Id\r\n1\r\n", name, extra)
     with pytest.raises(ExportFileError, match=message):
-        list(RecordDecoder("Leads", SPECS, ["id"]).records(path, "111"))
+        list(decoded(RecordDecoder("Leads", SPECS, ["id"]), path, "111"))
 
 
 def test_a_truncated_zip_is_refused(tmp_path: Path) -> None:
     path = make_zip(tmp_path / "a.zip", HEADER + "\r\n")
     path.write_bytes(path.read_bytes()[:20])
     with pytest.raises(ExportFileError, match="not a valid zip"):
-        list(RecordDecoder("Leads", SPECS, ["id"]).records(path, "111"))
+        list(decoded(RecordDecoder("Leads", SPECS, ["id"]), path, "111"))
 
 
 def test_a_bad_value_names_row_column_and_type(tmp_path: Path) -> None:
@@ -114,7 +124,7 @@ def test_a_bad_value_names_row_column_and_type(tmp_path: Path) -> None:
         ExportFileError,
         match=r"record 1 \(CSV line 2\) .* 'seven' in Count, which is not a valid integer",
     ):
-        list(RecordDecoder("Leads", SPECS, ALL).records(make_zip(tmp_path / "a.zip", body), "111"))
+        list(decoded(RecordDecoder("Leads", SPECS, ALL), make_zip(tmp_path / "a.zip", body), "111"))
 
 
 def test_unknown_zoho_type_is_a_string_with_a_warning(caplog) -> None:
@@ -136,8 +146,10 @@ def test_nul_bytes_and_very_long_fields_are_kept(tmp_path: Path) -> None:
     long_text = "x" * 300_000
     body = "Id,Notes\r\n" + f'1,"a\x00b"\r\n2,"{long_text}"\r\n'
     records = list(
-        RecordDecoder("Leads", SPECS, ["id", "Notes"]).records(
-            make_zip(tmp_path / "a.zip", body), "111"
+        decoded(
+            RecordDecoder("Leads", SPECS, ["id", "Notes"]),
+            make_zip(tmp_path / "a.zip", body),
+            "111",
         )
     )
     assert records == [{"id": "1", "Notes": "a\x00b"}, {"id": "2", "Notes": long_text}]
@@ -148,7 +160,7 @@ def test_a_csv_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("111.csv", b"Id,Notes\r\n1,caf\xe9\r\n")
     with pytest.raises(ExportFileError, match="not UTF-8"):
-        list(RecordDecoder("Leads", SPECS, ["id", "Notes"]).records(path, "111"))
+        list(decoded(RecordDecoder("Leads", SPECS, ["id", "Notes"]), path, "111"))
 
 
 def test_a_csv_not_utf8_on_its_first_line_says_line_1_not_line_0(tmp_path: Path) -> None:
@@ -156,7 +168,7 @@ def test_a_csv_not_utf8_on_its_first_line_says_line_1_not_line_0(tmp_path: Path)
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("111.csv", b"Id,Not\xe9s\r\n1,a\r\n")
     with pytest.raises(ExportFileError, match="not UTF-8 near line 1;"):
-        list(RecordDecoder("Leads", SPECS, ["id"]).records(path, "111"))
+        list(decoded(RecordDecoder("Leads", SPECS, ["id"]), path, "111"))
 
 
 @pytest.mark.parametrize(
@@ -165,14 +177,14 @@ def test_a_csv_not_utf8_on_its_first_line_says_line_1_not_line_0(tmp_path: Path)
      ("12E-3", "123456789012345678901234567890"), ("0.123456789", "")],
 )  # fmt: skip
 def test_raw_numbers_write_the_same_json_as_decoded_numbers(tmp_path: Path, cells) -> None:
-    from tap_zoho_bulkread.decode import RECORD_ENCODER
+    from tap_zoho_bulkread.bulk.decode import RECORD_ENCODER
 
     amount, count = cells
     body = f"Id,Amount,Count\r\n4876543000000000001,{amount},{count}\r\n"
     path = make_zip(tmp_path / "a.zip", body)
     selected = ["id", "Amount", "Count"]
-    plain = list(RecordDecoder("Leads", SPECS, selected).records(path, "111"))
-    raw = list(RecordDecoder("Leads", SPECS, selected, raw_numbers=True).records(path, "111"))
+    plain = list(decoded(RecordDecoder("Leads", SPECS, selected), path, "111"))
+    raw = list(decoded(RecordDecoder("Leads", SPECS, selected, raw_numbers=True), path, "111"))
 
     def written(record: dict) -> dict:
         return json.loads(RECORD_ENCODER.encode(record), parse_float=Decimal)  # type: ignore[no-any-return]
@@ -194,4 +206,4 @@ def test_raw_numbers_refuse_what_decoded_numbers_refuse(
     for raw_numbers in (False, True):
         decoder = RecordDecoder("Leads", SPECS, ["id", column], raw_numbers=raw_numbers)
         with pytest.raises(ExportFileError, match=f"not a valid {kind}"):
-            list(decoder.records(path, "111"))
+            list(decoded(decoder, path, "111"))

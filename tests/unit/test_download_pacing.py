@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tap_zoho_bulkread.client import DownloadLimiter
+from tap_zoho_bulkread.zoho.client import DownloadLimiter
 from tests.tap_runner import client_of
 from tests.zoho_client import ZohoTestClient
 from zoho_bulkread_emulator import Emulator

@@ -21,13 +21,13 @@ from typing import Any
 import pytest
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zoho_bulkread import columnar
-from tap_zoho_bulkread.batch import BatchFileWriter
-from tap_zoho_bulkread.columnar import ColumnarDecoder
-from tap_zoho_bulkread.decode import RecordDecoder
+from tap_zoho_bulkread.bulk import columnar
+from tap_zoho_bulkread.bulk.columnar import ColumnarDecoder
+from tap_zoho_bulkread.bulk.decode import RecordDecoder
+from tap_zoho_bulkread.bulk.metadata import field_specs
 from tap_zoho_bulkread.errors import ExportFileError
-from tap_zoho_bulkread.metadata import field_specs
-from tap_zoho_bulkread.output import RecordLineWriter
+from tap_zoho_bulkread.writers.batch_files import BatchFileWriter
+from tap_zoho_bulkread.writers.records import RecordLineWriter
 from tests.zoho_exports import Export, generate
 
 BLOCK = 16 * 1024  # the Arrow reader's block in these tests: many boundaries per export

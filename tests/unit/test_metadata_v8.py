@@ -13,7 +13,7 @@ import logging
 
 import pytest
 
-from tap_zoho_bulkread.metadata import child_module_of, field_specs
+from tap_zoho_bulkread.bulk.metadata import child_module_of, field_specs
 
 SUBFORM = {
     "api_name": "Quoted_Items",

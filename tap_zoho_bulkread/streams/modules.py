@@ -12,37 +12,32 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_zoho_bulkread.batch import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
-from tap_zoho_bulkread.batches import Batch, newest
-from tap_zoho_bulkread.decode import RecordDecoder
-from tap_zoho_bulkread.deletions import DeletionReader, RestoreFinder
-from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
-from tap_zoho_bulkread.jobs import (
+from tap_zoho_bulkread.bulk.batches import Batch, newest
+from tap_zoho_bulkread.bulk.decode import RecordDecoder
+from tap_zoho_bulkread.bulk.jobs import (
     BulkReader,
     Checkpoint,
     ExportedPage,
     create_jobs_ahead,
     download_folder,
 )
-from tap_zoho_bulkread.metadata import FieldSpec
-from tap_zoho_bulkread.output import RecordLineWriter
-from tap_zoho_bulkread.query import JobQuery, build_query
-from tap_zoho_bulkread.recycle_bin import RECYCLE_BIN_KEY, encode_ids
-from tap_zoho_bulkread.settings import (
-    SCOPE_PREFIXES,
-    ModuleSettings,
-    dot_field_property,
-    parse_datetime,
-)
-from tap_zoho_bulkread.stream_base import ZohoStream
+from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
+from tap_zoho_bulkread.bulk.query import JobQuery, build_query
+from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
+from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings, parse_datetime
+from tap_zoho_bulkread.streams.base import ZohoStream
+from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
+from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.summary import RunSummary
+from tap_zoho_bulkread.writers.batch_files import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
+from tap_zoho_bulkread.writers.records import RecordLineWriter
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
 
-    from tap_zoho_bulkread.columnar import ColumnarDecoder
+    from tap_zoho_bulkread.bulk.columnar import ColumnarDecoder
 
 
 CHECKPOINT_KEY = "zoho_export"
@@ -362,13 +357,13 @@ class ZohoModuleStream(ZohoStream):
             constants=self._constants(),
             raw_numbers=raw_numbers,
         )
-        from tap_zoho_bulkread import columnar  # noqa: PLC0415 (pyarrow only when decoding)
+        from tap_zoho_bulkread.bulk import columnar  # noqa: PLC0415 (pyarrow only when decoding)
 
         decoder = columnar.ColumnarDecoder(strict) if raw_numbers and columnar.AVAILABLE else strict
         if raw_numbers and not columnar.AVAILABLE:
             self.logger.info(
                 "%s: pyarrow is not installed, so the Python decoder reads the CSV; install "
-                "tap-zoho-bulkread[fast] for about twice the speed",
+                "tap-zoho-bulkread[fast] to decode faster",
                 self.module,
             )
         with download_folder() as work_dir:

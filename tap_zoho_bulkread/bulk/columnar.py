@@ -22,8 +22,8 @@ from typing import Any
 
 import msgspec
 
-from tap_zoho_bulkread.batches import Batch
-from tap_zoho_bulkread.decode import (
+from tap_zoho_bulkread.bulk.batches import Batch
+from tap_zoho_bulkread.bulk.decode import (
     KIND_ABSENT,
     KIND_CONSTANT,
     RECORD_ENCODER,
@@ -31,7 +31,7 @@ from tap_zoho_bulkread.decode import (
     RecordDecoder,
     compile_row_decoder,
 )
-from tap_zoho_bulkread.metadata import (
+from tap_zoho_bulkread.bulk.metadata import (
     KIND_BOOLEAN,
     KIND_DATE,
     KIND_DATETIME,
@@ -40,7 +40,7 @@ from tap_zoho_bulkread.metadata import (
     KIND_NUMBER,
     KIND_TAGS,
 )
-from tap_zoho_bulkread.result_zip import result_member
+from tap_zoho_bulkread.bulk.result_zip import result_member
 
 try:
     import pyarrow as pa
@@ -51,8 +51,7 @@ except ImportError:  # the `fast` extra is not installed: the strict decoder doe
 else:
     AVAILABLE = True
     if "jemalloc" in pa.supported_memory_backends():
-        # a batch's arrays are freed at once: hand the memory back at once (a 200,000-row
-        # export peaks at 163 MB instead of mimalloc's 190 MB, at the same speed)
+        # a batch's arrays are freed at once: hand the memory back at once (docs/performance.md)
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
 
@@ -229,7 +228,7 @@ class ColumnarDecoder:
             try:
                 reader = pa_csv.open_csv(
                     CarriageReturnSafeReads(raw),
-                    # no read-ahead threads: about 100 MB less at the same speed
+                    # no read-ahead threads: less memory at the same speed (docs/performance.md)
                     read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
                     parse_options=pa_csv.ParseOptions(
                         newlines_in_values=True, ignore_empty_lines=False
@@ -384,7 +383,7 @@ def _utc(column: Any) -> Any:
         bounds = pc.min_max(pc.cast(moments, pa.int64()))
         if bounds["min"].as_py() < _FIRST_SECOND or bounds["max"].as_py() > _LAST_SECOND:
             return None
-    # without its time zone a UTC moment prints as "2021-03-14 10:01:00", 20x faster
+    # without its time zone Arrow prints a UTC moment ("2021-03-14 10:01:00") much faster
     text = pc.cast(pc.cast(moments, pa.timestamp("s")), pa.string())
     return pc.binary_join_element_wise(pc.replace_substring(text, " ", "T"), "+00:00", "")
 

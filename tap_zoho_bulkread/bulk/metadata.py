@@ -6,8 +6,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from tap_zoho_bulkread.answers import API_NAME
-from tap_zoho_bulkread.settings import dot_field_property
+from tap_zoho_bulkread.zoho.answers import API_NAME
+
+DOT_PROPERTY_SEPARATOR = "__"
+
+
+def dot_field_property(dotted: str) -> str:
+    """The stream property of a lookup dot field: ``Owner.last_name`` -> ``Owner__last_name``."""
+    return dotted.replace(".", DOT_PROPERTY_SEPARATOR, 1)
+
 
 # Bulk read refuses these; Zoho has no metadata flag for it, so this list is kept by hand.
 DENIED_MODULES = frozenset(

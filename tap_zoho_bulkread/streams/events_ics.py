@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
+from tap_zoho_bulkread.bulk.ics import EVENT_SCHEMA, ics_records
+from tap_zoho_bulkread.bulk.jobs import BulkReader, download_folder
+from tap_zoho_bulkread.bulk.query import JobQuery
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
-from tap_zoho_bulkread.ics import EVENT_SCHEMA, ics_records
-from tap_zoho_bulkread.jobs import BulkReader, download_folder
-from tap_zoho_bulkread.query import JobQuery
-from tap_zoho_bulkread.stream_base import ZohoStream
+from tap_zoho_bulkread.streams.base import ZohoStream
 
 if TYPE_CHECKING:
     from singer_sdk import Tap

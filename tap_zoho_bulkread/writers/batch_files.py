@@ -22,10 +22,10 @@ from uuid import uuid4
 
 from singer_sdk.helpers._batch import BatchConfig
 
-from tap_zoho_bulkread.batches import Batch, encoded_lines
+from tap_zoho_bulkread.bulk.batches import Batch, encoded_lines
 from tap_zoho_bulkread.settings import check_batch_config
 
-DEFAULT_COMPRESSION_LEVEL = 1  # 200,000 Leads: 1.4 s and 35 MB, against 6.6 s and 23 MB at 9
+DEFAULT_COMPRESSION_LEVEL = 1  # much faster than 9, for larger files (docs/performance.md)
 
 
 class BatchFileWriter:

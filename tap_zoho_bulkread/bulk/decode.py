@@ -14,8 +14,7 @@ from typing import IO, Any
 
 import msgspec
 
-from tap_zoho_bulkread.errors import ExportFileError
-from tap_zoho_bulkread.metadata import (
+from tap_zoho_bulkread.bulk.metadata import (
     KIND_BOOLEAN,
     KIND_DATE,
     KIND_DATETIME,
@@ -25,7 +24,8 @@ from tap_zoho_bulkread.metadata import (
     KIND_TAGS,
     FieldSpec,
 )
-from tap_zoho_bulkread.result_zip import DAMAGED_ZIP, damaged_zip, result_member
+from tap_zoho_bulkread.bulk.result_zip import DAMAGED_ZIP, damaged_zip, result_member
+from tap_zoho_bulkread.errors import ExportFileError
 
 # Zoho's multi-line fields hold up to 32,000 characters, rich text more; csv's default
 # limit (128 KiB) would refuse a legitimate export. The bounds below keep memory flat whatever
@@ -245,11 +245,6 @@ class RecordDecoder:
                 "have been renamed or deleted in Zoho. Run discovery again and update the catalog."
             )
         return plan
-
-    def records(self, path: Path, job_id: str) -> Iterator[dict[str, Any]]:
-        """Yield the typed records of a downloaded result zip, one row at a time."""
-        for batch in self.batches(path, job_id):
-            yield from batch
 
     def batches(self, path: Path, job_id: str, size: int = 2000) -> Iterator[list[dict[str, Any]]]:
         """Yield the typed records of a downloaded result zip, ``size`` rows at a time."""

@@ -15,7 +15,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from tap_zoho_bulkread.answers import (
+from tap_zoho_bulkread.bulk.query import JobQuery, job_body, uses_page_tokens
+from tap_zoho_bulkread.errors import ExportFileError, JobFailed, JobTimeout, ZohoAPIError
+from tap_zoho_bulkread.summary import plural
+from tap_zoho_bulkread.zoho.answers import (
     MAX_PAGES,
     PAGE_TOKEN,
     JobResult,
@@ -26,12 +29,8 @@ from tap_zoho_bulkread.answers import (
     query_module,
     zoho_id,
 )
-from tap_zoho_bulkread.client import ZohoClient
-from tap_zoho_bulkread.errors import ExportFileError, JobFailed, JobTimeout, ZohoAPIError
-from tap_zoho_bulkread.query import JobQuery, job_body, uses_page_tokens
-from tap_zoho_bulkread.summary import plural
+from tap_zoho_bulkread.zoho.client import ZohoClient
 
-FINISHED_STATES = ("COMPLETED", "FAILURE", "FAILED")
 MAX_POLL_SECONDS = 30.0
 POLL_SHARE = 0.1
 HEARTBEAT_SECONDS = 60.0

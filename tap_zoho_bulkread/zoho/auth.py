@@ -11,24 +11,22 @@ import re
 import stat
 import threading
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import requests.adapters
-from singer_sdk.authenticators import OAuthAuthenticator
-from singer_sdk.helpers._util import utc_now
 
-from tap_zoho_bulkread import redact
 from tap_zoho_bulkread.errors import AuthenticationError
-from tap_zoho_bulkread.network import (
+from tap_zoho_bulkread.summary import plural
+from tap_zoho_bulkread.zoho import redact
+from tap_zoho_bulkread.zoho.network import (
     CONNECT_TIMEOUT_SECONDS,
     NETWORK_DEADLINE_SECONDS,
     network_failure,
 )
-from tap_zoho_bulkread.summary import plural
 
 REFRESH_MARGIN_SECONDS = 120
 MAX_TOKEN_SECONDS = 86_400
@@ -154,8 +152,8 @@ def _token_json(response: requests.Response) -> Any:
         return None
 
 
-class ZohoAuthenticator(OAuthAuthenticator):
-    """singer-sdk's OAuth authenticator, taught Zoho's dialect.
+class ZohoAuthenticator:
+    """OAuth refresh-token grant in Zoho's dialect, one token shared by every thread.
 
     Zoho reports refresh errors as HTTP 200 with ``{"error": ...}``, returns the org's
     ``api_domain`` with the token, and wants ``Authorization: Zoho-oauthtoken <token>``.
@@ -169,26 +167,29 @@ class ZohoAuthenticator(OAuthAuthenticator):
         client_secret: str,
         refresh_token: str,
         cache: TokenCache | None = None,
+        max_tries: int = 6,
+        retry_base_seconds: float = 1.0,
     ) -> None:
-        super().__init__(
-            auth_endpoint=f"{accounts_url.rstrip('/')}/oauth/v2/token",
-            client_id=client_id,
-            client_secret=client_secret,
-            default_expiration=3600,
-        )
-        # singer-sdk's session retries 10 times inside each try: one retry loop is enough
-        self._session.mount("https://", requests.adapters.HTTPAdapter(max_retries=0))
+        self.auth_endpoint = f"{accounts_url.rstrip('/')}/oauth/v2/token"
+        self.client_id = client_id
+        self.client_secret = client_secret
         self._refresh_token_value = refresh_token
+        self._session = requests.Session()
+        self._session.mount("https://", requests.adapters.HTTPAdapter(max_retries=0))
+        self.logger = logging.getLogger("tap-zoho-bulkread")
+        self.access_token: str | None = None
+        self.expires_in: int | None = None
+        self.last_refreshed: datetime | None = None
         self.api_domain: str | None = None
-        self.max_tries = 6
-        self.retry_base_seconds = 1.0
+        self.max_tries = max(max_tries, 1)
+        self.retry_base_seconds = retry_base_seconds
         self._lock = threading.Lock()
         self.cache = cache
         for secret in (client_id, client_secret, refresh_token):
             redact.add_secret(secret)
 
     @property
-    def oauth_request_body(self) -> dict[str, Any]:
+    def oauth_request_payload(self) -> dict[str, Any]:
         """The refresh-token grant."""
         return {
             "grant_type": "refresh_token",
@@ -203,12 +204,12 @@ class ZohoAuthenticator(OAuthAuthenticator):
             return False
         expires_in = self.expires_in or 3600
         margin = min(REFRESH_MARGIN_SECONDS, expires_in / 10)
-        return utc_now() - self.last_refreshed < timedelta(seconds=expires_in - margin)
+        return _utc_now() - self.last_refreshed < timedelta(seconds=expires_in - margin)
 
     def update_access_token(self) -> None:
         """Ask the accounts server for a new access token; raise a clear error if refused."""
         self.logger.info("Requesting a new Zoho access token from %s", self.auth_endpoint)
-        started = utc_now()
+        started = _utc_now()
         response, answer = self._post_with_retries()
         if not isinstance(answer, dict):
             answer = {}
@@ -243,7 +244,7 @@ class ZohoAuthenticator(OAuthAuthenticator):
         if remaining <= REFRESH_MARGIN_SECONDS or remaining > MAX_TOKEN_SECONDS:
             return False
         redact.add_secret(token)
-        self.access_token, self.expires_in, self.last_refreshed = token, remaining, utc_now()
+        self.access_token, self.expires_in, self.last_refreshed = token, remaining, _utc_now()
         self.api_domain = api_domain or self.api_domain
         self.logger.info("Using the cached Zoho access token (%d minutes left)", remaining // 60)
         return True
@@ -322,10 +323,9 @@ class ZohoAuthenticator(OAuthAuthenticator):
             if self.cache is not None:
                 self.cache.drop(token)
 
-    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Add Zoho's authorization header."""
-        request.headers["Authorization"] = f"Zoho-oauthtoken {self.ensure_token()}"
-        return request
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 def _token_answer(answer: dict[str, Any]) -> tuple[str, int, str | None]:

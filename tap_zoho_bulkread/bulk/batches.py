@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol, Union
 
-from tap_zoho_bulkread.decode import RECORD_ENCODER
+from tap_zoho_bulkread.bulk.decode import RECORD_ENCODER
 
 
 class EncodedBatch(Protocol):

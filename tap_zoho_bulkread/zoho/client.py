@@ -16,10 +16,10 @@ from urllib.parse import urljoin, urlsplit
 import backoff
 import requests
 
-from tap_zoho_bulkread.auth import ZohoAuthenticator
 from tap_zoho_bulkread.errors import AuthenticationError, ZohoAPIError
-from tap_zoho_bulkread.network import CONNECT_TIMEOUT_SECONDS, network_failure
 from tap_zoho_bulkread.summary import plural
+from tap_zoho_bulkread.zoho.auth import ZohoAuthenticator
+from tap_zoho_bulkread.zoho.network import CONNECT_TIMEOUT_SECONDS, network_failure
 
 T = TypeVar("T")
 DOWNLOAD_CHUNK = 1024 * 1024

@@ -1,0 +1,1 @@
+"""singer-sdk glue: the streams of the tap."""

@@ -1,0 +1,1 @@
+"""What the tap writes: RECORD lines and BATCH files."""

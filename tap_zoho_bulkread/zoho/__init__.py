@@ -1,0 +1,1 @@
+"""HTTP to Zoho, no singer-sdk: tokens, requests, retries, what answers must look like."""

@@ -1,0 +1,56 @@
+"""The layers the tree shows hold in the code: what each package may import."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[2] / "tap_zoho_bulkread"
+LOWER = ("zoho", "bulk")  # talk to Zoho and read its files: no singer-sdk, nothing above
+ABOVE = ("streams", "writers", "tap", "discovery", "settings", "credentials")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at any depth of its code (TYPE_CHECKING blocks too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+MODULES = {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def reachable(start: str) -> set[str]:
+    """The tap's modules ``start`` imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        for name in MODULES.get(todo.pop(), set()):
+            if name in MODULES and name not in seen:
+                seen.add(name)
+                todo.append(name)
+    return seen
+
+
+def test_zoho_and_bulk_never_reach_singer_sdk_nor_the_layers_above() -> None:
+    lower = [m for m in MODULES if m.split(".")[1:2] and m.split(".")[1] in LOWER]
+    assert len(lower) >= 12, lower  # the test sees the packages
+    for module in lower:
+        closure = {module, *reachable(module)}
+        sdk = {m: sorted(n for n in MODULES[m] if n.split(".")[0] == "singer_sdk") for m in closure}
+        assert not any(sdk.values()), (module, {m: n for m, n in sdk.items() if n})
+        above = sorted(m for m in closure if m.split(".")[1] in ABOVE)
+        assert not above, (module, above)
+
+
+def test_the_test_sees_an_import_of_singer_sdk_where_there_is_one() -> None:
+    assert "singer_sdk" in {n.split(".")[0] for n in MODULES["tap_zoho_bulkread.streams.base"]}
