@@ -22,6 +22,7 @@ from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
 from tap_zoho_bulkread.bulk.query import normalize_criteria
+from tap_zoho_bulkread.config import DEFAULTS
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 
@@ -64,7 +65,7 @@ def trusted_api_domains(config: dict[str, Any]) -> set[str]:
     The access token goes wherever the token answer's ``api_domain`` says; anything else (plain
     http, another domain) is refused.
     """
-    suffix = API_DOMAIN_SUFFIXES.get(str(config.get("data_center") or "us"), "com")
+    suffix = API_DOMAIN_SUFFIXES.get(str(config.get("data_center") or DEFAULTS.data_center), "com")
     trusted = {f"https://{host}.zohoapis.{suffix}" for host in ENVIRONMENT_HOSTS.values()}
     if config.get("accounts_url"):
         parts = urlsplit(str(config["accounts_url"]))
@@ -162,7 +163,7 @@ def validate_against_schema(config: dict[str, Any], schema: dict[str, Any]) -> N
 
 def check_settings(config: dict[str, Any]) -> None:
     """Check what JSON schema cannot express, before any API call."""
-    product = str(config.get("product") or "crm")
+    product = str(config.get("product") or DEFAULTS.product)
     version = str(config.get("api_version") or DEFAULT_VERSIONS[product])
     if version not in VERSIONS[product]:
         raise ConfigurationError(

@@ -18,6 +18,7 @@ from singer_sdk import typing as th
 from singer_sdk.streams import Stream
 
 from tap_zoho_bulkread.bulk.jobs import BulkReader, JobLedger, JobSettings, create_jobs_ahead
+from tap_zoho_bulkread.config import DEFAULTS, TapConfig
 from tap_zoho_bulkread.discovery import (
     DiscoveredModule,
     modules_from_catalog,
@@ -86,17 +87,18 @@ class TapZohoBulkRead(Tap):
                     description="OAuth client secret."),
         th.Property("refresh_token", th.StringType, required=True, secret=True,
                     description="Refresh token with the bulk read and module read scopes."),
-        th.Property("data_center", th.StringType, default="us",
+        th.Property("data_center", th.StringType, default=DEFAULTS.data_center,
                     allowed_values=list(ACCOUNTS_SERVERS),
                     description="Where the Zoho org lives: us, eu, in, au, jp, cn, ca, sa."),
-        th.Property("environment", th.StringType, default="production",
+        th.Property("environment", th.StringType, default=DEFAULTS.environment,
                     allowed_values=list(ENVIRONMENT_HOSTS),
                     description="production, sandbox or developer org."),
         th.Property("accounts_url", th.StringType,
                     description="Accounts server override (e.g. an emulator's URL)."),
         th.Property("api_domain", th.StringType,
                     description="API domain override; else the one Zoho returns with the token."),
-        th.Property("product", th.StringType, default="crm", allowed_values=["crm", "bigin"],
+        th.Property("product", th.StringType, default=DEFAULTS.product,
+                    allowed_values=["crm", "bigin"],
                     description="crm or bigin."),
         th.Property("api_version", th.StringType,
                     description="Bulk read API version: v2..v8 for CRM (default v8), "
@@ -106,42 +108,45 @@ class TapZohoBulkRead(Tap):
         th.Property("modules", th.ArrayType(th.StringType),
                     description="Modules to expose as streams; default: every module bulk "
                     "read can export."),
-        th.Property("replication_key", th.StringType, default="Created_Time",
+        th.Property("replication_key", th.StringType, default=DEFAULTS.replication_key,
                     allowed_values=list(REPLICATION_KEYS),
                     description="Created_Time appends new records; Modified_Time also "
                     "captures updates."),
         th.Property("module_settings", th.ObjectType(additional_properties=MODULE_SETTINGS),
                     description="Per module: cvid, criteria, replication_key, lookup_fields "
                     "(no other key)."),
-        th.Property("max_concurrent_jobs", th.IntegerType, default=3,
+        th.Property("max_concurrent_jobs", th.IntegerType, default=DEFAULTS.max_concurrent_jobs,
                     description="Bulk read jobs in flight at once."),
-        th.Property("poll_interval_seconds", th.NumberType, default=5,
+        th.Property("poll_interval_seconds", th.NumberType, default=DEFAULTS.poll_interval_seconds,
                     description="First wait between job status checks; waits then grow."),
-        th.Property("job_timeout_seconds", th.NumberType, default=3600,
+        th.Property("job_timeout_seconds", th.NumberType, default=DEFAULTS.job_timeout_seconds,
                     description="Give up on a job still unfinished after this long."),
-        th.Property("max_tries", th.IntegerType, default=6,
+        th.Property("max_tries", th.IntegerType, default=DEFAULTS.max_tries,
                     description="Tries per request before giving up on 429s, 5xx answers "
                     "and dropped connections."),
-        th.Property("retry_wait_seconds", th.NumberType, default=1,
+        th.Property("retry_wait_seconds", th.NumberType, default=DEFAULTS.retry_wait_seconds,
                     description="First wait between tries (doubling, up to 60s) when Zoho "
                     "sends no Retry-After."),
-        th.Property("max_downloads_per_minute", th.IntegerType, default=10,
+        th.Property("max_downloads_per_minute", th.IntegerType,
+                    default=DEFAULTS.max_downloads_per_minute,
                     description="Zoho allows 10 result downloads a minute per org; lower it "
                     "when other tools share the org."),
-        th.Property("deletions_in_module_streams", th.BooleanType, default=False,
+        th.Property("deletions_in_module_streams", th.BooleanType,
+                    default=DEFAULTS.deletions_in_module_streams,
                     description="Also emit {id, _sdc_deleted_at} in each module's stream for "
                     "records Zoho lists as deleted (for targets that delete on _sdc_deleted_at, "
                     "such as target-duckdb with hard_delete)."),
-        th.Property("events_ics", th.BooleanType, default=False,
+        th.Property("events_ics", th.BooleanType, default=DEFAULTS.events_ics,
                     description="Add the stream Events_ICS: Events exported as iCalendar, one "
                     "record per VEVENT with recurrence rules and edited occurrences."),
-        th.Property("batch_compression_level", th.IntegerType, default=1,
+        th.Property("batch_compression_level", th.IntegerType,
+                    default=DEFAULTS.batch_compression_level,
                     description="gzip level (0-9) of the BATCH files written when batch_config "
                     "is set; 1 is much faster than 9, for larger files."),
-        th.Property("token_cache", th.BooleanType, default=True,
+        th.Property("token_cache", th.BooleanType, default=DEFAULTS.token_cache,
                     description="Keep the access token (valid an hour) in a private file in "
                     "the user's cache folder, so discovery and syncs share one refresh."),
-        th.Property("log_metrics", th.BooleanType, default=False,
+        th.Property("log_metrics", th.BooleanType, default=DEFAULTS.log_metrics,
                     description="Log singer-sdk's METRIC lines (record counts, timings as "
                     "JSON); off, the run ends with a readable summary instead."),
     ).to_dict()  # fmt: skip
@@ -156,7 +161,7 @@ class TapZohoBulkRead(Tap):
         self.discovering = False  # set by run_discovery: an interruption then writes no STATE
         super().__init__(*args, **kwargs)
         self.metrics_logger.addHandler(self.run_summary.metrics_handler())
-        self.metrics_logger.propagate = bool(self.config.get("log_metrics"))
+        self.metrics_logger.propagate = self.settings.log_metrics
         TapZohoBulkRead.current = self
 
     def log_summary(self) -> None:
@@ -180,55 +185,57 @@ class TapZohoBulkRead(Tap):
     @property
     def product(self) -> str:
         """``crm`` or ``bigin``."""
-        return str(self.config.get("product") or "crm")
+        return self.settings.product
 
     @property
     def api_version(self) -> str:
         """The configured API version (checked with the other settings)."""
-        return str(self.config.get("api_version") or DEFAULT_VERSIONS[self.product])
+        return self.settings.api_version or DEFAULT_VERSIONS[self.product]
 
     @property
     def api_root(self) -> str:
         """The REST API's path prefix: ``/crm/v8`` or ``/bigin/v2``."""
         return f"/{self.product}/{self.api_version}"
 
+    @cached_property
+    def settings(self) -> TapConfig:
+        """The settings, typed, with their defaults (read once, after they were checked)."""
+        return TapConfig.from_mapping(self.config)
+
     def accounts_url(self) -> str:
         """The accounts server of the configured data center (or the override)."""
-        return str(
-            self.config.get("accounts_url")
-            or ACCOUNTS_SERVERS[self.config.get("data_center") or "us"]
-        )
+        return self.settings.accounts_url or ACCOUNTS_SERVERS[self.settings.data_center]
 
     def configured_api_domain(self) -> str | None:
         """The API domain, when settings decide it rather than the token."""
-        if self.config.get("api_domain"):
-            return str(self.config["api_domain"])
-        environment = self.config.get("environment") or "production"
-        if environment == "production" or self.config.get("accounts_url"):
+        settings = self.settings
+        if settings.api_domain:
+            return settings.api_domain
+        if settings.environment == "production" or settings.accounts_url:
             return None  # the api_domain Zoho returns with the token is authoritative
-        suffix = API_DOMAIN_SUFFIXES[self.config.get("data_center") or "us"]
-        return f"https://{ENVIRONMENT_HOSTS[environment]}.zohoapis.{suffix}"
+        suffix = API_DOMAIN_SUFFIXES[settings.data_center]
+        return f"https://{ENVIRONMENT_HOSTS[settings.environment]}.zohoapis.{suffix}"
 
     @cached_property
     def zoho_client(self) -> ZohoClient:
         """The one API session (and token) every stream shares."""
         cache = None
-        if self.config.get("token_cache", True):
+        if self.settings.token_cache:
             cache = TokenCache(
                 Path(platformdirs.user_cache_dir("tap-zoho-bulkread")),
-                client_id=self.config["client_id"],
-                client_secret=self.config["client_secret"],
-                refresh_token=self.config["refresh_token"],
+                client_id=self.settings.client_id,
+                client_secret=self.settings.client_secret,
+                refresh_token=self.settings.refresh_token,
                 accounts=self.accounts_url(),
                 logger=self.logger,
             )
-        max_tries = max(int(self.config.get("max_tries") or 6), 1)
-        retry_base_seconds = float(self.config.get("retry_wait_seconds") or 1)
+        max_tries = max(self.settings.max_tries, 1)
+        retry_base_seconds = self.settings.retry_wait_seconds
         authenticator = ZohoAuthenticator(
             accounts_url=self.accounts_url(),
-            client_id=self.config["client_id"],
-            client_secret=self.config["client_secret"],
-            refresh_token=self.config["refresh_token"],
+            client_id=self.settings.client_id,
+            client_secret=self.settings.client_secret,
+            refresh_token=self.settings.refresh_token,
             cache=cache,
             max_tries=max_tries,
             retry_base_seconds=retry_base_seconds,
@@ -238,7 +245,7 @@ class TapZohoBulkRead(Tap):
             api_domain=self.configured_api_domain(),
             logger=self.logger,
             trusted_api_domains=trusted_api_domains(dict(self.config)),
-            limiter=DownloadLimiter(int(self.config.get("max_downloads_per_minute") or 10)),
+            limiter=DownloadLimiter(self.settings.max_downloads_per_minute),
             max_tries=max_tries,
             retry_base_seconds=retry_base_seconds,
         )
@@ -249,9 +256,9 @@ class TapZohoBulkRead(Tap):
         return JobSettings(
             product=self.product,
             version=self.api_version,
-            poll_interval_seconds=float(self.config.get("poll_interval_seconds") or 5),
-            job_timeout_seconds=float(self.config.get("job_timeout_seconds") or 3600),
-            max_concurrent_jobs=int(self.config.get("max_concurrent_jobs") or 3),
+            poll_interval_seconds=self.settings.poll_interval_seconds,
+            job_timeout_seconds=self.settings.job_timeout_seconds,
+            max_concurrent_jobs=self.settings.max_concurrent_jobs,
         )
 
     @cached_property
@@ -291,7 +298,7 @@ class TapZohoBulkRead(Tap):
         )
 
     def _module_settings(self, module: str) -> ModuleSettings:
-        return ModuleSettings.from_config((self.config.get("module_settings") or {}).get(module))
+        return ModuleSettings.from_config(self.settings.module_settings.get(module))
 
     def _replication_key(
         self, module: str, properties: dict[str, Any], child_of: str | None
@@ -303,7 +310,7 @@ class TapZohoBulkRead(Tap):
         """
         key = self._module_settings(module).replication_key
         if key is None and child_of is None:
-            key = self.config.get("replication_key", "Created_Time")
+            key = self.settings.replication_key
         return key if key in properties else None
 
     def discover_streams(self) -> list[Stream]:
@@ -318,16 +325,15 @@ class TapZohoBulkRead(Tap):
             found = modules_from_metadata(
                 self.zoho_client,
                 prefix=f"{self.api_root}/settings",
-                wanted=self.config.get("modules"),
+                wanted=list(self.settings.modules) if self.settings.modules else None,
                 module_settings={
-                    name: self._module_settings(name)
-                    for name in self.config.get("module_settings") or {}
+                    name: self._module_settings(name) for name in self.settings.module_settings
                 },
                 logger=self.logger,
             )
         with_users = not catalog or "Users" in catalog
         with_deletions = not catalog or "Deleted_Records" in catalog
-        with_ics = "Events_ICS" in catalog if catalog else bool(self.config.get("events_ics"))
+        with_ics = "Events_ICS" in catalog if catalog else self.settings.events_ics
         streams: list[Stream] = [self._module_stream(module) for module in found]
         if with_ics:
             streams.append(EventsIcsStream(self, bulk_reader=self.bulk_reader))
@@ -381,7 +387,7 @@ class TapZohoBulkRead(Tap):
 
     def _module_deletions(self) -> DeletionReader | None:
         """The deletion reader module streams use, when deletions_in_module_streams is on."""
-        return self.deletion_reader if self.config.get("deletions_in_module_streams") else None
+        return self.deletion_reader if self.settings.deletions_in_module_streams else None
 
     def _deleted_records_stream(self) -> DeletedRecordsStream:
         return DeletedRecordsStream(

@@ -23,13 +23,14 @@ from tap_zoho_bulkread.bulk.jobs import (
 )
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
+from tap_zoho_bulkread.config import TapConfig
 from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings, parse_datetime
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.summary import RunSummary
-from tap_zoho_bulkread.writers.batch_files import DEFAULT_COMPRESSION_LEVEL, BatchFileWriter
+from tap_zoho_bulkread.writers.batch_files import BatchFileWriter
 from tap_zoho_bulkread.writers.records import RecordLineWriter
 
 if TYPE_CHECKING:
@@ -534,7 +535,7 @@ class ZohoModuleStream(ZohoStream):
             batch_config,
             self.tap_name,
             self.name,
-            int(self.config.get("batch_compression_level", DEFAULT_COMPRESSION_LEVEL)),
+            TapConfig.from_mapping(self.config).batch_compression_level,
         )
         for batch in self._own_batches():
             # an empty batch ends a page: its file goes out before the checkpoint moves

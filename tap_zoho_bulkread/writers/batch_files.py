@@ -25,8 +25,6 @@ from singer_sdk.helpers._batch import BatchConfig
 from tap_zoho_bulkread.bulk.batches import Batch, encoded_lines
 from tap_zoho_bulkread.settings import check_batch_config
 
-DEFAULT_COMPRESSION_LEVEL = 1  # much faster than 9, for larger files (docs/performance.md)
-
 
 class BatchFileWriter:
     """The batch files of one stream's sync; ``add`` and ``close`` return finished file URLs."""
