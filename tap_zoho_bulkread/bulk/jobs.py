@@ -16,7 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from tap_zoho_bulkread.bulk.query import JobQuery, job_body, uses_page_tokens
-from tap_zoho_bulkread.errors import ExportFileError, JobFailed, JobTimeout, ZohoAPIError
+from tap_zoho_bulkread.errors import (
+    TAP_REFUSALS,
+    TAP_UNEXPECTED_RESPONSE,
+    Action,
+    ExportFileError,
+    JobFailed,
+    JobTimeout,
+    ZohoAPIError,
+    codes_where,
+)
 from tap_zoho_bulkread.summary import plural
 from tap_zoho_bulkread.zoho.answers import (
     MAX_PAGES,
@@ -97,8 +106,7 @@ def fingerprint(body: dict[str, Any]) -> str:
 
 RESUME_SECONDS = 23 * 3600  # Zoho keeps results and page tokens for a day
 MAX_JOB_ATTEMPTS = 3
-# A FAILURE without a code is taken as transient: Zoho's spec shows failures without one.
-TRANSIENT_JOB_CODES = frozenset({"", "INTERNAL_ERROR", "SERVER_BUSY", "TOO_MANY_REQUESTS"})
+TRANSIENT_JOB_CODES = codes_where("job", Action.NEW_JOB)
 
 
 @dataclass(frozen=True)
@@ -314,7 +322,7 @@ class BulkReader:
             job_id, result = self._complete(job_id, body, query.module, page)
             if result.page is not None and result.page != page and token is None:
                 raise ZohoAPIError(
-                    "UNEXPECTED_RESPONSE",
+                    TAP_UNEXPECTED_RESPONSE,
                     200,
                     f"job {job_id} for {query.module} page {page} answered page {result.page}",
                 )
@@ -463,7 +471,7 @@ class BulkReader:
         if uses_page_tokens(settings.product, settings.version) and token:
             if token in seen:
                 raise ZohoAPIError(
-                    "UNEXPECTED_RESPONSE",
+                    TAP_UNEXPECTED_RESPONSE,
                     200,
                     f"job {job_id} for {query.module} repeated an earlier page's "
                     "next_page_token; the export would never end",
@@ -476,9 +484,7 @@ class BulkReader:
 
 
 # Zoho's refusals of a module as a whole: its stream is skipped, whatever the query.
-MODULE_REFUSALS = frozenset({"MODULE_NOT_SUPPORTED"})
-# The tap's own refusals of an answer (not Zoho's codes): nothing to try again.
-TAP_REFUSALS = frozenset({"UNEXPECTED_RESPONSE", "FOREIGN_URL", "REDIRECT_LOOP"})
+MODULE_REFUSALS = codes_where("job", Action.SKIP_MODULE)
 
 
 def create_jobs_ahead(

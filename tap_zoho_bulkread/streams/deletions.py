@@ -20,7 +20,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zoho_bulkread.bulk.decode import utc_datetime
 from tap_zoho_bulkread.bulk.query import zoho_datetime
-from tap_zoho_bulkread.errors import ZohoAPIError
+from tap_zoho_bulkread.errors import Action, ZohoAPIError, codes_where
 from tap_zoho_bulkread.settings import PROGRESS_MARKERS
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_SEEN_KEY, encode_ids
@@ -39,10 +39,7 @@ IDS_PER_LOOKUP = 100  # Zoho's limit on ids in one GET /{module}?ids=
 DELETED_TYPES = ("recycle", "permanent")
 RESTORED = "restored"
 # Refusals that mean "this module has no deletion list for this token": skip it, warn.
-SKIPPABLE_CODES = frozenset(
-    {"OAUTH_SCOPE_MISMATCH", "NO_PERMISSION", "INVALID_MODULE", "API_NOT_SUPPORTED",
-     "NOT_SUPPORTED", "MODULE_NOT_SUPPORTED"}
-)  # fmt: skip
+SKIPPABLE_CODES = codes_where("list", Action.SKIP_LIST)
 
 DELETED_SCHEMA = th.PropertiesList(
     th.Property("module", th.StringType, required=True, description="Zoho module api_name"),

@@ -12,7 +12,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from tap_zoho_bulkread.bulk.ics import EVENT_SCHEMA, ics_records
 from tap_zoho_bulkread.bulk.jobs import BulkReader, download_folder
 from tap_zoho_bulkread.bulk.query import JobQuery
-from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
+from tap_zoho_bulkread.errors import Action, ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.streams.base import ZohoStream
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class EventsIcsStream(ZohoStream):
                         "Events_ICS: page %d read, %d events so far", page.page, emitted
                     )
             except ZohoAPIError as exc:
-                if exc.code == "MODULE_NOT_SUPPORTED" and not emitted:
+                if rule_of(exc.code).on_job is Action.SKIP_MODULE and not emitted:
                     self.logger.warning(
                         "Events_ICS: Zoho does not export Events as ICS for this org (%s); the "
                         "stream is skipped. Set events_ics to false to silence this warning.",

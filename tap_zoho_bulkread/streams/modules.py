@@ -24,7 +24,7 @@ from tap_zoho_bulkread.bulk.jobs import (
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.config import TapConfig
-from tap_zoho_bulkread.errors import ExportFileError, ZohoAPIError, ZohoError
+from tap_zoho_bulkread.errors import Action, ExportFileError, ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings, parse_datetime
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
@@ -266,7 +266,7 @@ class ZohoModuleStream(ZohoStream):
                 yield from self._export(refused, resume, emitted, raw_numbers)
                 break
             except ZohoAPIError as exc:
-                if exc.code == "MODULE_NOT_SUPPORTED" and not emitted[0]:
+                if rule_of(exc.code).on_job is Action.SKIP_MODULE and not emitted[0]:
                     self.logger.warning(
                         "%s: Zoho does not export this module through bulk read (%s); the "
                         "stream is skipped. Deselect it to silence this warning.",
@@ -306,7 +306,7 @@ class ZohoModuleStream(ZohoStream):
 
     def _refused_property(self, exc: ZohoAPIError, refused: frozenset[str]) -> str | None:
         """The property of a field Zoho refused at job creation, to leave out; else None."""
-        if exc.code not in ("FIELD_NOT_SUPPORTED", "FIELD_NOT_AVAILABLE"):
+        if rule_of(exc.code).on_job is not Action.DROP_FIELD:
             return None
         details = exc.details if isinstance(exc.details, dict) else {}
         name = details.get("api_name") or details.get("field")
@@ -548,46 +548,15 @@ class ZohoModuleStream(ZohoStream):
             self._write_state_message()
 
     def _explain(self, exc: ZohoAPIError) -> ZohoError:
-        if exc.code == "OAUTH_SCOPE_MISMATCH":
-            prefix = SCOPE_PREFIXES[self.product]
+        """One line for a job Zoho refused: the fix from the table of codes, else its words."""
+        rule = rule_of(exc.code)
+        fix = rule.fix.format(
+            module=self.module, prefix=SCOPE_PREFIXES[self.product], code=exc.code
+        )
+        if rule.fix_says_all:
+            return ZohoError(f"{self.module}: {fix}")
+        if fix:
             return ZohoError(
-                f"{self.module}: the refresh token lacks the scopes {prefix}.bulk.read and "
-                f"{prefix}.modules.{self.module}.READ. Create a refresh token with them, or "
-                "deselect the stream."
-            )
-        if exc.code in ("NO_PERMISSION", "AUTHORIZATION_FAILED"):
-            return ZohoError(
-                f"{self.module}: the Zoho user has no permission to read this module "
-                f"({exc.code}). Ask the org admin for access, or deselect the stream."
-            )
-        fix = _FIXES.get(exc.code)
-        if fix is not None:
-            return ZohoError(
-                f"{self.module}: Zoho refused the job ({exc.code}: {exc.message[:200]}); "
-                + fix.format(module=self.module)
+                f"{self.module}: Zoho refused the job ({exc.code}: {exc.message[:200]}); {fix}"
             )
         return ZohoError(f"{self.module}: {exc}")
-
-
-_CRITERIA_FIX = "fix module_settings.{module}.criteria."
-# What to do about the job refusals a setting can cause (Zoho's v8 create-job codes).
-_FIXES = {
-    "CRITERIA_LIMIT_EXCEEDED": "Zoho allows 25 comparisons, counting the custom view's (cvid) "
-    "and the bookmark's; simplify module_settings.{module}.criteria or the custom view.",
-    "VALUE_LIMIT_EXCEEDED_IN_CRITERIA": "in and not_in take at most 20 values; split them into "
-    "an 'or' group in module_settings.{module}.criteria.",
-    "FIELD_IN_CRITERIA_NOT_AVAILABLE": _CRITERIA_FIX,
-    "FIELD_IN_CRITERIA_NOT_SUPPORTED": _CRITERIA_FIX,
-    "FIELD_COMPARATOR_IN_CRITERIA_NOT_SUPPORTED": _CRITERIA_FIX,
-    "FIELD_AND_VALUE_IN_CRITERIA_NOT_COMPATIBLE": _CRITERIA_FIX,
-    "COMPARATOR_AND_VALUE_IN_CRITERIA_NOT_COMPATIBLE": _CRITERIA_FIX,
-    "VALUE_TYPE_NOT_SUPPORTED": _CRITERIA_FIX,
-    "GROUP_OPERATOR_NOT_SUPPORTED": _CRITERIA_FIX,
-    "INVALID_CRITERIA": _CRITERIA_FIX,
-    "AMBIGUOUS_CRITERIA": _CRITERIA_FIX,
-    "CVID_NOT_SUPPORTED": "fix or remove module_settings.{module}.cvid.",
-    "MODULE_NOT_AVAILABLE": "the module is gone from this org; run discovery again, or remove "
-    "{module} from the modules setting.",
-    "PAGE_RANGE_EXCEEDED": "the export has more than Zoho's 500 pages; split it with "
-    "module_settings.{module}.criteria.",
-}

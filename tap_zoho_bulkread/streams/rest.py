@@ -15,7 +15,7 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zoho_bulkread.bulk.decode import utc_datetime
-from tap_zoho_bulkread.errors import ZohoAPIError
+from tap_zoho_bulkread.errors import Action, ZohoAPIError, rule_of
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.summary import plural
 from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
@@ -138,7 +138,7 @@ class UsersStream(ZohoStream):
             try:
                 answer = self.client.get_json(self.users_path, params, max_bytes=MAX_PAGE_BYTES)
             except ZohoAPIError as exc:
-                if exc.code in ("OAUTH_SCOPE_MISMATCH", "NO_PERMISSION"):
+                if rule_of(exc.code).on_list is Action.SKIP_LIST:
                     self.logger.warning(
                         "Users: the refresh token cannot read users (%s); the stream is skipped. "
                         "Add the scope %s to the refresh token, or deselect Users.",

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from tap_zoho_bulkread.errors import ZohoAPIError
+from tap_zoho_bulkread.errors import TAP_UNEXPECTED_RESPONSE, ZohoAPIError
 
 ZOHO_ID = re.compile(r"[0-9]{1,30}")
 API_NAME = re.compile(r"[A-Za-z$][A-Za-z0-9_$]{0,99}")
@@ -22,7 +22,7 @@ STATES = ("ADDED", "QUEUED", "IN PROGRESS", "COMPLETED", "FAILURE", "FAILED")
 
 def unexpected(what: str, value: object) -> ZohoAPIError:
     """The error for an answer that is not what Zoho sends."""
-    return ZohoAPIError("UNEXPECTED_RESPONSE", 200, f"{what}: {value!r:.120}")
+    return ZohoAPIError(TAP_UNEXPECTED_RESPONSE, 200, f"{what}: {value!r:.120}")
 
 
 def zoho_id(value: object, what: str) -> str:

@@ -16,7 +16,16 @@ from urllib.parse import urljoin, urlsplit
 import backoff
 import requests
 
-from tap_zoho_bulkread.errors import AuthenticationError, ZohoAPIError
+from tap_zoho_bulkread.errors import (
+    TAP_FOREIGN_URL,
+    TAP_REDIRECT_LOOP,
+    TAP_RETRIES_EXHAUSTED,
+    TAP_UNEXPECTED_RESPONSE,
+    Action,
+    AuthenticationError,
+    ZohoAPIError,
+    rule_of,
+)
 from tap_zoho_bulkread.summary import plural
 from tap_zoho_bulkread.zoho.auth import ZohoAuthenticator
 from tap_zoho_bulkread.zoho.network import CONNECT_TIMEOUT_SECONDS, network_failure
@@ -140,7 +149,7 @@ def _bounded_body(response: requests.Response, max_bytes: int, what: str) -> byt
         setattr(response, "_content_consumed", True)  # noqa: B010
     if len(body) > max_bytes:
         raise ZohoAPIError(
-            "UNEXPECTED_RESPONSE",
+            TAP_UNEXPECTED_RESPONSE,
             response.status_code,
             f"{what} answered more than {max_bytes // 1024} KiB, more than Zoho sends for it; "
             "refused unread",
@@ -164,7 +173,7 @@ def _error_from(response: requests.Response) -> ZohoAPIError:
     except (ValueError, RecursionError):
         snippet = raw[:200].decode("utf-8", "replace").strip().replace("\n", " ")
         return ZohoAPIError(
-            "UNEXPECTED_RESPONSE",
+            TAP_UNEXPECTED_RESPONSE,
             response.status_code,
             f"expected JSON from {urlsplit(response.url).path}, got "
             f"{response.headers.get('Content-Type', 'no content type')}: {snippet!r}",
@@ -229,7 +238,7 @@ class ZohoClient:
         wanted, got = urlsplit(self.api_domain), urlsplit(absolute)
         if (got.scheme, got.netloc) != (wanted.scheme, wanted.netloc):
             raise ZohoAPIError(
-                "FOREIGN_URL",
+                TAP_FOREIGN_URL,
                 0,
                 f"refusing to send the access token to {got.scheme}://{got.netloc[:80]}; "
                 f"only {self.api_domain} is trusted",
@@ -296,7 +305,7 @@ class ZohoClient:
             )
             count = plural(tries, "try", "tries")
             raise ZohoAPIError(
-                "RETRIES_EXHAUSTED", 0, f"{what} still failing after {count}: {cause}"
+                TAP_RETRIES_EXHAUSTED, 0, f"{what} still failing after {count}: {cause}"
             ) from None
 
     def _request(
@@ -322,7 +331,7 @@ class ZohoClient:
             response.close()
             url = self.url(response.headers.get("Location", ""))  # refuses other hosts
         raise ZohoAPIError(
-            "REDIRECT_LOOP", 0, f"{urlsplit(url).path} redirected more than {MAX_REDIRECTS} times"
+            TAP_REDIRECT_LOOP, 0, f"{urlsplit(url).path} redirected more than {MAX_REDIRECTS} times"
         )
 
     def _send(
@@ -334,7 +343,7 @@ class ZohoClient:
             response = self._request(method, url, token, stream=stream, **kwargs)
             if response.status_code == 401 and attempt == 1:
                 error = _error_from(response)
-                if error.code in ("INVALID_TOKEN", "AUTHENTICATION_FAILURE"):
+                if rule_of(error.code).on_request is Action.REFRESH:
                     self.logger.info("Zoho called the access token invalid; refreshing it once")
                     self.authenticator.invalidate(token)
                     continue
@@ -368,13 +377,13 @@ class ZohoClient:
                 ) from None
             except RecursionError:
                 raise ZohoAPIError(
-                    "UNEXPECTED_RESPONSE",
+                    TAP_UNEXPECTED_RESPONSE,
                     response.status_code,
                     f"{path}: JSON nested deeper than any answer Zoho sends",
                 ) from None
             if not isinstance(body, dict):
                 raise ZohoAPIError(
-                    "UNEXPECTED_RESPONSE", response.status_code, f"{path}: {body!r:.200}"
+                    TAP_UNEXPECTED_RESPONSE, response.status_code, f"{path}: {body!r:.200}"
                 )
             return body
 
