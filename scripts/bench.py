@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from bench_children import children_benchmark
+from bench_children import children_benchmark, write_catalog
 from bench_pipeline import pipeline_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -361,12 +361,7 @@ def hourly_benchmark(work: Path, job_seconds: float) -> None:
         config = {**CREDENTIALS, "accounts_url": emulator.url, "poll_interval_seconds": 1}
         (work / "hourly.json").write_text(json.dumps(config))
         tap = [str(BIN / "tap-zoho-bulkread"), "--config", str(work / "hourly.json")]
-        catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True,
-                                            text=True, check=True).stdout)  # fmt: skip
-        for stream in catalog["streams"]:
-            for entry in stream["metadata"]:
-                entry["metadata"]["selected"] = True
-        (work / "hourly-catalog.json").write_text(json.dumps(catalog))
+        write_catalog(tap, work / "hourly-catalog.json", lambda stream: True)
         state: dict[str, Any] = {}
         print(f"   {'run':<34}{'wall':>8}{'records':>10}{'jobs':>6}{'downloads':>11}")
         for label in ("first run (everything)", "next run, 5 Leads created since"):

@@ -14,12 +14,24 @@ import json
 import subprocess
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 MODULES = ["Quotes", "Quoted_Items"]
+
+
+def write_catalog(tap: list[str], path: Path, chosen: Callable[[str], bool]) -> None:
+    """Discover with the ``tap`` command and write its catalog with the ``chosen`` streams."""
+    catalog = json.loads(
+        subprocess.run([*tap, "--discover"], capture_output=True, text=True, check=True).stdout
+    )
+    for stream in catalog["streams"]:
+        for entry in stream["metadata"]:
+            entry["metadata"]["selected"] = chosen(stream["tap_stream_id"])
+    path.write_text(json.dumps(catalog))
 
 
 def _admin(url: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -97,12 +109,7 @@ def children_benchmark(work: Path, quotes: int, line_items: int, job_seconds: fl
             }  # fmt: skip
             (work / "config.json").write_text(json.dumps(config))
             tap = [str(BIN / "tap-zoho-bulkread"), "--config", str(work / "config.json")]
-            catalog = json.loads(subprocess.run([*tap, "--discover"], capture_output=True,
-                                                text=True, check=True).stdout)  # fmt: skip
-            for stream in catalog["streams"]:
-                for entry in stream["metadata"]:
-                    entry["metadata"]["selected"] = stream["tap_stream_id"] in MODULES
-            (work / "catalog.json").write_text(json.dumps(catalog))
+            write_catalog(tap, work / "catalog.json", lambda stream: stream in MODULES)
             state: dict[str, Any] = {}
             for label in ("first", "incremental"):
                 if state:
