@@ -25,6 +25,7 @@ from tap_zoho_bulkread.bulk.query import normalize_criteria
 from tap_zoho_bulkread.config import DEFAULTS
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
+from tap_zoho_bulkread.times import parse_datetime
 
 ACCOUNTS_SERVERS = {
     "us": "https://accounts.zoho.com",
@@ -71,12 +72,6 @@ def trusted_api_domains(config: dict[str, Any]) -> set[str]:
         parts = urlsplit(str(config["accounts_url"]))
         trusted.add(f"{parts.scheme}://{parts.netloc}")
     return trusted
-
-
-def parse_datetime(text: str) -> datetime:
-    """An ISO 8601 date or datetime (``Z`` or an offset; no offset means UTC); ValueError if not."""
-    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 @dataclass(frozen=True)

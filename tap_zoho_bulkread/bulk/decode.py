@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
@@ -26,6 +26,7 @@ from tap_zoho_bulkread.bulk.metadata import (
 )
 from tap_zoho_bulkread.bulk.result_zip import DAMAGED_ZIP, damaged_zip, result_member
 from tap_zoho_bulkread.errors import ExportFileError
+from tap_zoho_bulkread.times import utc_datetime
 
 # Zoho's multi-line fields hold up to 32,000 characters, rich text more; csv's default
 # limit (128 KiB) would refuse a legitimate export. The bounds below keep memory flat whatever
@@ -37,8 +38,6 @@ MAX_CELLS = 5000
 ROW_CHECK_CHARS = 256 * 1024  # rows shorter than this cannot break the bounds below
 csv.field_size_limit(MAX_FIELD_CHARS)
 BOOLEANS = {"true": True, "false": False}
-# "HH:MM:SS" -> HH for every valid time of day: one lookup validates and splits a time.
-_TIMES = {f"{h:02d}:{m:02d}:{s:02d}": h for h in range(24) for m in range(60) for s in range(60)}
 _INTEGER = re.compile(r"-?[0-9]+").fullmatch
 _NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").fullmatch
 # A number JSON can hold as written (no leading zero, no bare point): sent on as raw text.
@@ -46,53 +45,6 @@ _JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)").fullmatch
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?").fullmatch
 MAX_CACHED_DATES = 100_000
 _DATES: dict[str, str] = {}
-# A UTC offset at the end of a datetime; ISO 8601 and Zoho keep to hours 00-14, minutes 00-59.
-_OFFSET = re.compile(r"[+-]([0-9]{2}):?([0-9]{2})(?::?[0-9]{2}(?:[.,][0-9]+)?)?$").search
-MAX_OFFSET_HOURS, MAX_OFFSET_MINUTES = 14, 59
-
-
-# (local date + offset) -> the UTC "YYYY-MM-DDTHH" of each of that day's 24 local hours.
-_UTC_HOURS: dict[str, tuple[str, ...]] = {}
-
-
-def utc_datetime(text: str) -> str:
-    """An ISO 8601 datetime with an offset -> ``YYYY-MM-DDTHH:MM:SS+00:00`` (UTC).
-
-    Strict: what ``datetime.fromisoformat`` refuses, or a value without an offset, raises
-    ValueError, cached or not. singer-sdk compares bookmarks as strings; one canonical form keeps
-    that correct even when the export mixes daylight-saving offsets.
-    """
-    # Zoho writes 2021-03-14T03:01:00-07:00; with a whole-hour offset only the date and hour
-    # change. A (local day, offset) seen once is valid, so a value sharing it needs only its
-    # "T" and time of day checked before the lookup.
-    if len(text) == 25:
-        hours = _UTC_HOURS.get(text[:10] + text[19:])
-        if hours is not None and text[10] == "T":
-            hour = _TIMES.get(text[11:19])
-            if hour is not None:
-                return hours[hour] + text[13:19] + "+00:00"
-    converted = _to_utc(text)
-    if len(text) == 25 and text[10] == "T" and text[19] in "+-" and text[22:] == ":00":
-        day, offset = text[:10], text[19:]
-        _UTC_HOURS[day + offset] = tuple(
-            _to_utc(f"{day}T{hour:02d}:00:00{offset}")[:13] for hour in range(24)
-        )
-    return converted
-
-
-def _to_utc(text: str) -> str:
-    if not text.isascii():
-        raise ValueError(f"not an ISO 8601 datetime: {text!r:.40}")
-    moment = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-    if moment.tzinfo is None:
-        raise ValueError(f"datetime without an offset: {text!r:.40}")
-    offset = _OFFSET(text)
-    if offset and (int(offset[1]) > MAX_OFFSET_HOURS or int(offset[2]) > MAX_OFFSET_MINUTES):
-        raise ValueError(f"UTC offset outside -14:59 to +14:59: {text!r:.40}")
-    try:
-        return moment.astimezone(timezone.utc).isoformat()
-    except OverflowError:  # 0001-01-01T00:30:00+01:00, 9999-12-31T23:00:00-05:00
-        raise ValueError(f"datetime outside years 1 to 9999 in UTC: {text!r:.40}") from None
 
 
 def _date(text: str) -> str:

@@ -17,9 +17,9 @@ import icalendar
 from icalendar.parser import Contentlines
 from icalendar.prop import vDDDTypes
 
-from tap_zoho_bulkread.bulk.query import zoho_datetime
 from tap_zoho_bulkread.bulk.result_zip import DAMAGED_ZIP, damaged_zip, result_member
 from tap_zoho_bulkread.errors import ExportFileError
+from tap_zoho_bulkread.times import zoho_datetime
 
 MAX_LINE_BYTES = 1024 * 1024
 MAX_EVENT_BYTES = 4 * 1024 * 1024

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from tap_zoho_bulkread.errors import ConfigurationError
+from tap_zoho_bulkread.times import zoho_datetime
 
 MAX_FIELDS = 200
 MAX_CRITERIA = 25
@@ -28,16 +29,6 @@ class JobQuery:
     criteria: dict[str, Any] | None
     cvid: str | None
     file_type: str = "csv"  # "ics": Events as iCalendar, which takes no fields
-
-
-def zoho_datetime(moment: datetime) -> str:
-    """A datetime as the tap writes it: UTC, second precision (floored), a naive one taken as UTC.
-
-    The form of criteria values, and of every datetime a record carries.
-    """
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+00:00")
 
 
 def normalize_criteria(node: Any, where: str) -> dict[str, Any]:

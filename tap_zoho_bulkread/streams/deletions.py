@@ -18,14 +18,13 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_zoho_bulkread.bulk.decode import utc_datetime
-from tap_zoho_bulkread.bulk.query import zoho_datetime
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, codes_where
 from tap_zoho_bulkread.settings import PROGRESS_MARKERS
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_SEEN_KEY, encode_ids
 from tap_zoho_bulkread.streams.rest import MAX_PAGE_BYTES, PageGuard
 from tap_zoho_bulkread.summary import plural
+from tap_zoho_bulkread.times import utc_datetime, zoho_datetime
 from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
 

@@ -25,11 +25,12 @@ from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.config import TapConfig
 from tap_zoho_bulkread.errors import Action, ExportFileError, ZohoAPIError, ZohoError, rule_of
-from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings, parse_datetime
+from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.summary import RunSummary
+from tap_zoho_bulkread.times import parse_datetime
 from tap_zoho_bulkread.writers.batch_files import BatchFileWriter
 from tap_zoho_bulkread.writers.records import RecordLineWriter
 

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_zoho_bulkread.bulk.decode import utc_datetime
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, rule_of
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.summary import plural
+from tap_zoho_bulkread.times import utc_datetime
 from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
 

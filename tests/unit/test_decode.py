@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from tap_zoho_bulkread.bulk.decode import RecordDecoder, utc_datetime
+from tap_zoho_bulkread.bulk.decode import RecordDecoder
 from tap_zoho_bulkread.bulk.metadata import field_specs
 from tap_zoho_bulkread.errors import ExportFileError
+from tap_zoho_bulkread.times import utc_datetime
 
 FIELDS = [
     {"api_name": "Created_Time", "data_type": "datetime"},

@@ -6,8 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tap_zoho_bulkread.bulk.query import bookmark_criterion, build_query, job_body, zoho_datetime
+from tap_zoho_bulkread.bulk.query import bookmark_criterion, build_query, job_body
 from tap_zoho_bulkread.errors import ConfigurationError
+from tap_zoho_bulkread.times import zoho_datetime
 
 START = datetime(2024, 3, 10, 9, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-8)))
 
