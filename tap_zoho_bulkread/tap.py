@@ -379,11 +379,15 @@ class TapZohoBulkRead(Tap):
         kept = self._module_stream_named(module).stream_state.get(RECYCLE_BIN_KEY)
         if kept is None:
             return None
-        seen = None
-        deleted = self.streams.get(DeletedRecordsStream.name)
-        if deleted is not None:
-            seen = deleted.get_context_state({"module": module}).get(RECYCLE_SEEN_KEY)
-        return decode_ids(kept) | (decode_ids(seen) if seen is not None else set())
+        # read, not through the SDK's writeable state: that would add a partition to the state
+        # of a Deleted_Records stream that may not even be selected
+        deleted = self.state.get("bookmarks", {}).get(DeletedRecordsStream.name, {})
+        seen = [
+            partition[RECYCLE_SEEN_KEY]
+            for partition in deleted.get("partitions", [])
+            if partition.get("context") == {"module": module} and RECYCLE_SEEN_KEY in partition
+        ]
+        return decode_ids(kept).union(*map(decode_ids, seen))
 
     def _module_deletions(self) -> DeletionReader | None:
         """The deletion reader module streams use, when deletions_in_module_streams is on."""
@@ -426,6 +430,7 @@ class TapZohoBulkRead(Tap):
             restores=None if found.child_of else self.restore_finder,
             child_of=found.child_of,
             summary=self.run_summary,
+            compression_level=self.settings.batch_compression_level,
         )
 
     @classmethod

@@ -88,16 +88,8 @@ def deleted_record(module: str, entry: Any) -> dict[str, Any]:
 
 def restored_record(module: str, record_id: str) -> dict[str, Any]:
     """The row telling the target that a record left the recycle bin alive."""
-    return {
-        "module": module,
-        "id": record_id,
-        "display_name": None,
-        "type": RESTORED,
-        "deleted_time": None,
-        "deleted_by_id": None,
-        "deleted_by_name": None,
-        "created_by_id": None,
-    }
+    empty = dict.fromkeys(DELETED_SCHEMA["properties"])
+    return {**empty, "module": module, "id": record_id, "type": RESTORED}
 
 
 class DeletionReader:
@@ -134,14 +126,26 @@ class DeletionReader:
         return self._listing(module, "all", headers)
 
     def warn_unlisted(self, module: str, exc: ZohoAPIError) -> None:
-        """The warning for a module whose deletions this token cannot list (SKIPPABLE_CODES)."""
+        """One warning for a module whose deletions cannot be read; the run goes on.
+
+        A refusal of SKIPPABLE_CODES (a scope, a module without the list) names the scope to
+        add; anything else says the deletions are read again from the same bookmark next run.
+        """
+        if exc.code in SKIPPABLE_CODES:
+            self.logger.warning(
+                "%s: the deleted records cannot be read (%s: %s); they are skipped. If it is a "
+                "scope, add %s to the refresh token.",
+                module,
+                exc.code,
+                exc.message[:120],
+                self.scope_of(module),
+            )
+            return
         self.logger.warning(
-            "%s: the deleted records cannot be read (%s: %s); they are skipped. If it is a "
-            "scope, add %s to the refresh token.",
+            "%s: the deleted records cannot be read (%s); this module's deletions are "
+            "skipped this run and read again from the same bookmark next run",
             module,
-            exc.code,
-            exc.message[:120],
-            self.scope_of(module),
+            str(exc)[:200],
         )
 
     def recycle_bin(self, module: str) -> set[str]:
@@ -159,6 +163,7 @@ class DeletionReader:
         for first in range(0, len(wanted), IDS_PER_LOOKUP):
             asked = wanted[first : first + IDS_PER_LOOKUP]
             params = {"ids": ",".join(asked), "fields": key_field}
+            asked_ids = set(asked)
             answer = self.client.get_json(self.path_of(module), params, max_bytes=MAX_PAGE_BYTES)
             entries = answer.get("data", [])
             if not isinstance(entries, list) or len(entries) > len(asked):
@@ -167,7 +172,7 @@ class DeletionReader:
                 if not isinstance(entry, dict):
                     raise unexpected(f"{what} hold an entry that is not an object", entry)
                 record_id = zoho_id(entry.get("id"), f"a record id of {module}")
-                if record_id not in asked:
+                if record_id not in asked_ids:
                     raise unexpected(f"{what} hold one not asked for", record_id)
                 value = entry.get(key_field)
                 try:
@@ -244,15 +249,7 @@ class RestoreFinder:
             left = previous - binned if previous is not None else set()
             restored = self.reader.existing(module, left, self.key_of(module)) if left else {}
         except ZohoAPIError as exc:
-            if exc.code in SKIPPABLE_CODES:
-                self.reader.warn_unlisted(module, exc)
-            else:
-                self.logger.warning(
-                    "%s: the deleted records cannot be read (%s); this module's deletions and "
-                    "restores are skipped this run and read again next run",
-                    module,
-                    str(exc)[:200],
-                )
+            self.reader.warn_unlisted(module, exc)
             return BinChange()
         if restored:
             self.logger.info(
@@ -327,15 +324,7 @@ class DeletedRecordsStream(ZohoStream):
                 yield record
         except ZohoAPIError as exc:
             state.pop(PROGRESS_MARKERS, None)
-            if exc.code in SKIPPABLE_CODES:
-                self.deletions.warn_unlisted(module, exc)
-                return
-            self.logger.warning(
-                "%s: the deleted records cannot be read (%s); this module's deletions are "
-                "skipped this run and read again from the same bookmark next run",
-                module,
-                str(exc)[:200],
-            )
+            self.deletions.warn_unlisted(module, exc)
             return
         unseen = binned - change.binned
         if unseen:

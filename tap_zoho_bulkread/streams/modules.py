@@ -23,7 +23,7 @@ from tap_zoho_bulkread.bulk.jobs import (
 )
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
-from tap_zoho_bulkread.config import TapConfig
+from tap_zoho_bulkread.config import DEFAULTS
 from tap_zoho_bulkread.errors import Action, ExportFileError, ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
 from tap_zoho_bulkread.streams.base import ZohoStream
@@ -87,6 +87,7 @@ class ZohoModuleStream(ZohoStream):
         child_of: str | None = None,
         summary: RunSummary | None = None,
         restores: RestoreFinder | None = None,
+        compression_level: int = DEFAULTS.batch_compression_level,
     ) -> None:
         """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs.
 
@@ -123,6 +124,7 @@ class ZohoModuleStream(ZohoStream):
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
         self.summary = summary
         self.restores = restores
+        self.compression_level = compression_level  # gzip level of BATCH files
 
     def _write_schema_message(self) -> None:
         """The SCHEMA message, unless Zoho refuses bulk read of the module as a whole.
@@ -224,7 +226,7 @@ class ZohoModuleStream(ZohoStream):
         if self.restores is None or not self.replication_key or self.starting_timestamp() is None:
             return ()
         restored = self.restores.change(self.module).restored
-        return tuple(sorted({value for value in restored.values() if value}))
+        return tuple(value for value in restored.values() if value)  # the query sorts them
 
     def _keep_recycle_bin(self) -> None:
         """Remember the recycle bin this run saw, once the export holding its restores is read."""
@@ -536,7 +538,7 @@ class ZohoModuleStream(ZohoStream):
             batch_config,
             self.tap_name,
             self.name,
-            TapConfig.from_mapping(self.config).batch_compression_level,
+            self.compression_level,
         )
         for batch in self._own_batches():
             # an empty batch ends a page: its file goes out before the checkpoint moves
