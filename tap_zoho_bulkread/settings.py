@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
-from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STREAM_MAPS_CONFIG
 
 from tap_zoho_bulkread.bulk.query import normalize_criteria
 from tap_zoho_bulkread.config import DEFAULTS
 from tap_zoho_bulkread.errors import ConfigurationError
+from tap_zoho_bulkread.streams.base import BatchConfig
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 from tap_zoho_bulkread.times import parse_datetime
 
@@ -56,7 +56,6 @@ MODULE_SETTING_KEYS = ("cvid", "criteria", "replication_key", "lookup_fields")
 DOT_FIELD = re.compile(r"[A-Za-z]\w*\.[A-Za-z]\w*")
 # A lookup dot field ``Owner.last_name`` is the property ``Owner__last_name``: Meltano reads a
 # dot in ``meltano select`` as nesting, so the property name must not hold one.
-PROGRESS_MARKERS = "progress_markers"  # singer-sdk's key for a bookmark not yet final
 FIX = "Fix it with `meltano config set tap-zoho-bulkread ...` or in the tap's config file."
 
 

@@ -8,12 +8,10 @@ import signal
 import sys
 from functools import cached_property
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any, ClassVar
 
 import click
 import platformdirs
-from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.streams import Stream
 
@@ -40,6 +38,7 @@ from tap_zoho_bulkread.settings import (
     trusted_api_domains,
     validate_against_schema,
 )
+from tap_zoho_bulkread.streams.base import ZohoTapBase
 from tap_zoho_bulkread.streams.deletions import DeletedRecordsStream, DeletionReader, RestoreFinder
 from tap_zoho_bulkread.streams.events_ics import EventsIcsStream
 from tap_zoho_bulkread.streams.modules import CHECKPOINT_KEY, ZohoModuleStream
@@ -74,7 +73,7 @@ MODULE_SETTINGS = th.ObjectType(
 )
 
 
-class TapZohoBulkRead(Tap):
+class TapZohoBulkRead(ZohoTapBase):
     """Zoho CRM and Bigin through the Bulk Read API."""
 
     name = "tap-zoho-bulkread"
@@ -170,9 +169,8 @@ class TapZohoBulkRead(Tap):
         for line in self.run_summary.lines(limiter.downloads, limiter.waited):
             self.logger.info("%s", line)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def check_config(self) -> None:
         """Refuse bad settings in every mode, discovery included, with one clear line."""
-        del raise_errors  # discovery with bad settings would fail later with a traceback
         for name in ("client_id", "client_secret", "refresh_token"):
             redact.add_secret(self.config.get(name))
         validate_against_schema(dict(self.config), self.config_jsonschema)
@@ -180,7 +178,6 @@ class TapZohoBulkRead(Tap):
         warning = future_start_date(dict(self.config))
         if warning:
             self.logger.warning(warning)
-        return []
 
     @property
     def product(self) -> str:
@@ -300,7 +297,7 @@ class TapZohoBulkRead(Tap):
     def _module_settings(self, module: str) -> ModuleSettings:
         return ModuleSettings.from_config(self.settings.module_settings.get(module))
 
-    def _replication_key(
+    def replication_key_for(
         self, module: str, properties: dict[str, Any], child_of: str | None
     ) -> str | None:
         """The module's replication key; None (FULL_TABLE) for a child module by default.
@@ -420,7 +417,7 @@ class TapZohoBulkRead(Tap):
             schema=found.schema,
             specs=found.specs,
             dot_fields=found.dot_fields,
-            replication_key=self._replication_key(
+            replication_key=self.replication_key_for(
                 found.module, found.schema.get("properties", {}), found.child_of
             ),
             settings=self._module_settings(found.module),
@@ -491,12 +488,11 @@ class TapZohoBulkRead(Tap):
         self.discovering = True
         return super().run_discovery()
 
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+    def on_termination(self, signum: int) -> None:
         """On SIGTERM or SIGINT: write the last STATE, then unwind (temp files go) and fail.
 
         During discovery there is no state: nothing is written, and the message says so.
         """
-        del frame
         name = signal.Signals(signum).name
         if self.discovering:
             raise Interrupted(

@@ -19,7 +19,6 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, codes_where
-from tap_zoho_bulkread.settings import PROGRESS_MARKERS
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_SEEN_KEY, encode_ids
 from tap_zoho_bulkread.streams.rest import MAX_PAGE_BYTES, PageGuard
@@ -311,7 +310,7 @@ class DeletedRecordsStream(ZohoStream):
         state = self.get_context_state(context)
         change = self.restores.change(module)
         if not change.checked:
-            state.pop(PROGRESS_MARKERS, None)
+            self.drop_progress(context)
             return  # the list cannot be read; the finder said so, and the bookmark stays
         yield from (restored_record(module, record_id) for record_id in sorted(change.restored))
         start = self.get_starting_timestamp(context)
@@ -323,7 +322,7 @@ class DeletedRecordsStream(ZohoStream):
                     binned.add(record["id"])
                 yield record
         except ZohoAPIError as exc:
-            state.pop(PROGRESS_MARKERS, None)
+            self.drop_progress(context)
             self.deletions.warn_unlisted(module, exc)
             return
         unseen = binned - change.binned

@@ -41,7 +41,7 @@ class EventsIcsStream(ZohoStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the ICS export's jobs page by page and yield a record per VEVENT."""
         del context
-        self._stream_version = time.time_ns() // 1_000_000
+        self.new_table_version()
         emitted, started = 0, time.monotonic()
         with download_folder() as work_dir:
             try:
@@ -65,4 +65,4 @@ class EventsIcsStream(ZohoStream):
                     f"{exc.message[:200]}); set events_ics to false, or deselect Events_ICS."
                 ) from None
         self.logger.info("Events_ICS: %d events in %.1fs", emitted, time.monotonic() - started)
-        self._activate_version(self._stream_version)
+        self.activate_version()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import time
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,21 +11,15 @@ from typing import TYPE_CHECKING, Any
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 
-from tap_zoho_bulkread.bulk.batches import Batch, newest
-from tap_zoho_bulkread.bulk.decode import RecordDecoder
-from tap_zoho_bulkread.bulk.jobs import (
-    BulkReader,
-    Checkpoint,
-    ExportedPage,
-    create_jobs_ahead,
-    download_folder,
-)
+from tap_zoho_bulkread.bulk.batches import Batch
+from tap_zoho_bulkread.bulk.export import ExportItem, ExportPlan, ModuleExport, PageEnd, rows
+from tap_zoho_bulkread.bulk.jobs import BulkReader, Checkpoint, create_jobs_ahead, download_folder
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.config import DEFAULTS
-from tap_zoho_bulkread.errors import Action, ExportFileError, ZohoAPIError, ZohoError, rule_of
+from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
-from tap_zoho_bulkread.streams.base import ZohoStream
+from tap_zoho_bulkread.streams.base import BaseBatchFileEncoding, BatchConfig, ZohoStream
 from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.summary import RunSummary
@@ -36,14 +29,10 @@ from tap_zoho_bulkread.writers.records import RecordLineWriter
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
-    from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
     from singer_sdk.helpers.types import Context
-
-    from tap_zoho_bulkread.bulk.columnar import ColumnarDecoder
 
 
 CHECKPOINT_KEY = "zoho_export"
-PAGE_END: list[dict[str, Any]] = []  # yielded by record_batches after each page's records
 DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA = {
@@ -120,14 +109,14 @@ class ZohoModuleStream(ZohoStream):
         self.product = product
         self.child_of = child_of
         self._line_writer: RecordLineWriter | None = None
-        self._newest: str | None = None
+        self._export: ModuleExport | None = None  # the export being read
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
         self.summary = summary
         self.restores = restores
         self.compression_level = compression_level  # gzip level of BATCH files
 
-    def _write_schema_message(self) -> None:
-        """The SCHEMA message, unless Zoho refuses bulk read of the module as a whole.
+    def schema_wanted(self) -> bool:
+        """False when Zoho refuses bulk read of the module as a whole (no SCHEMA, no table).
 
         The first job is created before the SCHEMA goes out (or was created ahead of the
         stream's turn), so a module Zoho refuses gets no SCHEMA, and so no empty table in the
@@ -139,16 +128,16 @@ class ZohoModuleStream(ZohoStream):
                 create_jobs_ahead(reader, [(self.module, self.job_query)], ahead=False)
                 self._refusal = reader.ledger.refused.get(self.module)
         if self._refusal is None:
-            super()._write_schema_message()
-            return
+            return True
         self.logger.warning(
             "%s: Zoho does not export this module through bulk read (%s); the stream is "
             "skipped and no table is made for it. Deselect it to silence this warning.",
             self.module,
             self._refusal,
         )
+        return False
 
-    def _fast_record_writer(self) -> RecordLineWriter | None:
+    def direct_writer(self) -> RecordLineWriter | None:
         """The direct RECORD writer, when no stream map or flattening changes records."""
         maps = self.stream_maps
         if len(maps) != 1 or type(maps[0]) is not SameRecordTransform:
@@ -156,17 +145,8 @@ class ZohoModuleStream(ZohoStream):
         if maps[0].flattening_enabled or maps[0].stream_alias != self.name:
             return None
         if self._line_writer is None:
-            self._line_writer = RecordLineWriter(self.name, self._stream_version)
+            self._line_writer = RecordLineWriter(self.name, self.table_version)
         return self._line_writer
-
-    def _write_record_message(self, record: dict[str, Any]) -> None:
-        """Write a RECORD; records hold only selected, typed properties, so most go direct."""
-        writer = self._fast_record_writer()
-        if writer is None:
-            super()._write_record_message(record)
-            return
-        writer.write(record)
-        self.state_manager.is_flushed = False
 
     def selected_properties(self) -> list[str]:
         """The properties selected in the catalog (``id`` and the replication key always)."""
@@ -179,8 +159,7 @@ class ZohoModuleStream(ZohoStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the module's bulk read jobs and yield every row of every page."""
-        for batch in self.record_batches(context):
-            yield from batch
+        return rows(self.record_batches(context))
 
     def starting_timestamp(self) -> datetime | None:
         """Where the export starts: the bookmark, or ``start_date`` when later or alone.
@@ -237,17 +216,15 @@ class ZohoModuleStream(ZohoStream):
 
     def record_batches(
         self, context: Context | None, *, raw_numbers: bool = False
-    ) -> Iterator[Batch]:
+    ) -> Iterator[ExportItem]:
         """Run the module's bulk read jobs and yield the rows of every page in batches.
 
-        After each page comes an empty batch (``PAGE_END``). With ``raw_numbers`` (the tap's
-        own writers only) numbers stay msgspec ``Raw`` text, and batches come as
-        ``EncodedRows`` when pyarrow is installed.
-
-        A field Zoho refuses to export (``FIELD_NOT_SUPPORTED``) is left out of the job with a
-        warning and stays null; a module it refuses (``MODULE_NOT_SUPPORTED``) ends the stream
-        with a warning, and the run goes on.
+        After each page's rows comes its ``PageEnd``. With ``raw_numbers`` (the tap's own
+        writers only) numbers stay msgspec ``Raw`` text, and batches come as ``EncodedRows``
+        when pyarrow is installed. After the export come the module's deletions (with
+        ``deletions_in_module_streams``), and a full-table run's ACTIVATE_VERSION.
         """
+        del context
         if self._refusal is not None:
             return  # said when the SCHEMA was held back
         start = self.starting_timestamp()
@@ -257,39 +234,63 @@ class ZohoModuleStream(ZohoStream):
             len(self.selected_properties()),
             f" where {self.replication_key} >= {start.isoformat()}" if start else " (full export)",
         )
-        resume = Checkpoint.from_state(self.stream_state.get(CHECKPOINT_KEY))
-        self._newest = self.stream_state.get(CHECKPOINT_KEY, {}).get("newest") if resume else None
-        if self._newest and self.replication_key:
+        saved = self.stream_state.get(CHECKPOINT_KEY)
+        resume = Checkpoint.from_state(saved)
+        export = ModuleExport(
+            self._export_plan(),
+            self.bulk_reader,
+            self.logger,
+            resume=resume,
+            newest=saved.get("newest") if resume and isinstance(saved, dict) else None,
+            on_checkpoint=self._save_checkpoint,
+            raw_numbers=raw_numbers,
+        )
+        self._export = export
+        if export.newest:
             # records of the pages read before the interruption count towards the bookmark
-            self._increment_stream_state({self.replication_key: self._newest})
-        refused: frozenset[str] = frozenset()
-        started, emitted = time.monotonic(), [0]
-        while True:
-            try:
-                yield from self._export(refused, resume, emitted, raw_numbers)
-                break
-            except ZohoAPIError as exc:
-                if rule_of(exc.code).on_job is Action.SKIP_MODULE and not emitted[0]:
-                    self.logger.warning(
-                        "%s: Zoho does not export this module through bulk read (%s); the "
-                        "stream is skipped. Deselect it to silence this warning.",
-                        self.module,
-                        exc.message[:200],
-                    )
-                    return
-                field = self._refused_property(exc, refused) if not emitted[0] else None
-                if field is None:
-                    raise self._explain(exc) from None
-                refused |= {field}
+            self.note_progress(export.newest)
+        started, page_begins = time.monotonic(), True
+        try:
+            for item in export.items():
+                if isinstance(item, PageEnd):
+                    page_begins = True
+                    if self.summary is not None:
+                        self.summary.add(self.name, pages=1)
+                elif page_begins and self._line_writer is not None:
+                    self._line_writer.new_page()  # time_extracted: when the page was read
+                    page_begins = False
+                yield item
+        except ZohoAPIError as exc:
+            raise self._explain(exc) from None
+        if export.skipped:
+            return
         if self.deletions is not None:
             yield from self._deleted_records()
-        if self.replication_key is None and self._stream_version is not None:
+        if self.replication_key is None:
             # only after the last page: an interrupted export never makes the target drop rows
-            self._activate_version(self._stream_version)
+            self.activate_version()
         self._keep_recycle_bin()
         self._save_checkpoint(None)
         self.logger.info(
-            "%s: %d records in %.1fs", self.module, emitted[0], time.monotonic() - started
+            "%s: %d records in %.1fs", self.module, export.emitted, time.monotonic() - started
+        )
+
+    def _export_plan(self) -> ExportPlan:
+        constants = {}
+        if self.replication_key is None:
+            if self.table_version is None:
+                self.table_version = self._table_version()  # BATCH mode: no prepare_sync
+            constants[TABLE_VERSION] = self.table_version
+        return ExportPlan(
+            module=self.module,
+            stream=self.name,
+            specs=self.specs,
+            selected=self.selected_properties(),
+            dot_fields=self.dot_fields,
+            replication_key=self.replication_key,
+            query=self.job_query,
+            absent=frozenset({DELETED_AT}),
+            constants=constants,
         )
 
     def _deleted_records(self) -> Iterator[list[dict[str, Any]]]:
@@ -307,134 +308,6 @@ class ZohoModuleStream(ZohoStream):
             self.logger.info("%s: %d deleted records marked", self.module, len(batch))
             yield batch
 
-    def _refused_property(self, exc: ZohoAPIError, refused: frozenset[str]) -> str | None:
-        """The property of a field Zoho refused at job creation, to leave out; else None."""
-        if rule_of(exc.code).on_job is not Action.DROP_FIELD:
-            return None
-        details = exc.details if isinstance(exc.details, dict) else {}
-        name = details.get("api_name") or details.get("field")
-        if isinstance(name, dict):
-            name = name.get("api_name")
-        if not isinstance(name, str):
-            return None
-        prop = dot_field_property(name) if name in self.dot_fields else name
-        selected = self.selected_properties()
-        if prop not in selected or prop in refused or prop == "id":
-            return None
-        if prop == self.replication_key:
-            raise ZohoError(
-                f"{self.module}: Zoho refuses to export the replication key {prop} "
-                f"({exc.code}); set module_settings.{self.module}.replication_key to the other "
-                "of Created_Time and Modified_Time, or deselect the stream."
-            )
-        self.logger.warning(
-            "%s: Zoho refuses to export the field %s (%s); it is left out of the export and "
-            "stays null. Deselect it to silence this warning.",
-            self.module,
-            name,
-            exc.code,
-        )
-        return prop
-
-    def _constants(self) -> dict[str, int]:
-        """Properties with one value for the whole export: a full-table run's table version."""
-        if self.replication_key is not None:
-            return {}
-        if self._stream_version is None:
-            self._stream_version = self._table_version()  # BATCH mode: no _sync_records
-        return {TABLE_VERSION: self._stream_version}
-
-    def _export(
-        self,
-        refused: frozenset[str],
-        resume: Checkpoint | None,
-        emitted: list[int],
-        raw_numbers: bool,
-    ) -> Iterator[Batch]:
-        """Every page of the export without the ``refused`` fields; counts into ``emitted``."""
-        strict = RecordDecoder(
-            self.module,
-            self.specs,
-            self.selected_properties(),
-            renamed={f: dot_field_property(f) for f in self.dot_fields},
-            absent=refused | {DELETED_AT},
-            constants=self._constants(),
-            raw_numbers=raw_numbers,
-        )
-        from tap_zoho_bulkread.bulk import columnar  # noqa: PLC0415 (pyarrow only when decoding)
-
-        decoder = columnar.ColumnarDecoder(strict) if raw_numbers and columnar.AVAILABLE else strict
-        if raw_numbers and not columnar.AVAILABLE:
-            self.logger.info(
-                "%s: pyarrow is not installed, so the Python decoder reads the CSV; install "
-                "tap-zoho-bulkread[fast] to decode faster",
-                self.module,
-            )
-        with download_folder() as work_dir:
-            reader = self.bulk_reader(work_dir, self.name)
-            pages = reader.pages(
-                self.job_query(refused), resume=resume, on_checkpoint=self._save_checkpoint
-            )
-            for page in pages:
-                if self._line_writer is not None:
-                    self._line_writer.new_page()
-                page_started, before = time.monotonic(), emitted[0]
-                for batch in self._page_batches(reader, decoder, page):
-                    emitted[0] += len(batch)
-                    self._note_newest(batch)
-                    yield batch
-                yield PAGE_END  # BATCH mode closes its file here, before the checkpoint moves
-                if self.summary is not None:
-                    self.summary.add(self.name, pages=1)
-                self.logger.info(
-                    "%s: page %d of %s emitted: %d records in %.2fs, %d records so far",
-                    self.module,
-                    page.page,
-                    f"at least {page.page + 1}" if page.more_records else str(page.page),
-                    emitted[0] - before,
-                    time.monotonic() - page_started,
-                    emitted[0],
-                )
-
-    def _page_batches(
-        self, reader: BulkReader, decoder: RecordDecoder | ColumnarDecoder, page: ExportedPage
-    ) -> Iterator[Batch]:
-        """A page's records; a page holding other than Zoho's count is downloaded once more.
-
-        The rows already emitted are skipped in the second download (a result's rows come in
-        the same order each time); if it still disagrees, the run fails before any bookmark.
-        """
-        emitted = 0
-        for batch in decoder.batches(page.path, page.job_id):
-            emitted += len(batch)
-            yield batch
-        if emitted == page.count:
-            return
-        self.logger.warning(
-            "%s: page %d of job %s held %d records, Zoho counted %d; downloading it once more",
-            self.module,
-            page.page,
-            page.job_id,
-            emitted,
-            page.count,
-        )
-        path = reader.download(page.job_id, page.result, page.page, self.module)
-        try:
-            seen = 0
-            for batch in decoder.batches(path, page.job_id):
-                fresh = batch[max(emitted - seen, 0) :]
-                seen += len(batch)
-                if fresh:
-                    yield fresh
-            if seen != page.count or emitted > seen:
-                raise ExportFileError(
-                    f"{self.module}: page {page.page} of job {page.job_id} holds {seen} records "
-                    f"but Zoho counted {page.count}, twice; the export is incomplete. Run the "
-                    "sync again; if it repeats, report the job id to Zoho."
-                )
-        finally:
-            path.unlink(missing_ok=True)
-
     def _table_version(self) -> int:
         """A FULL_TABLE run's version: new, or the interrupted run's when its export resumes.
 
@@ -445,15 +318,7 @@ class ZohoModuleStream(ZohoStream):
         version = saved.get("version") if isinstance(saved, dict) else None
         if Checkpoint.from_state(saved) is not None and type(version) is int and version > 0:
             return version
-        return time.time_ns() // 1_000_000
-
-    def _note_newest(self, batch: Batch) -> None:
-        key = self.replication_key
-        if not key:
-            return
-        latest = newest(batch, key)
-        if latest is not None and (self._newest is None or latest > self._newest):
-            self._newest = latest
+        return self.new_table_version()
 
     def _save_checkpoint(self, checkpoint: Checkpoint | None) -> None:
         """Keep (or, once the export is read, drop) the resume point in state, and emit it.
@@ -466,64 +331,38 @@ class ZohoModuleStream(ZohoStream):
             if state.pop(CHECKPOINT_KEY, None) is None:
                 return
         else:
-            state[CHECKPOINT_KEY] = {**checkpoint.to_state(), "newest": self._newest}
+            newest = self._export.newest if self._export is not None else None
+            state[CHECKPOINT_KEY] = {**checkpoint.to_state(), "newest": newest}
             if self.replication_key is None:
-                state[CHECKPOINT_KEY]["version"] = self._stream_version
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+                state[CHECKPOINT_KEY]["version"] = self.table_version
+        self.emit_state()
 
-    def _sync_records(
-        self, context: Context | None = None, *, write_messages: bool = True
-    ) -> Generator[dict[str, Any], Any, Any]:
-        """singer-sdk's record loop, done per batch of rows instead of per row when it can be.
-
-        Writing, counting and bookmarking a batch at once is what lets the tap run near the
-        speed of parsing the CSV. It applies only in the plain case (no partitions, child
-        streams, dry-run limit or stream maps); otherwise the SDK's own loop runs.
-        """
+    def prepare_sync(self) -> None:
+        """A full-table sync gets its table version (the resumed run's, or a new one)."""
         if self.replication_key is None:
-            self._stream_version = self._table_version()
+            self.table_version = self._table_version()
             self._line_writer = None
-        writer = self._fast_record_writer()
-        plain = (
-            context is None
-            and write_messages
-            and writer is not None
-            and self.selected
-            and not self.child_streams
-            and self.ABORT_AT_RECORD_COUNT is None
-        )
-        if not plain or writer is None:
-            yield from super()._sync_records(context, write_messages=write_messages)
-            return
-        # Everything alive now (the SDK, schemas, catalog) lives until exit; moving it out of
-        # the cyclic collector's sight keeps each collection short while records churn.
-        gc.freeze()
-        with self.get_record_counter() as counter, self.get_sync_timer():
-            written = 0
-            for batch in self._own_batches():
-                writer.write_many(batch)
-                self.state_manager.is_flushed = False
-                counter.increment(len(batch))
-                before, written = written, written + len(batch)
-                if written // self.STATE_MSG_FREQUENCY > before // self.STATE_MSG_FREQUENCY:
-                    self._write_state_message()
-        self._write_state_message()
 
-    def _own_batches(self) -> Iterator[Batch]:
-        """The export's batches for the tap's own writers (RECORD lines or BATCH files).
+    def own_items(self) -> Iterator[ExportItem]:
+        """The export for the tap's own writers (RECORD lines or BATCH files).
 
         Numbers stay raw JSON text (both writers encode with msgspec); the newest replication
         value is noted before each batch is handed out, and the bookmark is finalised once the
         export is read.
         """
-        key = self.replication_key
-        self._write_starting_replication_value(None)
-        for batch in self.record_batches(None, raw_numbers=True):
-            if key and self._newest is not None:
-                self._increment_stream_state({key: self._newest}, context=None)
-            yield batch
-        self._finalize_state(self.stream_state)
+        self.start_replication()
+        for item in self.record_batches(None, raw_numbers=True):
+            export = self._export
+            if not isinstance(item, PageEnd) and export is not None and export.newest:
+                self.note_progress(export.newest)
+            yield item
+        self.finalize_progress()
+
+    def own_batches(self) -> Iterator[Batch]:
+        """The export's rows in batches, for the direct RECORD writer."""
+        for item in self.own_items():
+            if not isinstance(item, PageEnd):
+                yield item
 
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
@@ -540,15 +379,16 @@ class ZohoModuleStream(ZohoStream):
             self.name,
             self.compression_level,
         )
-        for batch in self._own_batches():
-            # an empty batch ends a page: its file goes out before the checkpoint moves
-            for url in writer.add(batch) if batch else writer.close():
+        for item in self.own_items():
+            # a page's file goes out before the checkpoint moves past the page
+            urls = writer.close() if isinstance(item, PageEnd) else writer.add(item)
+            for url in urls:
                 yield batch_config.encoding, [url]
         last = writer.close()
         for url in last:
             yield batch_config.encoding, [url]
         if not last:
-            self._write_state_message()
+            self.emit_state()
 
     def _explain(self, exc: ZohoAPIError) -> ZohoError:
         """One line for a job Zoho refused: the fix from the table of codes, else its words."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -131,7 +130,7 @@ class UsersStream(ZohoStream):
         is read, so an interrupted or refused read never tells the target to drop users.
         """
         del context
-        self._stream_version = time.time_ns() // 1_000_000
+        self.new_table_version()
         pages = PageGuard()
         for page in range(1, MAX_USER_PAGES + 1):
             params = {"type": "AllUsers", "page": str(page), "per_page": str(USERS_PER_PAGE)}
@@ -156,6 +155,6 @@ class UsersStream(ZohoStream):
             more = info.get("more_records") if isinstance(info, dict) else False
             if more is not True:
                 self.logger.info("Users: %s read", plural(page, "page"))
-                self._activate_version(self._stream_version)
+                self.activate_version()
                 return
         raise unexpected(f"the users list goes on past {MAX_USER_PAGES} pages", MAX_USER_PAGES)

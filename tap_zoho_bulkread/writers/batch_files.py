@@ -20,10 +20,9 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 from uuid import uuid4
 
-from singer_sdk.helpers._batch import BatchConfig
-
 from tap_zoho_bulkread.bulk.batches import Batch, encoded_lines
 from tap_zoho_bulkread.settings import check_batch_config
+from tap_zoho_bulkread.streams.base import BatchConfig
 
 
 class BatchFileWriter:

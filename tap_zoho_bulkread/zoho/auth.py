@@ -25,7 +25,12 @@ from tap_zoho_bulkread.zoho import redact
 from tap_zoho_bulkread.zoho.network import (
     CONNECT_TIMEOUT_SECONDS,
     NETWORK_DEADLINE_SECONDS,
-    network_failure,
+)
+from tap_zoho_bulkread.zoho.retry import (
+    RetriesExhausted,
+    RetryPolicy,
+    TransientError,
+    retry_after_seconds,
 )
 
 REFRESH_MARGIN_SECONDS = 120
@@ -181,8 +186,9 @@ class ZohoAuthenticator:
         self.expires_in: int | None = None
         self.last_refreshed: datetime | None = None
         self.api_domain: str | None = None
-        self.max_tries = max(max_tries, 1)
-        self.retry_base_seconds = retry_base_seconds
+        self.retry = RetryPolicy(
+            max(max_tries, 1), retry_base_seconds, deadline_seconds=NETWORK_DEADLINE_SECONDS
+        )
         self._lock = threading.Lock()
         self.cache = cache
         for secret in (client_id, client_secret, refresh_token):
@@ -252,60 +258,44 @@ class ZohoAuthenticator:
     def _post_with_retries(self) -> tuple[requests.Response, Any]:
         """POST the refresh grant; retry 429, 5xx, non-JSON answers and network failures.
 
-        One retry loop only (singer-sdk's session retried 10 times inside each try), and a
-        host that cannot be reached fails within about a minute, naming the host and the cause.
+        The client's retry policy, with a deadline: a host that cannot be reached fails
+        within about a minute, naming the host and the cause.
         """
-        wait = self.retry_base_seconds
         host = urlsplit(self.auth_endpoint).netloc
-        deadline = time.monotonic() + NETWORK_DEADLINE_SECONDS
-        tries = self.max_tries
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = self._session.post(
-                    self.auth_endpoint,
-                    data=self.oauth_request_payload,
-                    timeout=(CONNECT_TIMEOUT_SECONDS, 30),
-                    allow_redirects=False,
-                    stream=True,
-                )
-            except requests.RequestException as exc:
-                failure = network_failure(exc, self.max_tries)
-                problem, tries = failure.cause, failure.tries
-                if attempt >= tries or time.monotonic() + wait > deadline:
-                    raise AuthenticationError(
-                        f"Cannot reach the Zoho accounts server {host} ({problem}; "
-                        f"{plural(attempt, 'try', 'tries')}). Check the network, and "
-                        "data_center / accounts_url."
-                    ) from None
-            else:
-                if response.is_redirect:
-                    raise AuthenticationError(
-                        "The accounts server redirected the token request elsewhere; the "
-                        "refresh token is sent nowhere else. Check data_center / accounts_url."
-                    )
-                transient = response.status_code == 429 or response.status_code >= 500
-                if transient:
-                    response.close()
-                answer = None if transient else _token_json(response)
-                if answer is not None:
-                    return response, answer
-                problem = f"HTTP {response.status_code}" + ("" if transient else ", not JSON")
-                if attempt >= tries:
-                    raise AuthenticationError(
-                        f"The Zoho accounts server {host} still failed after {attempt} tries "
-                        f"({problem}). Check data_center / accounts_url, or try later."
-                    )
-            self.logger.warning(
-                "Token refresh failed (%s); try %d of %d, retrying in %.1fs",
-                problem,
-                attempt,
-                tries,
-                wait,
+        try:
+            return self.retry.run(self._post_once, "Token refresh", self.logger)
+        except RetriesExhausted as exc:
+            if exc.network:
+                raise AuthenticationError(
+                    f"Cannot reach the Zoho accounts server {host} ({exc.cause}; "
+                    f"{plural(exc.tries, 'try', 'tries')}). Check the network, and "
+                    "data_center / accounts_url."
+                ) from None
+            raise AuthenticationError(
+                f"The Zoho accounts server {host} still failed after {exc.tries} tries "
+                f"({exc.cause}). Check data_center / accounts_url, or try later."
+            ) from None
+
+    def _post_once(self) -> tuple[requests.Response, Any]:
+        response = self._session.post(
+            self.auth_endpoint,
+            data=self.oauth_request_payload,
+            timeout=(CONNECT_TIMEOUT_SECONDS, 30),
+            allow_redirects=False,
+            stream=True,
+        )
+        if response.is_redirect:
+            raise AuthenticationError(
+                "The accounts server redirected the token request elsewhere; the "
+                "refresh token is sent nowhere else. Check data_center / accounts_url."
             )
-            time.sleep(wait)
-            wait = min(wait * 2, 60)
+        if response.status_code == 429 or response.status_code >= 500:
+            response.close()
+            raise TransientError(f"HTTP {response.status_code}", retry_after_seconds(response))
+        answer = _token_json(response)
+        if answer is None:
+            raise TransientError(f"HTTP {response.status_code}, not JSON")
+        return response, answer
 
     def ensure_token(self, *, force: bool = False) -> str:
         """Return a valid access token, refreshing it (once, for all threads) when needed."""

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import random
-import re
 import threading
 import time
-from collections.abc import Callable, Collection, Generator
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
 
-import backoff
 import requests
 
 from tap_zoho_bulkread.errors import (
@@ -28,24 +25,18 @@ from tap_zoho_bulkread.errors import (
 )
 from tap_zoho_bulkread.summary import plural
 from tap_zoho_bulkread.zoho.auth import ZohoAuthenticator
-from tap_zoho_bulkread.zoho.network import CONNECT_TIMEOUT_SECONDS, network_failure
+from tap_zoho_bulkread.zoho.network import CONNECT_TIMEOUT_SECONDS
+from tap_zoho_bulkread.zoho.retry import (
+    RetriesExhausted,
+    RetryPolicy,
+    TransientError,
+    retry_after_seconds,
+)
 
 T = TypeVar("T")
 DOWNLOAD_CHUNK = 1024 * 1024
 MAX_REDIRECTS = 5
-RETRY_AFTER = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,6})?")
 USER_AGENT = "tap-zoho-bulkread"
-
-
-class TransientError(Exception):
-    """A failure worth retrying: 429, 5xx, a dropped connection."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-RETRYABLE = (TransientError, requests.ConnectionError, requests.Timeout)
 
 
 DOWNLOAD_WINDOW_MARGIN = 1.0  # seconds beyond Zoho's window, for clocks that tick apart
@@ -157,12 +148,6 @@ def _bounded_body(response: requests.Response, max_bytes: int, what: str) -> byt
     return body
 
 
-def _retry_after(response: requests.Response) -> float | None:
-    """Retry-After in seconds, when it is a plain number (an HTTP date or junk is ignored)."""
-    value = response.headers.get("Retry-After", "").strip()
-    return float(value) if RETRY_AFTER.fullmatch(value) else None
-
-
 def _error_from(response: requests.Response) -> ZohoAPIError:
     try:
         raw = _bounded_body(response, MAX_ERROR_BYTES, urlsplit(response.url).path)
@@ -210,9 +195,7 @@ class ZohoClient:
         self.trusted_api_domains = frozenset(trusted_api_domains)
         self.logger = logger
         self.limiter = limiter or DownloadLimiter()
-        self.max_tries = max_tries
-        self.max_wait_seconds = max_wait_seconds
-        self.retry_base_seconds = retry_base_seconds
+        self.retry = RetryPolicy(max_tries, retry_base_seconds, max_wait_seconds)
         self.session = requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
 
@@ -245,65 +228,12 @@ class ZohoClient:
             )
         return absolute
 
-    def _waits(self) -> Generator[float, Any, None]:
-        """Waits between tries: Retry-After when given, else exponential with jitter."""
-        failure = yield 0
-        attempt = 0
-        while True:
-            hint = getattr(failure, "retry_after", None)
-            if hint is not None:
-                delay = min(float(hint), self.max_wait_seconds)
-            else:
-                ceiling = min(self.retry_base_seconds * 2**attempt, self.max_wait_seconds)
-                delay = ceiling * random.uniform(0.5, 1.0)
-            attempt += 1
-            failure = yield delay
-
     def _retrying(self, action: Callable[[], T], what: str) -> T:
-        def wait_hint(details: Any) -> None:
-            exc = details.get("exception")
-            self.logger.warning(
-                "%s failed (%s); try %d of %d, retrying in %.1fs",
-                what,
-                network_failure(exc, self.max_tries).cause
-                if isinstance(exc, requests.RequestException)
-                else exc,
-                details["tries"],
-                self.max_tries,
-                details.get("wait") or 0,
-            )
-
-        def hopeless(exc: Exception) -> bool:  # a TLS failure does not heal by trying again
-            if not isinstance(exc, requests.RequestException):
-                return False
-            return network_failure(exc, self.max_tries).tries == 1
-
-        tries = 0
-
-        def counted() -> T:
-            nonlocal tries
-            tries += 1
-            return action()
-
-        retried = backoff.on_exception(
-            self._waits,
-            RETRYABLE,
-            max_tries=self.max_tries,
-            giveup=hopeless,
-            on_backoff=wait_hint,
-            raise_on_giveup=True,
-            jitter=None,
-            logger=None,  # wait_hint says it once, with the try count
-        )(counted)
         try:
-            return retried()
-        except RETRYABLE as exc:
-            cause = (
-                f"{urlsplit(self.api_domain).netloc}: {network_failure(exc, self.max_tries).cause}"
-                if isinstance(exc, requests.RequestException)
-                else str(exc)
-            )
-            count = plural(tries, "try", "tries")
+            return self.retry.run(action, what, self.logger)
+        except RetriesExhausted as exc:
+            cause = f"{urlsplit(self.api_domain).netloc}: {exc.cause}" if exc.network else exc.cause
+            count = plural(exc.tries, "try", "tries")
             raise ZohoAPIError(
                 TAP_RETRIES_EXHAUSTED, 0, f"{what} still failing after {count}: {cause}"
             ) from None
@@ -352,7 +282,7 @@ class ZohoClient:
 
     def _check(self, response: requests.Response) -> requests.Response:
         if response.status_code == 429:
-            raise TransientError("HTTP 429 too many requests", _retry_after(response))
+            raise TransientError("HTTP 429 too many requests", retry_after_seconds(response))
         if response.status_code >= 500:
             raise TransientError(f"HTTP {response.status_code} from Zoho")
         if response.status_code >= 400:
@@ -419,7 +349,10 @@ class ZohoClient:
                 self.limiter.answered(slot)
             with response:
                 if response.status_code == 429:
-                    wait = min(_retry_after(response) or self.limiter.window, self.max_wait_seconds)
+                    wait = min(
+                        retry_after_seconds(response) or self.limiter.window,
+                        self.retry.max_wait_seconds,
+                    )
                     self.limiter.block_for(wait)
                     raise TransientError(
                         f"download limit reached (HTTP 429); Zoho's download window reopens in "
