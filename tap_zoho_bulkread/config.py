@@ -35,6 +35,7 @@ class TapConfig:
     retry_wait_seconds: float = 1
     max_downloads_per_minute: int = 10
     deletions_in_module_streams: bool = False
+    bulk_only: bool = False
     events_ics: bool = False
     batch_compression_level: int = 1
     token_cache: bool = True

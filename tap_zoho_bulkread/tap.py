@@ -6,6 +6,7 @@ import io
 import json
 import signal
 import sys
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import IO, Any, ClassVar
@@ -48,6 +49,7 @@ from tap_zoho_bulkread.summary import RunSummary
 from tap_zoho_bulkread.writers.records import BufferedMsgSpecWriter
 from tap_zoho_bulkread.zoho import redact
 from tap_zoho_bulkread.zoho.auth import TokenCache, ZohoAuthenticator
+from tap_zoho_bulkread.zoho.changes import ChangeProbe
 from tap_zoho_bulkread.zoho.client import DownloadLimiter, ZohoClient
 
 MODULE_SETTINGS = th.ObjectType(
@@ -135,6 +137,10 @@ class TapZohoBulkRead(ZohoTapBase):
                     description="Also emit {id, _sdc_deleted_at} in each module's stream for "
                     "records Zoho lists as deleted (for targets that delete on _sdc_deleted_at, "
                     "such as target-duckdb with hard_delete)."),
+        th.Property("bulk_only", th.BooleanType, default=DEFAULTS.bulk_only,
+                    description="Create a bulk read job for every selected module on every "
+                    "run. Off, an incremental module first asks the records API (one call) "
+                    "whether anything changed since its bookmark, and makes no job if not."),
         th.Property("events_ics", th.BooleanType, default=DEFAULTS.events_ics,
                     description="Add the stream Events_ICS: Events exported as iCalendar, one "
                     "record per VEVENT with recurrence rules and edited occurrences."),
@@ -157,6 +163,7 @@ class TapZohoBulkRead(ZohoTapBase):
         """The SDK's tap, with secrets redacted from every log line from here on."""
         redact.install()
         self.run_summary = RunSummary()
+        self.run_started = datetime.now(timezone.utc)  # before any job of this run
         self.discovering = False  # set by run_discovery: an interruption then writes no STATE
         super().__init__(*args, **kwargs)
         self.metrics_logger.addHandler(self.run_summary.metrics_handler())
@@ -291,7 +298,11 @@ class TapZohoBulkRead(ZohoTapBase):
         )
         create_jobs_ahead(
             reader,
-            [(s.module, s.job_query) for s in later if not s.stream_state.get(CHECKPOINT_KEY)],
+            [
+                (s.module, s.job_query)
+                for s in later
+                if not s.stream_state.get(CHECKPOINT_KEY) and s.export_needed()
+            ],
         )
 
     def _module_settings(self, module: str) -> ModuleSettings:
@@ -350,6 +361,11 @@ class TapZohoBulkRead(ZohoTapBase):
             scope_of=lambda module: f"{prefix}.modules.{module}.READ",
             logger=self.logger,
         )
+
+    @cached_property
+    def change_probe(self) -> ChangeProbe:
+        """Asks the records API whether a module changed after a moment (once per run)."""
+        return ChangeProbe(self.zoho_client, path_of=lambda module: f"{self.api_root}/{module}")
 
     @cached_property
     def restore_finder(self) -> RestoreFinder:
@@ -425,6 +441,8 @@ class TapZohoBulkRead(ZohoTapBase):
             product=self.product,
             deletions=None if found.child_of else self._module_deletions(),
             restores=None if found.child_of else self.restore_finder,
+            changes=None if self.settings.bulk_only else self.change_probe,
+            run_started=self.run_started,
             child_of=found.child_of,
             summary=self.run_summary,
             compression_level=self.settings.batch_compression_level,

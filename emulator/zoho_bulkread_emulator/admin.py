@@ -103,13 +103,17 @@ class AdminRoutes(HandlerBase):
         return body, product, module
 
     def admin_mutate(self) -> None:
-        """POST /__emulator__/mutate {"module", "product", "create", "update"}."""
+        """POST /__emulator__/mutate {"module", "product", "create", "update", "seconds_ago"}."""
         change = self._module_change()
         if change is not None:
             body, product, module = change
             create, update = int(body.get("create", 0)), int(body.get("update", 0))
+            ago = float(body.get("seconds_ago", 0))
             self._json(
-                200, self.state.dataset.mutate(product, module, create=create, update=update)
+                200,
+                self.state.dataset.mutate(
+                    product, module, create=create, update=update, seconds_ago=ago
+                ),
             )
 
     def admin_delete(self) -> None:

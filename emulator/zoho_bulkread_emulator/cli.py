@@ -18,7 +18,7 @@ Admin paths: GET /__emulator__/health, GET /__emulator__/records/{module}?produc
 (ground truth as JSON lines, times in UTC; &fields=A,B.c adds values), GET
 /__emulator__/ics_events (the VEVENTs of Events as a client should read them), GET
 /__emulator__/requests, POST
-/__emulator__/mutate {"module","product","create","update"}, POST /__emulator__/faults
+/__emulator__/mutate {"module","product","create","update","seconds_ago"}, POST /__emulator__/faults
 {"seed","error_rate","burst_429","drop_downloads","fail_next_job":{module:code},
 "slow_job_seconds","download_delay_seconds","token_seconds","revoke_tokens",
 "retry_after_seconds","html_answers","corrupt_downloads"},

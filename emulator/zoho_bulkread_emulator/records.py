@@ -300,14 +300,21 @@ class Dataset:
         return self.modules.get((product, module))
 
     def mutate(
-        self, product: str, module: str, *, create: int = 0, update: int = 0
+        self,
+        product: str,
+        module: str,
+        *,
+        create: int = 0,
+        update: int = 0,
+        seconds_ago: float = 0,
     ) -> dict[str, list[str]]:
         """Append ``create`` new records and touch ``update`` existing ones, stamped now.
 
-        Returns the ids created and updated.
+        Returns the ids created and updated. ``seconds_ago`` dates the change that long before
+        now.
         """
         data = self.modules[(product, module)]
-        now = int(time.time())
+        now = int(time.time() - seconds_ago)
         created: list[str] = []
         updated: list[str] = []
         with self.lock:

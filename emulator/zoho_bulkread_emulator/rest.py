@@ -142,15 +142,40 @@ MAX_IDS = 100
 MAX_FIELDS = 50
 
 
+SORT_FIELDS = ("id", "Created_Time", "Modified_Time")
+
+
+class NotModified(Exception):
+    """No record was modified after ``If-Modified-Since``: HTTP 304, no body."""
+
+
+def _since(header: str | None) -> int | None:
+    """``If-Modified-Since`` (ISO 8601 with an offset, as Zoho documents it) in epoch seconds."""
+    if not header:
+        return None
+    try:
+        moment = datetime.fromisoformat(header.strip().replace("Z", "+00:00"))
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise RestError(
+            "INVALID_DATA", "invalid If-Modified-Since", {"header_name": "If-Modified-Since"}
+        )
+    return int(moment.timestamp())
+
+
 def records_answer(
-    data: ModuleData, params: dict[str, str], zone: ZoneInfo
+    data: ModuleData, params: dict[str, str], zone: ZoneInfo, since: str | None = None
 ) -> dict[str, Any] | None:
-    """``GET /{module}?fields=&ids=`` (or ``page``/``per_page``): live records, by id order.
+    """``GET /{module}?fields=&ids=`` (or ``page``/``per_page``, ``sort_by``/``sort_order``).
 
     ``fields`` is mandatory (v8), 50 at most; ``ids`` holds up to 100 ids, and ids of deleted
-    or unknown records are left out. Only id, Created_Time and Modified_Time carry values (the
-    tap asks this call whether records exist); other fields asked for are null. None (204)
-    when nothing matches.
+    or unknown records are left out. Without ``ids`` the live records come sorted by
+    ``sort_by`` (id, Created_Time or Modified_Time; id by default) in ``sort_order`` (desc by
+    default, as Zoho documents it). With ``If-Modified-Since`` only records modified after it
+    are listed, and none raises NotModified (304). Only id, Created_Time and Modified_Time carry
+    values (the tap asks this call whether records exist or changed); other fields asked for are
+    null. None (204) when nothing matches.
     """
     fields = [name for name in params.get("fields", "").split(",") if name]
     if not fields:
@@ -164,6 +189,7 @@ def records_answer(
     if unknown:
         raise RestError("INVALID_DATA", "invalid field", {"api_name": unknown[0]})
     deleted = data.overlay.deleted
+    after = _since(since)
     if "ids" in params:
         ids = [text for text in params["ids"].split(",") if text]
         if len(ids) > MAX_IDS:
@@ -173,7 +199,12 @@ def records_answer(
         info = {"per_page": len(chosen), "count": len(chosen), "page": 1, "more_records": False}
     else:
         _, page, per_page = _listing(params, ("all",))
-        chosen, info = _page_of(list(data.live_indices()), page, per_page)
+        live = list(data.live_indices())
+        if after is not None:
+            live = [index for index in live if data.modified_time(index) > after]
+            if not live:
+                raise NotModified()
+        chosen, info = _page_of(_sorted(data, live, params), page, per_page)
     if not chosen:
         return None
     times = {
@@ -188,6 +219,23 @@ def records_answer(
                 entry[name] = times[name](index) if name in times else None
         entries.append(entry)
     return {"data": entries, "info": info}
+
+
+def _sorted(data: ModuleData, indices: list[int], params: dict[str, str]) -> list[int]:
+    """The records in the order ``sort_by`` and ``sort_order`` ask for."""
+    sort_by, order = params.get("sort_by", "id"), params.get("sort_order", "desc")
+    if sort_by not in SORT_FIELDS:
+        raise RestError("INVALID_DATA", "invalid value for sort_by", {"param_name": "sort_by"})
+    if order not in ("asc", "desc"):
+        raise RestError(
+            "INVALID_DATA", "invalid value for sort_order", {"param_name": "sort_order"}
+        )
+    key = {
+        "id": lambda index: index,  # ids grow with the index
+        "Created_Time": lambda index: (data.created_time(index), index),
+        "Modified_Time": lambda index: (data.modified_time(index), index),
+    }[sort_by]
+    return sorted(indices, key=key, reverse=order == "desc")
 
 
 def org_answer(zone: ZoneInfo) -> dict[str, Any]:

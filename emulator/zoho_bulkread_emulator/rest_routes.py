@@ -7,6 +7,7 @@ from typing import Any
 from zoho_bulkread_emulator.plumbing import HandlerBase
 from zoho_bulkread_emulator.records import ModuleData
 from zoho_bulkread_emulator.rest import (
+    NotModified,
     RestError,
     deleted_answer,
     org_answer,
@@ -62,9 +63,16 @@ class RestRoutes(HandlerBase):
         data = self._known_module(product, module)
         self._authorize(product, "records", module)
         try:
-            answer = records_answer(data, self.params, self.state.zone)
+            answer = records_answer(
+                data, self.params, self.state.zone, self.headers.get("If-Modified-Since")
+            )
         except RestError as exc:
             raise HttpError(400, zoho_error(exc.code, str(exc), exc.details)) from None
+        except NotModified:
+            self.log_entry["status"] = 304
+            self.send_response(304)
+            self.end_headers()
+            return
         self._answer_or_no_content(answer)
 
     def _known_module(self, product: str, module: str) -> ModuleData:

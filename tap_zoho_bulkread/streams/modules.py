@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,9 +24,10 @@ from tap_zoho_bulkread.streams.base import BaseBatchFileEncoding, BatchConfig, Z
 from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.summary import RunSummary
-from tap_zoho_bulkread.times import parse_datetime
+from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
 from tap_zoho_bulkread.writers.batch_files import BatchFileWriter
 from tap_zoho_bulkread.writers.records import RecordLineWriter
+from tap_zoho_bulkread.zoho.changes import ChangeProbe
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -33,6 +35,9 @@ if TYPE_CHECKING:
 
 
 CHECKPOINT_KEY = "zoho_export"
+EXPORTED_AT_KEY = "zoho_export_began"  # when the last whole export's run began (UTC)
+# A bookmark at least this long before the export began cannot gain a record in its own second.
+SAME_SECOND_MARGIN = timedelta(seconds=60)
 DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA = {
@@ -46,6 +51,14 @@ TABLE_VERSION_SCHEMA = {
     "description": "The run's table version (ms since 1970), the same in every row of one "
     "full export: rows of a smaller one are gone from Zoho (ACTIVATE_VERSION says the same).",
 }
+
+
+@dataclass(frozen=True)
+class ExportDecision:
+    """Whether a run makes bulk read jobs for a module, and why (logged once)."""
+
+    bulk: bool
+    why: str
 
 
 class ZohoModuleStream(ZohoStream):
@@ -76,16 +89,21 @@ class ZohoModuleStream(ZohoStream):
         child_of: str | None = None,
         summary: RunSummary | None = None,
         restores: RestoreFinder | None = None,
+        changes: ChangeProbe | None = None,
+        run_started: datetime | None = None,
         compression_level: int = DEFAULTS.batch_compression_level,
     ) -> None:
         """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs.
 
         With ``deletions``, the stream also emits ``{id, _sdc_deleted_at}`` for each record Zoho
         lists as deleted since the last run. With ``restores``, records restored from the
-        recycle bin since the last run are exported again. ``child_of`` names the parent of a
-        subform or linking module. Without a replication key the stream is FULL_TABLE: each run
-        exports everything and ends with ACTIVATE_VERSION, so targets can drop rows that
-        disappeared.
+        recycle bin since the last run are exported again. With ``changes``, an incremental
+        export is skipped (no job) when the records API says nothing changed after the bookmark;
+        ``run_started`` (before any job of the run) is kept as when the export began, which
+        tells whether the bookmark's own second can have changed since. ``child_of`` names the
+        parent of a subform or linking module. Without a replication key the stream is
+        FULL_TABLE: each run exports everything and ends with ACTIVATE_VERSION, so targets can
+        drop rows that disappeared.
         """
         if deletions is not None:
             schema = {
@@ -114,6 +132,9 @@ class ZohoModuleStream(ZohoStream):
         self.summary = summary
         self.restores = restores
         self.compression_level = compression_level  # gzip level of BATCH files
+        self.changes = changes
+        self.run_started = run_started or datetime.now(timezone.utc)
+        self._decision: ExportDecision | None = None
 
     def schema_wanted(self) -> bool:
         """False when Zoho refuses bulk read of the module as a whole (no SCHEMA, no table).
@@ -122,7 +143,7 @@ class ZohoModuleStream(ZohoStream):
         stream's turn), so a module Zoho refuses gets no SCHEMA, and so no empty table in the
         target: one warning, and the run goes on.
         """
-        if not self.stream_state.get(CHECKPOINT_KEY):
+        if not self.stream_state.get(CHECKPOINT_KEY) and self.export_needed():
             with download_folder() as work_dir:
                 reader = self.bulk_reader(work_dir, self.name)
                 create_jobs_ahead(reader, [(self.module, self.job_query)], ahead=False)
@@ -227,6 +248,9 @@ class ZohoModuleStream(ZohoStream):
         del context
         if self._refusal is not None:
             return  # said when the SCHEMA was held back
+        if not self.export_needed():
+            yield from self._after_export()
+            return
         start = self.starting_timestamp()
         self.logger.info(
             "%s: exporting %d fields%s",
@@ -264,15 +288,78 @@ class ZohoModuleStream(ZohoStream):
             raise self._explain(exc) from None
         if export.skipped:
             return
-        if self.deletions is not None:
-            yield from self._deleted_records()
-        if self.replication_key is None:
-            # only after the last page: an interrupted export never makes the target drop rows
-            self.activate_version()
-        self._keep_recycle_bin()
+        if resume is None:
+            self.stream_state[EXPORTED_AT_KEY] = zoho_datetime(self.run_started)
+        else:  # its first pages were read in another run, from jobs made then
+            self.stream_state.pop(EXPORTED_AT_KEY, None)
+        yield from self._after_export(activate=self.replication_key is None)
         self._save_checkpoint(None)
         self.logger.info(
             "%s: %d records in %.1fs", self.module, export.emitted, time.monotonic() - started
+        )
+
+    def _after_export(self, *, activate: bool = False) -> Iterator[list[dict[str, Any]]]:
+        """What follows the export, read or skipped: deletions, the recycle bin kept.
+
+        ``activate``: a full table was read; ACTIVATE_VERSION comes only after its last page,
+        so an interrupted export never makes the target drop rows.
+        """
+        if self.deletions is not None:
+            yield from self._deleted_records()
+        if activate:
+            self.activate_version()
+        self._keep_recycle_bin()
+
+    def export_needed(self) -> bool:
+        """Whether this run makes bulk read jobs for the module (decided and logged once)."""
+        if self._decision is None:
+            self._decision = self._decide()
+            self.logger.info(
+                "%s: %s: %s",
+                self.module,
+                "bulk read" if self._decision.bulk else "no bulk read job",
+                self._decision.why,
+            )
+        return self._decision.bulk
+
+    def _decide(self) -> ExportDecision:
+        """Bulk read, or nothing to read: asked of the records API when the state allows."""
+        if self.changes is None:
+            return ExportDecision(True, "bulk_only is set")
+        if self.stream_state.get(CHECKPOINT_KEY):
+            return ExportDecision(True, "the interrupted export resumes")
+        if self.replication_key is None:
+            return ExportDecision(True, "a full-table stream exports everything each run")
+        start = self.starting_timestamp()
+        if start is None:
+            return ExportDecision(True, "no bookmark yet: the whole module")
+        if self._restored_keys():
+            return ExportDecision(True, "records restored from the recycle bin are read again")
+        began = self.stream_state.get(EXPORTED_AT_KEY)
+        try:
+            last = parse_datetime(began) if isinstance(began, str) else None
+        except ValueError:
+            last = None
+        if last is None:
+            return ExportDecision(True, "when the last export began is not in the state")
+        if start > last - SAME_SECOND_MARGIN:
+            return ExportDecision(
+                True, "the bookmark is too close to the last export's start to trust its second"
+            )
+        change = self.changes.after(self.module, start)
+        if change.changed is None:
+            return ExportDecision(True, f"the records API cannot tell ({change.refusal})")
+        if change.changed:
+            assert change.newest is not None
+            return ExportDecision(
+                True,
+                f"a record was modified at {zoho_datetime(change.newest)}, after the "
+                f"bookmark {zoho_datetime(start)}",
+            )
+        return ExportDecision(
+            False,
+            f"the records API lists nothing modified after {zoho_datetime(start)}; the "
+            "bookmark stays",
         )
 
     def _export_plan(self) -> ExportPlan:

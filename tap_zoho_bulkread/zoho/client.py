@@ -295,7 +295,7 @@ class ZohoClient:
         def call() -> dict[str, Any]:
             response = self._check(self._send(method, url, stream=True, **kwargs))
             with response:
-                if response.status_code == 204:  # Zoho's answer to an empty list
+                if response.status_code in (204, 304):  # an empty list; nothing since
                     return {}
                 text = _bounded_body(response, max_bytes, f"{method} {path}")
             try:
@@ -327,7 +327,11 @@ class ZohoClient:
         *,
         max_bytes: int = MAX_ANSWER_BYTES,
     ) -> dict[str, Any]:
-        """GET a JSON API path (an empty answer, HTTP 204, is ``{}``), at most ``max_bytes``."""
+        """GET a JSON API path, at most ``max_bytes``.
+
+        An empty list (HTTP 204) and nothing modified since ``If-Modified-Since`` (HTTP 304)
+        are both ``{}``.
+        """
         return self._json("GET", path, max_bytes, params=params, headers=headers)
 
     def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

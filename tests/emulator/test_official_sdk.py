@@ -294,3 +294,49 @@ def test_records_asked_by_id_parse_and_leave_out_deleted_and_restored_comes_back
         f"{admin}/restore", json={"module": "Calls", "ids": deleted_ids[:1]}, timeout=10
     ).json()["restored"]
     assert restored == deleted_ids[:1] and live(deleted_ids) == restored
+
+
+def test_the_newest_modified_record_and_if_modified_since_read_by_the_sdk(sdk) -> None:
+    """What the tap asks before a module's job: the newest Modified_Time, or 304 if none since."""
+    from datetime import datetime
+
+    from zohocrmsdk.src.com.zoho.crm.api.header_map import HeaderMap
+    from zohocrmsdk.src.com.zoho.crm.api.record import (
+        GetRecordsHeader,
+        GetRecordsParam,
+        RecordOperations,
+    )
+    from zohocrmsdk.src.com.zoho.crm.api.record import ResponseWrapper as RecordsWrapper
+
+    def newest(since: datetime | None) -> tuple[int, list[tuple[str, datetime]]]:
+        params = ParameterMap()
+        params.add(GetRecordsParam.fields, "Modified_Time")
+        params.add(GetRecordsParam.sort_by, "Modified_Time")
+        params.add(GetRecordsParam.sort_order, "desc")
+        params.add(GetRecordsParam.per_page, 1)
+        headers = HeaderMap()
+        if since is not None:
+            headers.add(GetRecordsHeader.if_modified_since, since)
+        answer = RecordOperations("Leads").get_records(params, headers)
+        if answer.get_status_code() in (204, 304):
+            return answer.get_status_code(), []
+        wrapper = answer.get_object()
+        assert isinstance(wrapper, RecordsWrapper), answer.get_status_code()
+        rows = [(str(r.get_id()), r.get_key_value("Modified_Time")) for r in wrapper.get_data()]
+        return answer.get_status_code(), rows
+
+    truth = ground_truth(sdk.url, "Leads")
+    latest = max(truth, key=lambda row: (row["Modified_Time"], int(row["id"])))
+    moment = datetime.fromisoformat(latest["Modified_Time"])
+
+    status, rows = newest(None)
+    assert status == 200 and len(rows) == 1
+    assert rows[0][0] == latest["id"] and rows[0][1] == moment
+    assert newest(moment) == (304, [])  # nothing modified after the newest
+
+    touched = requests.post(
+        f"{sdk.url}/__emulator__/mutate", json={"module": "Leads", "update": 1}, timeout=10
+    ).json()["updated"]
+    status, rows = newest(moment)
+    assert status == 200 and [record_id for record_id, _ in rows] == touched
+    assert rows[0][1] > moment

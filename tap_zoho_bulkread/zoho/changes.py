@@ -1,0 +1,81 @@
+"""Whether a module changed after a moment, asked of Zoho's records API in one cheap call.
+
+``GET /{module}?fields=Modified_Time&sort_by=Modified_Time&sort_order=desc&per_page=1`` with
+``If-Modified-Since`` answers 304 (or 204) when no record was modified after that moment, and
+otherwise the most recently modified record. Its ``Modified_Time`` is compared with the moment
+as well, so the answer is right whether Zoho counts the moment itself as "since" or not.
+A record created after the moment was modified after it too, so the same call serves a
+``Created_Time`` bookmark.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from tap_zoho_bulkread.errors import TAP_REFUSALS, ZohoAPIError
+from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
+from tap_zoho_bulkread.zoho.answers import unexpected
+from tap_zoho_bulkread.zoho.client import ZohoClient
+
+MAX_PROBE_BYTES = 64 * 1024  # one record with one field
+
+
+@dataclass(frozen=True)
+class Change:
+    """What Zoho said about a module after a moment: ``changed`` None when it could not say."""
+
+    changed: bool | None
+    newest: datetime | None = None  # the newest Modified_Time Zoho answered
+    refusal: str = ""  # Zoho's code when the records API refused the question
+
+
+class ChangeProbe:
+    """Asks, once per module and moment in a run, whether any record changed after it."""
+
+    def __init__(self, client: ZohoClient, *, path_of: Callable[[str], str]) -> None:
+        """``path_of(module)`` is the module's records path (``/crm/v8/Leads``)."""
+        self.client = client
+        self.path_of = path_of
+        self._answers: dict[tuple[str, datetime], Change] = {}
+        self._lock = threading.Lock()
+
+    def after(self, module: str, moment: datetime) -> Change:
+        """Whether a record of ``module`` was modified after ``moment`` (asked once)."""
+        with self._lock:
+            key = (module, moment)
+            if key not in self._answers:
+                self._answers[key] = self._ask(module, moment)
+            return self._answers[key]
+
+    def _ask(self, module: str, moment: datetime) -> Change:
+        params = {
+            "fields": "Modified_Time",
+            "sort_by": "Modified_Time",
+            "sort_order": "desc",
+            "per_page": "1",
+        }
+        headers = {"If-Modified-Since": zoho_datetime(moment)}
+        try:
+            answer = self.client.get_json(
+                self.path_of(module), params, headers, max_bytes=MAX_PROBE_BYTES
+            )
+        except ZohoAPIError as exc:
+            if exc.code in TAP_REFUSALS:
+                raise  # not Zoho's answer: the run ends, as any other request would end it
+            return Change(None, refusal=exc.code)
+        entries = answer.get("data", [])
+        what = f"the most recently modified record of {module}"
+        if not isinstance(entries, list) or len(entries) > 1:
+            raise unexpected(f"{what} is one record, not", entries)
+        if not entries:
+            return Change(False)  # 304 or 204: nothing modified after the moment
+        entry = entries[0]
+        value = entry.get("Modified_Time") if isinstance(entry, dict) else None
+        try:
+            newest = parse_datetime(str(value))
+        except ValueError:
+            raise unexpected(f"{what} has a Modified_Time that is", value) from None
+        return Change(newest > moment, newest)

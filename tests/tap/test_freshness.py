@@ -1,0 +1,159 @@
+"""An incremental run that finds nothing new makes no bulk read job for the module.
+
+Before a module's job, the tap asks the records API (one call, ``If-Modified-Since`` the
+bookmark) for the most recently modified record. Expected values come from the emulator: its
+request log (which jobs were made), its ground truth (what changed) and the first run's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.tap_runner import discover, run_tap, select, tap_config
+from tests.zoho_client import ground_truth
+from zoho_bulkread_emulator import Emulator
+
+MODULES = ["Leads", "Calls"]
+
+
+@pytest.fixture
+def org() -> Iterator[Emulator]:
+    with Emulator(job_seconds=0.05) as emu:
+        yield emu
+
+
+def config_of(emu: Emulator, **settings: Any) -> dict[str, Any]:
+    return tap_config(
+        emu.url, **{"modules": MODULES, "replication_key": "Modified_Time", **settings}
+    )
+
+
+def catalog_of(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
+    return select(discover(tmp_path / "discover", config), dict.fromkeys(MODULES))
+
+
+def jobs_for(emu: Emulator) -> list[str]:
+    """The modules of the bulk read jobs the emulator received, in order."""
+    log = requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json()
+    modules = [
+        e["body"]["query"]["module"]
+        for e in log
+        if e["method"] == "POST" and e["path"].endswith("/read")
+    ]
+    return [m["api_name"] if isinstance(m, dict) else m for m in modules]  # v8: {"api_name"}
+
+
+def change(emu: Emulator, module: str, *, seconds_ago: float, **counts: int) -> list[str]:
+    answer = requests.post(
+        f"{emu.url}/__emulator__/mutate",
+        json={"module": module, "seconds_ago": seconds_ago, **counts},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    return [*answer.json()["created"], *answer.json()["updated"]]
+
+
+def test_an_unchanged_module_makes_no_job_and_keeps_its_bookmark(
+    org: Emulator, tmp_path: Path
+) -> None:
+    config = config_of(org)
+    catalog = catalog_of(tmp_path, config)
+    first = run_tap(tmp_path / "1", config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert sorted(jobs_for(org)) == sorted(MODULES)
+
+    second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
+
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert sorted(jobs_for(org)) == sorted(MODULES)  # not one job more
+    assert second.records() == []
+    for module in MODULES:
+        newest = max(row["Modified_Time"] for row in ground_truth(org.url, module))
+        assert first.bookmark(module) == newest
+        assert second.bookmark(module) == newest
+        assert (
+            f"{module}: no bulk read job: the records API lists nothing modified after {newest}"
+            in second.stderr
+        )
+
+
+def test_only_the_changed_module_is_read_and_then_it_rests_too(
+    org: Emulator, tmp_path: Path
+) -> None:
+    config = config_of(org)
+    catalog = catalog_of(tmp_path, config)
+    first = run_tap(tmp_path / "1", config, catalog=catalog)
+    assert first.returncode == 0, first.stderr[-2000:]
+    touched = change(org, "Leads", seconds_ago=300, create=2, update=3)
+
+    second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
+    third = run_tap(tmp_path / "3", config, catalog=catalog, state=second.final_state)
+
+    assert second.returncode == 0 and third.returncode == 0, second.stderr[-2000:]
+    assert sorted(jobs_for(org)) == sorted([*MODULES, "Leads"])  # one job, in the second run
+    truth = {row["id"]: row for row in ground_truth(org.url, "Leads")}
+    newest = max(row["Modified_Time"] for row in truth.values())
+    assert set(touched) <= set(second.ids("Leads"))
+    assert all(r["Modified_Time"] == truth[r["id"]]["Modified_Time"] for r in second.records())
+    assert second.records("Calls") == [] and third.records() == []
+    assert second.bookmark("Leads") == third.bookmark("Leads") == newest
+    assert second.bookmark("Calls") == first.bookmark("Calls")
+    assert f"Leads: bulk read: a record was modified at {newest}, after the bookmark" in (
+        second.stderr
+    )
+
+
+def test_a_bookmark_near_the_last_exports_start_is_read_again_by_bulk_read(
+    org: Emulator, tmp_path: Path
+) -> None:
+    """A change in the bookmark's own second, made after the export read it, has no later time."""
+    config = config_of(org, modules=["Leads"])
+    catalog = select(discover(tmp_path / "discover", config), {"Leads": None})
+    first = run_tap(tmp_path / "1", config, catalog=catalog)
+    change(org, "Leads", seconds_ago=5, update=1)
+    second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
+
+    third = run_tap(tmp_path / "3", config, catalog=catalog, state=second.final_state)
+
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert jobs_for(org) == ["Leads"] * 3
+    assert "Leads: bulk read: the bookmark is too close to the last export's start" in (
+        third.stderr
+    )
+
+
+def test_bulk_only_makes_a_job_for_every_module_every_run(org: Emulator, tmp_path: Path) -> None:
+    config = config_of(org, bulk_only=True)
+    catalog = catalog_of(tmp_path, config)
+    first = run_tap(tmp_path / "1", config, catalog=catalog)
+
+    second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
+
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert sorted(jobs_for(org)) == sorted(MODULES * 2)
+    assert "Leads: bulk read: bulk_only is set" in second.stderr
+    log = requests.get(f"{org.url}/__emulator__/requests", timeout=10).json()
+    assert not [e for e in log if e["path"].endswith(("/Leads", "/Calls"))]  # no records API
+
+
+def test_a_state_from_before_this_check_reads_once_more_by_bulk_read(
+    org: Emulator, tmp_path: Path
+) -> None:
+    config = config_of(org)
+    catalog = catalog_of(tmp_path, config)
+    first = run_tap(tmp_path / "1", config, catalog=catalog)
+    older = first.final_state
+    for module in MODULES:
+        older["bookmarks"][module].pop("zoho_export_began")
+
+    second = run_tap(tmp_path / "2", config, catalog=catalog, state=older)
+
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert sorted(jobs_for(org)) == sorted(MODULES * 2)
+    assert "Leads: bulk read: when the last export began is not in the state" in second.stderr
+    assert all("zoho_export_began" in second.final_state["bookmarks"][m] for m in MODULES)
