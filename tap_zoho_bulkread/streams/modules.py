@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 
 CHECKPOINT_KEY = "zoho_export"
-EXPORTED_AT_KEY = "zoho_export_began"  # when the last whole export's run began (UTC)
+EXPORTED_AT_KEY = "zoho_last_export_began"  # when the last whole export's run began (UTC)
 # A bookmark at least this long before the export began cannot gain a record in its own second.
 SAME_SECOND_MARGIN = timedelta(seconds=60)
 DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream

@@ -149,11 +149,11 @@ def test_a_state_from_before_this_check_reads_once_more_by_bulk_read(
     first = run_tap(tmp_path / "1", config, catalog=catalog)
     older = first.final_state
     for module in MODULES:
-        older["bookmarks"][module].pop("zoho_export_began")
+        older["bookmarks"][module].pop("zoho_last_export_began")
 
     second = run_tap(tmp_path / "2", config, catalog=catalog, state=older)
 
     assert second.returncode == 0, second.stderr[-2000:]
     assert sorted(jobs_for(org)) == sorted(MODULES * 2)
     assert "Leads: bulk read: when the last export began is not in the state" in second.stderr
-    assert all("zoho_export_began" in second.final_state["bookmarks"][m] for m in MODULES)
+    assert all("zoho_last_export_began" in second.final_state["bookmarks"][m] for m in MODULES)
