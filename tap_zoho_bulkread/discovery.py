@@ -39,7 +39,8 @@ REST_STREAMS = ("Users", "Deleted_Records", "Events_ICS")  # streams not of a mo
 class DiscoveredModule:
     """A module to stream: its name, JSON schema, how each field is decoded, its dot fields.
 
-    ``child_of`` names the parent of a subform or linking module (whose rows it holds).
+    ``child_of`` names the parent of a subform or linking module (whose rows it holds), and
+    ``child_kind`` says which of the two it is.
     """
 
     module: str
@@ -47,6 +48,7 @@ class DiscoveredModule:
     specs: list[FieldSpec]
     dot_fields: tuple[str, ...] = ()
     child_of: str | None = None
+    child_kind: str | None = None  # "subform" or "linking"
 
 
 def check_lookup_fields(
@@ -90,6 +92,7 @@ def modules_from_catalog(catalog: Catalog, logger: logging.Logger) -> list[Disco
                 schema,
                 specs_from_schema(schema),
                 dot_fields_from_schema(schema),
+                parent.group(2) if parent else None,
                 parent.group(1) if parent else None,
             )
         )
@@ -158,7 +161,8 @@ def modules_from_metadata(
         dot_fields = _without_collisions(module, [spec.name for spec in specs], dot_fields, logger)
         schema = stream_schema(specs, dot_fields)
         schema["description"] = _describe(module, exportable[module], entries, child_of)
-        found.append(DiscoveredModule(module, schema, specs, tuple(dot_fields), child_of))
+        kind = exportable[module].get("generated_type") if child_of else None
+        found.append(DiscoveredModule(module, schema, specs, tuple(dot_fields), child_of, kind))
     return found
 
 
@@ -189,7 +193,7 @@ def _without_collisions(
     return [dotted for dotted in dot_fields if dotted in kept]
 
 
-CHILD_DESCRIPTION = re.compile(r"Zoho (?:subform|linking) module of ([A-Za-z0-9_$]+)")
+CHILD_DESCRIPTION = re.compile(r"Zoho (subform|linking) module of ([A-Za-z0-9_$]+)")
 
 
 def _parent_name(module: dict[str, Any], entries: list[dict[str, Any]]) -> str:

@@ -389,6 +389,8 @@ class TapZohoBulkRead(ZohoTapBase):
 
         None when the module's state keeps no bin (the first run, or a state of 0.2).
         """
+        if module not in self.streams or not self.streams[module].selected:
+            return None  # a module this run does not read keeps no bin up to date
         kept = self._module_stream_named(module).stream_state.get(RECYCLE_BIN_KEY)
         if kept is None:
             return None
@@ -440,10 +442,11 @@ class TapZohoBulkRead(ZohoTapBase):
             bulk_reader=self.bulk_reader,
             product=self.product,
             deletions=None if found.child_of else self._module_deletions(),
-            restores=None if found.child_of else self.restore_finder,
+            restores=self.restore_finder,
             changes=None if self.settings.bulk_only else self.change_probe,
             run_started=self.run_started,
             child_of=found.child_of,
+            child_kind=found.child_kind,
             summary=self.run_summary,
             compression_level=self.settings.batch_compression_level,
         )

@@ -334,7 +334,26 @@ class Dataset:
                 if text_field is not None:
                     data.overlay.values[(index, text_field.api_name)] = f"Updated {now}"
                 updated.append(data.id_of(index))
+            self._touch_parents(product, data, [data.index_of(i) for i in created + updated], now)
         return {"created": created, "updated": updated}
+
+    def _touch_parents(
+        self, product: str, data: ModuleData, indices: list[int | None], now: int
+    ) -> None:
+        """Subform rows are written through their parent record (Kaizen #31): it is modified."""
+        parent_field = data.module.get("Parent_Id")
+        if data.module.generated_type != "subform" or parent_field is None:
+            return
+        parent = self.modules.get((product, parent_field.lookup_module or ""))
+        if parent is None:
+            return
+        parent_of = data.reader(parent_field)
+        for index in indices:
+            parent_index = parent.index_of(str(parent_of(index))) if index is not None else None
+            if parent_index is not None:
+                parent.overlay.modified_times[parent_index] = max(
+                    now, parent.modified_time(parent_index)
+                )
 
     def delete(
         self,
@@ -363,6 +382,7 @@ class Dataset:
                 live.remove(index)
                 data.overlay.deleted[index] = Deletion(now, "recycle")
                 deleted.append(data.id_of(index))
+            self._touch_parents(product, data, [data.index_of(i) for i in deleted], now)
         return deleted
 
     def restore(

@@ -210,6 +210,7 @@ class BinChange:
     binned: frozenset[str] = frozenset()
     restored: dict[str, str | None] = field(default_factory=dict)
     checked: bool = False
+    compared: bool = False  # the bin of the last run was known: ``restored`` is complete
 
 
 class RestoreFinder:
@@ -256,7 +257,7 @@ class RestoreFinder:
                 module,
                 plural(len(restored), "record"),
             )
-        return BinChange(frozenset(binned), restored, checked=True)
+        return BinChange(frozenset(binned), restored, checked=True, compared=previous is not None)
 
 
 class DeletedRecordsStream(ZohoStream):

@@ -87,6 +87,7 @@ class ZohoModuleStream(ZohoStream):
         product: str,
         deletions: DeletionReader | None = None,
         child_of: str | None = None,
+        child_kind: str | None = None,
         summary: RunSummary | None = None,
         restores: RestoreFinder | None = None,
         changes: ChangeProbe | None = None,
@@ -126,6 +127,7 @@ class ZohoModuleStream(ZohoStream):
         self.bulk_reader = bulk_reader
         self.product = product
         self.child_of = child_of
+        self.child_kind = child_kind
         self._line_writer: RecordLineWriter | None = None
         self._export: ModuleExport | None = None  # the export being read
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
@@ -230,7 +232,7 @@ class ZohoModuleStream(ZohoStream):
 
     def _keep_recycle_bin(self) -> None:
         """Remember the recycle bin this run saw, once the export holding its restores is read."""
-        if self.restores is not None:
+        if self.restores is not None and not self.child_of:
             change = self.restores.change(self.module)
             if change.checked:
                 self.stream_state[RECYCLE_BIN_KEY] = encode_ids(change.binned)
@@ -329,17 +331,13 @@ class ZohoModuleStream(ZohoStream):
         if self.stream_state.get(CHECKPOINT_KEY):
             return ExportDecision(True, "the interrupted export resumes")
         if self.replication_key is None:
-            return ExportDecision(True, "a full-table stream exports everything each run")
+            return self._decide_full_table()
         start = self.starting_timestamp()
         if start is None:
             return ExportDecision(True, "no bookmark yet: the whole module")
         if self._restored_keys():
             return ExportDecision(True, "records restored from the recycle bin are read again")
-        began = self.stream_state.get(EXPORTED_AT_KEY)
-        try:
-            last = parse_datetime(began) if isinstance(began, str) else None
-        except ValueError:
-            last = None
+        last = self._last_export_began()
         if last is None:
             return ExportDecision(True, "when the last export began is not in the state")
         if start > last - SAME_SECOND_MARGIN:
@@ -360,6 +358,54 @@ class ZohoModuleStream(ZohoStream):
             False,
             f"the records API lists nothing modified after {zoho_datetime(start)}; the "
             "bookmark stays",
+        )
+
+    def _last_export_began(self) -> datetime | None:
+        began = self.stream_state.get(EXPORTED_AT_KEY)
+        try:
+            return parse_datetime(began) if isinstance(began, str) else None
+        except ValueError:
+            return None
+
+    def _decide_full_table(self) -> ExportDecision:
+        """A full table is read again only if the records holding its rows changed.
+
+        A subform's rows are written through their parent record (Kaizen #31), so they can
+        only have changed if a parent record was modified, deleted or restored since the last
+        export began; a plain module's rows, if one of its own was. A linking module's links
+        can be made from either side, so it is always read.
+        """
+        assert self.changes is not None
+        if self.child_of and self.child_kind != "subform":
+            return ExportDecision(True, "a linking module is read in full each run")
+        owner = self.child_of or self.module
+        last = self._last_export_began()
+        if last is None:
+            return ExportDecision(True, "when the last full export began is not in the state")
+        since = last - SAME_SECOND_MARGIN
+        change = self.changes.after(owner, since)
+        if change.changed is None:
+            return ExportDecision(True, f"the records API cannot tell ({change.refusal})")
+        if change.changed:
+            assert change.newest is not None
+            return ExportDecision(
+                True,
+                f"a record of {owner} was modified at {zoho_datetime(change.newest)}, "
+                "after the last full export began",
+            )
+        deleted = self.changes.deleted_after(owner, since)
+        if deleted is not False:
+            why = "were deleted" if deleted else "were deleted is not known"
+            return ExportDecision(True, f"whether records of {owner} {why} since then")
+        bin_change = self.restores.change(owner) if self.restores is not None else None
+        if bin_change is None or not (bin_change.checked and bin_change.compared):
+            return ExportDecision(True, f"whether records of {owner} were restored is not known")
+        if bin_change.restored:
+            return ExportDecision(True, f"records of {owner} were restored from the recycle bin")
+        return ExportDecision(
+            False,
+            f"no record of {owner} was modified, deleted or restored since the last full "
+            f"export began ({zoho_datetime(last)}); the table stays as it is",
         )
 
     def _export_plan(self) -> ExportPlan:

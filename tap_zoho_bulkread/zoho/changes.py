@@ -79,3 +79,20 @@ class ChangeProbe:
         except ValueError:
             raise unexpected(f"{what} has a Modified_Time that is", value) from None
         return Change(newest > moment, newest)
+
+    def deleted_after(self, module: str, moment: datetime) -> bool | None:
+        """Whether Zoho lists a deletion of ``module`` at or after ``moment``; None if unknown."""
+        params = {"type": "all", "page": "1", "per_page": "1"}
+        headers = {"If-Modified-Since": zoho_datetime(moment)}
+        try:
+            answer = self.client.get_json(
+                f"{self.path_of(module)}/deleted", params, headers, max_bytes=MAX_PROBE_BYTES
+            )
+        except ZohoAPIError as exc:
+            if exc.code in TAP_REFUSALS:
+                raise
+            return None
+        entries = answer.get("data", [])
+        if not isinstance(entries, list) or len(entries) > 1:
+            raise unexpected(f"the newest deletion of {module} is one entry, not", entries)
+        return bool(entries)

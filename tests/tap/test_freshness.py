@@ -7,6 +7,7 @@ request log (which jobs were made), its ground truth (what changed) and the firs
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ MODULES = ["Leads", "Calls"]
 
 @pytest.fixture
 def org() -> Iterator[Emulator]:
-    with Emulator(job_seconds=0.05) as emu:
+    with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
         yield emu
 
 
@@ -157,3 +158,53 @@ def test_a_state_from_before_this_check_reads_once_more_by_bulk_read(
     assert sorted(jobs_for(org)) == sorted(MODULES * 2)
     assert "Leads: bulk read: when the last export began is not in the state" in second.stderr
     assert all("zoho_last_export_began" in second.final_state["bookmarks"][m] for m in MODULES)
+
+
+FAMILY = ["Quotes", "Quoted_Items", "Contacts", "Deals", "Contacts_X_Deals"]
+
+
+def family_run(emu: Emulator, tmp_path: Path, name: str, state: dict[str, Any] | None) -> Any:
+    config = config_of(emu, modules=FAMILY)
+    catalog_path = tmp_path / "family-catalog.json"
+    if not catalog_path.exists():
+        catalog = select(discover(tmp_path / "discover", config), dict.fromkeys(FAMILY))
+        catalog_path.write_text(json.dumps(catalog))
+    catalog = json.loads(catalog_path.read_text())
+    run = run_tap(tmp_path / name, config, catalog=catalog, state=state)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run
+
+
+def test_a_subform_is_read_again_only_after_its_parent_records_change(
+    org: Emulator, tmp_path: Path
+) -> None:
+    first = family_run(org, tmp_path, "1", None)
+    second = family_run(org, tmp_path, "2", first.final_state)
+    jobs_second = jobs_for(org)[len(FAMILY) :]
+    removed = requests.post(
+        f"{org.url}/__emulator__/delete", json={"module": "Quotes", "count": 1}, timeout=10
+    ).json()["deleted"]
+    third = family_run(org, tmp_path, "3", second.final_state)
+    jobs_third = jobs_for(org)[len(FAMILY) + len(jobs_second) :]
+    edited = change(org, "Quoted_Items", seconds_ago=0, update=2)
+    fourth = family_run(org, tmp_path, "4", third.final_state)
+    jobs_fourth = jobs_for(org)[len(FAMILY) + len(jobs_second) + len(jobs_third) :]
+
+    # nothing changed: only the linking module is read (a link has no one record it belongs to)
+    assert jobs_second == ["Contacts_X_Deals"]
+    assert {m["stream"] for m in second.messages if m["type"] == "RECORD"} == {"Contacts_X_Deals"}
+    assert "Quoted_Items: no bulk read job: no record of Quotes was modified" in second.stderr
+    assert "Contacts_X_Deals: bulk read: a linking module is read in full each run" in (
+        second.stderr
+    )
+    # a Quote deleted: its line items are gone, so the subform is read again (not the Quotes)
+    assert sorted(jobs_third) == ["Contacts_X_Deals", "Quoted_Items"]
+    assert "Quoted_Items: bulk read: whether records of Quotes were deleted since then" in (
+        third.stderr
+    )
+    items = {row["id"] for row in ground_truth(org.url, "Quoted_Items")}
+    assert removed and set(third.ids("Quoted_Items")) == items
+    # line items edited: Zoho writes them through their Quote, so both are read again
+    assert sorted(jobs_fourth) == ["Contacts_X_Deals", "Quoted_Items", "Quotes"]
+    assert set(edited) <= set(fourth.ids("Quoted_Items")) == items
+    assert "Quoted_Items: bulk read: a record of Quotes was modified at" in fourth.stderr
