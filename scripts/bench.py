@@ -9,8 +9,9 @@ Prints, for this machine, in one run:
 3. peak memory (max RSS) of the tap at 100,000 and 1,000,000 records of one module;
 4. whole pipelines, tap | target-postgres and tap | target-duckdb, RECORD against BATCH, with
    each side's peak RSS (scripts/bench_pipeline.py), on a throwaway Postgres;
-5. an hourly run: every stream with 10-second jobs, then again after 5 new Leads (wall time,
-   records, jobs, downloads);
+5. an hourly run: every stream with 10-second jobs, then again after 5 new Leads, then with
+   nothing new (wall time, records, jobs, downloads, REST calls), with bulk_only and by
+   default side by side;
 6. child data on 200,000 Quotes with 1,000,000 line items: full-table child (the default)
    against an incremental child, first and next run (scripts/bench_children.py);
 7. how many 429s the emulator answered during all of it.
@@ -352,43 +353,77 @@ def memory_benchmark(work: Path, small: int, large: int) -> dict[str, float]:
 def hourly_benchmark(work: Path, job_seconds: float) -> None:
     """An hourly run: every stream of the default org, then again after a handful of changes.
 
-    The first run's catalog and its final state feed the second, as Meltano would.
+    Side by side on the same data: with ``bulk_only`` (a job for every module each run, as
+    before the records API check) and by default. The first run's catalog and its final state
+    feed the next, as Meltano would.
     """
     print(
-        f"\n5. Hourly run: every stream, {job_seconds:g}-second jobs, then 5 new Leads", flush=True
+        f"\n5. Hourly run: every stream, {job_seconds:g}-second jobs; then 5 new Leads; then "
+        "nothing new",
+        flush=True,
     )
-    with EmulatorProcess("--job-seconds", str(job_seconds)) as emulator:
-        config = {**CREDENTIALS, "accounts_url": emulator.url, "poll_interval_seconds": 1}
-        (work / "hourly.json").write_text(json.dumps(config))
-        tap = [str(BIN / "tap-zoho-bulkread"), "--config", str(work / "hourly.json")]
-        write_catalog(tap, work / "hourly-catalog.json", lambda stream: True)
-        state: dict[str, Any] = {}
-        print(f"   {'run':<34}{'wall':>8}{'records':>10}{'jobs':>6}{'downloads':>11}")
-        for label in ("first run (everything)", "next run, 5 Leads created since"):
-            if state:
-                body = json.dumps({"module": "Leads", "create": 5}).encode()
-                request = urllib.request.Request(
-                    f"{emulator.url}/__emulator__/mutate", data=body, method="POST"
+    print(
+        f"   {'mode':<12}{'run':<30}{'wall':>8}{'records':>10}{'jobs':>6}{'downloads':>11}"
+        f"{'REST':>6}"
+    )
+    walls: dict[tuple[str, str], float] = {}
+    for mode, settings in (("bulk_only", {"bulk_only": True}), ("default", {})):
+        with EmulatorProcess("--job-seconds", str(job_seconds)) as emulator:
+            config = {
+                **CREDENTIALS, "accounts_url": emulator.url, "poll_interval_seconds": 1,
+                **settings,
+            }  # fmt: skip
+            (work / "hourly.json").write_text(json.dumps(config))
+            tap = [str(BIN / "tap-zoho-bulkread"), "--config", str(work / "hourly.json")]
+            write_catalog(tap, work / "hourly-catalog.json", lambda stream: True)
+            state: dict[str, Any] = {}
+            for label in (
+                "first run (everything)",
+                "next, 5 Leads created since",
+                "next, nothing new",
+            ):
+                if label.startswith("next, 5"):
+                    body = json.dumps({"module": "Leads", "create": 5}).encode()
+                    request = urllib.request.Request(
+                        f"{emulator.url}/__emulator__/mutate", data=body, method="POST"
+                    )
+                    urllib.request.urlopen(request, timeout=60).read()
+                (work / "hourly-state.json").write_text(json.dumps(state))
+                before = len(emulator.requests_log())
+                started = time.monotonic()
+                done = subprocess.run(
+                    [*tap, "--catalog", str(work / "hourly-catalog.json"),
+                     *(["--state", str(work / "hourly-state.json")] if state else [])],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                wall = time.monotonic() - started
+                if done.returncode != 0:
+                    raise SystemExit(f"tap failed:\n{done.stderr[-3000:]}")
+                lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+                records = sum(1 for m in lines if m["type"] == "RECORD")
+                state = next(m["value"] for m in reversed(lines) if m["type"] == "STATE")
+                log = emulator.requests_log()[before:]
+                jobs = sum(1 for e in log if e["method"] == "POST" and e["path"].endswith("/read"))
+                downloads = sum(1 for e in log if e["path"].endswith("/result"))
+                rest = sum(
+                    1
+                    for e in log
+                    if "/bulk/" not in e["path"]
+                    and not e["path"].startswith(("/oauth", "/__emulator__"))
                 )
-                urllib.request.urlopen(request, timeout=60).read()
-            (work / "hourly-state.json").write_text(json.dumps(state))
-            before = len(emulator.requests_log())
-            started = time.monotonic()
-            done = subprocess.run(
-                [*tap, "--catalog", str(work / "hourly-catalog.json"),
-                 *(["--state", str(work / "hourly-state.json")] if state else [])],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
-            wall = time.monotonic() - started
-            if done.returncode != 0:
-                raise SystemExit(f"tap failed:\n{done.stderr[-3000:]}")
-            lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-            records = sum(1 for m in lines if m["type"] == "RECORD")
-            state = next(m["value"] for m in reversed(lines) if m["type"] == "STATE")
-            log = emulator.requests_log()[before:]
-            jobs = sum(1 for e in log if e["method"] == "POST" and e["path"].endswith("/read"))
-            downloads = sum(1 for e in log if e["path"].endswith("/result"))
-            print(f"   {label:<34}{wall:>7.1f}s{records:>10,}{jobs:>6}{downloads:>11}", flush=True)
+                walls[(mode, label)] = wall
+                print(
+                    f"   {mode:<12}{label:<30}{wall:>7.1f}s{records:>10,}{jobs:>6}{downloads:>11}"
+                    f"{rest:>6}",
+                    flush=True,
+                )
+    first = walls[("bulk_only", "first run (everything)")]
+    for label in ("next, 5 Leads created since", "next, nothing new"):
+        print(
+            f"   {label}: default {walls[('default', label)]:.1f}s, bulk_only "
+            f"{walls[('bulk_only', label)]:.1f}s ({walls[('bulk_only', label)] / walls[('default', label)]:.1f}x); "
+            f"the first run takes {first / walls[('default', label)]:.1f}x as long"
+        )
 
 
 def machine_description() -> str:

@@ -88,9 +88,9 @@ class AdminRoutes(HandlerBase):
             self.wfile.write(("\n".join(buffer) + "\n").encode())
 
     def admin_requests(self) -> None:
-        """GET /__emulator__/requests: the API calls received so far."""
+        """GET /__emulator__/requests: the API calls received so far (in flight too)."""
         with self.state.lock:
-            entries = list(self.state.request_log)
+            entries = [dict(entry) for entry in self.state.request_log]  # copies: still filled
         self._json(200, entries)
 
     def _module_change(self) -> tuple[dict[str, Any], str, str] | None:

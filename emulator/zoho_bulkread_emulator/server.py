@@ -100,6 +100,11 @@ class Handler(AdminRoutes, RestRoutes, HandlerBase):
             "params": sorted(self.params),
         }
         is_admin = url.path.startswith(ADMIN)
+        if not is_admin:
+            # logged as it arrives: its status is set before its answer leaves, so a client
+            # that has the answer always finds the entry complete in the log
+            with self.state.lock:
+                self.state.request_log.append(self.log_entry)
         for route_method, pattern, name in ROUTES:
             match = pattern.match(url.path)
             if match and route_method == method:
@@ -128,9 +133,6 @@ class Handler(AdminRoutes, RestRoutes, HandlerBase):
                     "Please check if the URL trying to access is a correct one",
                 ),
             )
-        if not is_admin:
-            with self.state.lock:
-                self.state.request_log.append(self.log_entry)
 
     # -- OAuth ------------------------------------------------------------------------
 

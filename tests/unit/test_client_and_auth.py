@@ -31,8 +31,7 @@ def authenticator(url: str, **options) -> ZohoAuthenticator:  # type: ignore[no-
 
 
 def token_requests(url: str) -> list[int]:
-    """The statuses of the token requests the emulator answered (it logs after answering)."""
-    time.sleep(0.2)
+    """The statuses of the token requests the emulator answered."""
     log = requests.get(f"{url}/__emulator__/requests", timeout=10).json()
     return [e.get("status") for e in log if e["path"] == "/oauth/v2/token"]
 
