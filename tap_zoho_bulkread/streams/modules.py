@@ -344,19 +344,21 @@ class ZohoModuleStream(ZohoStream):
             return ExportDecision(
                 True, "the bookmark is too close to the last export's start to trust its second"
             )
-        change = self.changes.after(self.module, start)
+        key = self.replication_key
+        change = self.changes.after(self.module, start, key)
+        done = "created" if key == "Created_Time" else "modified"
         if change.changed is None:
             return ExportDecision(True, f"the records API cannot tell ({change.refusal})")
         if change.changed:
             assert change.newest is not None
             return ExportDecision(
                 True,
-                f"a record was modified at {zoho_datetime(change.newest)}, after the "
+                f"a record was {done} at {zoho_datetime(change.newest)}, after the "
                 f"bookmark {zoho_datetime(start)}",
             )
         return ExportDecision(
             False,
-            f"the records API lists nothing modified after {zoho_datetime(start)}; the "
+            f"the records API lists nothing {done} after {zoho_datetime(start)}; the "
             "bookmark stays",
         )
 

@@ -1,11 +1,11 @@
 """Whether a module changed after a moment, asked of Zoho's records API in one cheap call.
 
-``GET /{module}?fields=Modified_Time&sort_by=Modified_Time&sort_order=desc&per_page=1`` with
+``GET /{module}?fields=<key>&sort_by=<key>&sort_order=desc&per_page=1`` with
 ``If-Modified-Since`` answers 304 (or 204) when no record was modified after that moment, and
-otherwise the most recently modified record. Its ``Modified_Time`` is compared with the moment
-as well, so the answer is right whether Zoho counts the moment itself as "since" or not.
-A record created after the moment was modified after it too, so the same call serves a
-``Created_Time`` bookmark.
+otherwise the record with the newest ``key`` (``Modified_Time`` or ``Created_Time``) among those
+modified since. That value is compared with the moment as well, so the answer is right whether
+Zoho counts the moment itself as "since" or not. A record created after the moment was modified
+after it too, so it is among them: the same call tells whether anything was created after it.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Change:
     """What Zoho said about a module after a moment: ``changed`` None when it could not say."""
 
     changed: bool | None
-    newest: datetime | None = None  # the newest Modified_Time Zoho answered
+    newest: datetime | None = None  # the newest value of the key Zoho answered
     refusal: str = ""  # Zoho's code when the records API refused the question
 
 
@@ -39,24 +39,22 @@ class ChangeProbe:
         """``path_of(module)`` is the module's records path (``/crm/v8/Leads``)."""
         self.client = client
         self.path_of = path_of
-        self._answers: dict[tuple[str, datetime], Change] = {}
+        self._answers: dict[tuple[str, datetime, str], Change] = {}
         self._lock = threading.Lock()
 
-    def after(self, module: str, moment: datetime) -> Change:
-        """Whether a record of ``module`` was modified after ``moment`` (asked once)."""
-        with self._lock:
-            key = (module, moment)
-            if key not in self._answers:
-                self._answers[key] = self._ask(module, moment)
-            return self._answers[key]
+    def after(self, module: str, moment: datetime, key: str = "Modified_Time") -> Change:
+        """Whether a record of ``module`` has its ``key`` after ``moment`` (asked once a run).
 
-    def _ask(self, module: str, moment: datetime) -> Change:
-        params = {
-            "fields": "Modified_Time",
-            "sort_by": "Modified_Time",
-            "sort_order": "desc",
-            "per_page": "1",
-        }
+        ``key`` is ``Modified_Time`` (anything changed) or ``Created_Time`` (anything new).
+        """
+        with self._lock:
+            asked = (module, moment, key)
+            if asked not in self._answers:
+                self._answers[asked] = self._ask(module, moment, key)
+            return self._answers[asked]
+
+    def _ask(self, module: str, moment: datetime, key: str) -> Change:
+        params = {"fields": key, "sort_by": key, "sort_order": "desc", "per_page": "1"}
         headers = {"If-Modified-Since": zoho_datetime(moment)}
         try:
             answer = self.client.get_json(
@@ -67,17 +65,17 @@ class ChangeProbe:
                 raise  # not Zoho's answer: the run ends, as any other request would end it
             return Change(None, refusal=exc.code)
         entries = answer.get("data", [])
-        what = f"the most recently modified record of {module}"
+        what = f"the record of {module} with the newest {key}"
         if not isinstance(entries, list) or len(entries) > 1:
             raise unexpected(f"{what} is one record, not", entries)
         if not entries:
             return Change(False)  # 304 or 204: nothing modified after the moment
         entry = entries[0]
-        value = entry.get("Modified_Time") if isinstance(entry, dict) else None
+        value = entry.get(key) if isinstance(entry, dict) else None
         try:
             newest = parse_datetime(str(value))
         except ValueError:
-            raise unexpected(f"{what} has a Modified_Time that is", value) from None
+            raise unexpected(f"{what} has a {key} that is", value) from None
         return Change(newest > moment, newest)
 
     def deleted_after(self, module: str, moment: datetime) -> bool | None:

@@ -593,8 +593,13 @@ def test_after_child_rows_change_and_records_are_restored_every_table_equals_zoh
         change("mutate", {"module": "Contacts_X_Deals", "create": 2})
         gone = change("delete", {"module": "Contacts", "count": 2})["deleted"]
         restored = change("restore", {"module": "Contacts", "ids": binned})["restored"]
-        meltano_run(env, target)
+        second = meltano_run(env, target)
         warehouse.after_run()
+        # each module took the path its changes call for, and the log says which and why
+        assert "Deals: no bulk read job: the records API lists nothing modified" in second.stderr
+        assert "Products: no bulk read job" in second.stderr
+        assert "Quoted_Items: bulk read: a record of Quotes was modified" in second.stderr
+        assert "Contacts: bulk read: records restored from the recycle bin" in second.stderr
         for module in CHANGING:
             loaded = warehouse.rows(module, COMPARED_FIELDS.get(module, []))
             assert loaded == truth_rows(emulator.url, module), module

@@ -196,3 +196,69 @@ def test_a_signal_during_discovery_says_no_catalog_was_written_and_writes_no_sta
     errors = [line for line in err.splitlines() if "| ERROR" in line]
     assert len(errors) == 1 and "during discovery; no catalog was written" in errors[0], errors
     assert "checkpoint" not in err
+
+
+def bookmarked_state(bookmark: str, began: str) -> dict:
+    """A state after a whole export of Leads: its bookmark and when that export began."""
+    return {
+        "bookmarks": {
+            "Leads": {
+                "replication_key": "Created_Time",
+                "replication_key_value": bookmark,
+                "zoho_last_export_began": began,
+            }
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (
+            {"data": [{"id": "1", "Created_Time": "2024-05-01T00:00:00+00:00"}] * 2},
+            "the record of Leads with the newest Created_Time is one record, not",
+        ),
+        (
+            {"data": [{"id": "1", "Created_Time": "yesterday"}]},
+            "the record of Leads with the newest Created_Time has a Created_Time that is",
+        ),
+        ({"data": {"id": "1"}}, "the record of Leads with the newest Created_Time is one record"),
+    ],
+    ids=["two-records", "bad-time", "not-a-list"],
+)
+def test_a_change_check_answer_out_of_shape_is_one_line_and_no_state_moves(
+    tmp_path: Path, answer: dict, said: str
+) -> None:
+    state = bookmarked_state("2024-03-10T09:00:00+00:00", "2024-04-01T00:00:00+00:00")
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/Leads")] = lambda r: Answer(body=answer)
+        config = tap_config(zoho.url, modules=["Leads"])
+        catalog = select(discover(tmp_path / "d", config), {"Leads": None})
+        run = run_tap(tmp_path, config, catalog=catalog, state=state)
+        jobs = [r for r in zoho.requests if r.method == "POST" and r.path.endswith("/read")]
+    assert run.returncode == 1
+    no_traceback_nor_secret(run)
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and said in errors[0], errors
+    assert jobs == [] and run.records() == []
+    moved = [m for m in run.messages if m["type"] == "STATE" and m["value"] != state]
+    assert moved == []
+
+
+def test_a_records_api_that_cannot_answer_the_check_leaves_the_module_to_bulk_read(
+    tmp_path: Path,
+) -> None:
+    """The hostile server's records API is a 404 INVALID_URL_PATTERN, as for a module without one."""
+    state = bookmarked_state("2024-03-10T09:00:00+00:00", "2024-04-01T00:00:00+00:00")
+    with HostileZoho() as zoho:
+        config = tap_config(zoho.url, modules=["Leads"])
+        catalog = select(discover(tmp_path / "d", config), {"Leads": None})
+        run = run_tap(tmp_path, config, catalog=catalog, state=state)
+        checks = [r for r in zoho.requests if r.path == "/crm/v8/Leads"]
+    assert run.returncode == 0, run.stderr[-2000:]
+    no_traceback_nor_secret(run)
+    assert len(checks) == 1 and checks[0].headers.get("If-Modified-Since") == (
+        "2024-03-10T09:00:00+00:00"
+    )
+    assert "Leads: bulk read: the records API cannot tell (INVALID_URL_PATTERN)" in run.stderr
+    assert [r["Last_Name"] for r in run.records("Leads")] == ["Ada", "Bob"]
