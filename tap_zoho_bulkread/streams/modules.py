@@ -345,21 +345,34 @@ class ZohoModuleStream(ZohoStream):
                 True, "the bookmark is too close to the last export's start to trust its second"
             )
         key = self.replication_key
-        change = self.changes.after(self.module, start, key)
+        changed = self._changed(self.module, start, f"the bookmark {zoho_datetime(start)}", key)
+        if changed is not None:
+            return changed
         done = "created" if key == "Created_Time" else "modified"
-        if change.changed is None:
-            return ExportDecision(True, f"the records API cannot tell ({change.refusal})")
-        if change.changed:
-            assert change.newest is not None
-            return ExportDecision(
-                True,
-                f"a record was {done} at {zoho_datetime(change.newest)}, after the "
-                f"bookmark {zoho_datetime(start)}",
-            )
         return ExportDecision(
             False,
             f"the records API lists nothing {done} after {zoho_datetime(start)}; the "
             "bookmark stays",
+        )
+
+    def _changed(
+        self, module: str, since: datetime, what: str, key: str = "Modified_Time"
+    ) -> ExportDecision | None:
+        """Bulk read if the records API says ``module`` changed after ``since``, or cannot say.
+
+        ``key`` is the field asked about; ``what`` names ``since`` in the log line.
+        """
+        assert self.changes is not None
+        change = self.changes.after(module, since, key)
+        if change.changed is None:
+            return ExportDecision(True, f"the records API cannot tell ({change.refusal})")
+        if not change.changed:
+            return None
+        assert change.newest is not None
+        done = "created" if key == "Created_Time" else "modified"
+        subject = "a record" if module == self.module else f"a record of {module}"
+        return ExportDecision(
+            True, f"{subject} was {done} at {zoho_datetime(change.newest)}, after {what}"
         )
 
     def _last_export_began(self) -> datetime | None:
@@ -385,16 +398,9 @@ class ZohoModuleStream(ZohoStream):
         if last is None:
             return ExportDecision(True, "when the last full export began is not in the state")
         since = last - SAME_SECOND_MARGIN
-        change = self.changes.after(owner, since)
-        if change.changed is None:
-            return ExportDecision(True, f"the records API cannot tell ({change.refusal})")
-        if change.changed:
-            assert change.newest is not None
-            return ExportDecision(
-                True,
-                f"a record of {owner} was modified at {zoho_datetime(change.newest)}, "
-                "after the last full export began",
-            )
+        changed = self._changed(owner, since, "the last full export began")
+        if changed is not None:
+            return changed
         deleted = self.changes.deleted_after(owner, since)
         if deleted is not False:
             why = "were deleted" if deleted else "were deleted is not known"

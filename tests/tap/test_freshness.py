@@ -59,13 +59,19 @@ def change(emu: Emulator, module: str, *, seconds_ago: float, **counts: int) -> 
     return [*answer.json()["created"], *answer.json()["updated"]]
 
 
-def test_an_unchanged_module_makes_no_job_and_keeps_its_bookmark(
-    org: Emulator, tmp_path: Path
-) -> None:
+def first_run(org: Emulator, tmp_path: Path) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """The settings, the catalog of MODULES and the first run, which succeeded."""
     config = config_of(org)
     catalog = catalog_of(tmp_path, config)
     first = run_tap(tmp_path / "1", config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-2000:]
+    return config, catalog, first
+
+
+def test_an_unchanged_module_makes_no_job_and_keeps_its_bookmark(
+    org: Emulator, tmp_path: Path
+) -> None:
+    config, catalog, first = first_run(org, tmp_path)
     assert sorted(jobs_for(org)) == sorted(MODULES)
 
     second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
@@ -86,10 +92,7 @@ def test_an_unchanged_module_makes_no_job_and_keeps_its_bookmark(
 def test_only_the_changed_module_is_read_and_then_it_rests_too(
     org: Emulator, tmp_path: Path
 ) -> None:
-    config = config_of(org)
-    catalog = catalog_of(tmp_path, config)
-    first = run_tap(tmp_path / "1", config, catalog=catalog)
-    assert first.returncode == 0, first.stderr[-2000:]
+    config, catalog, first = first_run(org, tmp_path)
     touched = change(org, "Leads", seconds_ago=300, create=2, update=3)
 
     second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
