@@ -283,7 +283,9 @@ def test_a_record_deleted_after_the_bins_look_and_restored_later_is_found(
     """Deleted while Deleted_Records reads the lists (after the Leads export looked at the bin),
     restored before the next run: the partition's recycle_seen keeps it in view."""
     with Emulator(job_seconds=0.0, download_limit=10_000) as emu:
-        config = tap_config(emu.url, modules=["Calls", "Leads"])
+        # bulk_only: the Leads export looks at the bin before Deleted_Records reads the lists;
+        # an unchanged module would make no job and leave the look to Deleted_Records
+        config = tap_config(emu.url, modules=["Calls", "Leads"], bulk_only=True)
         catalog = select(discover(tmp_path, config), RACE)
         first = run_tap(tmp_path / "first", config, catalog=catalog)
         faults(emu.url, delete_while_listing={"Calls:all": {"Leads": 0}})
