@@ -28,7 +28,8 @@ test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy tap_zoho_bulkread emulator/zoho_bulkread_emulator
-	$(VENV)/bin/pytest -n 2 --dist loadfile
+	# three workers on two cores: most tests wait on a subprocess or a job, not the CPU
+	$(VENV)/bin/pytest -n 3 --dist loadfile
 
 # the unit tier: in-process tests of one part each, in seconds
 test-fast: $(VENV)/.installed
