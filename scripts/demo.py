@@ -4,9 +4,10 @@ Starts the emulator, runs `meltano run tap-zoho-bulkread target-duckdb` into a D
 checks every table row by row against the emulator's ground truth (incremental streams by id,
 Created_Time and Modified_Time; full-table streams by id and every value), creates, updates,
 deletes and restores records, edits and removes line items and links, runs again to show the
-incremental run (Leads replicate on Modified_Time, so their updates arrive; the other modules
-append on Created_Time; child streams are read in full), runs the README's SQL, checks again,
-and stops the emulator.
+incremental run (Leads and Quotes replicate on Modified_Time, so their updates arrive, a line
+item edit included: Zoho writes it through its Quote; the other modules append on Created_Time,
+and those with nothing new make no bulk read job; child streams are read in full when their
+parent changed), runs the README's SQL, checks again, and stops the emulator.
 """
 
 from __future__ import annotations
@@ -277,7 +278,10 @@ def main() -> int:
             # the credentials come from meltano.yml's emulator environment; only the port differs
             "TAP_ZOHO_BULKREAD_ACCOUNTS_URL": url,
             "TAP_ZOHO_BULKREAD_MODULE_SETTINGS": json.dumps(
-                {"Leads": {"replication_key": "Modified_Time"}}
+                {
+                    "Leads": {"replication_key": "Modified_Time"},
+                    "Quotes": {"replication_key": "Modified_Time"},
+                }
             ),
             **warehouse.env(),
         }
@@ -339,10 +343,13 @@ def main() -> int:
         in_full = sum(n for m, n in second.items() if streams[m].full_table)
         print(
             f"   the second run read {sum(second.values())} records instead of "
-            f"{sum(len(rows) for rows in truth.values())}: the full-table child streams in full "
-            f"({in_full}: that is how edits and removals of their rows arrive), and elsewhere "
-            "the 35 new, 5 updated and 1 restored ones plus the records sitting exactly on "
-            "each bookmark (greater_equal re-reads the boundary; the target upserts them by id)."
+            f"{sum(len(rows) for rows in truth.values())}: the full-table child streams whose "
+            f"parent changed, and the linking module, in full ({in_full}: that is how edits and "
+            "removals of their rows arrive), and elsewhere the 35 new, 5 updated and 1 restored "
+            "ones plus the records sitting exactly on each bookmark of a module that had "
+            "something new (greater_equal re-reads the boundary; the target upserts them by "
+            f"id). Modules that read nothing (nothing new: no bulk read job, the log says why): "
+            f"{', '.join(sorted(set(modules) - set(second))) or 'none'}."
         )
         verdict = "OK: every table matches the emulator" if ok else "FAILED: tables differ"
         print(f"\n== {verdict}; {warehouse.where}")
