@@ -357,7 +357,7 @@ class TapZohoBulkRead(ZohoTapBase):
         prefix = SCOPE_PREFIXES[self.product]
         return DeletionReader(
             self.zoho_client,
-            path_of=lambda module: f"{self.api_root}/{module}",
+            path_of=self.records_path,
             scope_of=lambda module: f"{prefix}.modules.{module}.READ",
             logger=self.logger,
         )
@@ -365,7 +365,11 @@ class TapZohoBulkRead(ZohoTapBase):
     @cached_property
     def change_probe(self) -> ChangeProbe:
         """Asks the records API whether a module changed after a moment (once per run)."""
-        return ChangeProbe(self.zoho_client, path_of=lambda module: f"{self.api_root}/{module}")
+        return ChangeProbe(self.zoho_client, path_of=self.records_path)
+
+    def records_path(self, module: str) -> str:
+        """A module's REST records path: ``/crm/v8/Leads``."""
+        return f"{self.api_root}/{module}"
 
     @cached_property
     def restore_finder(self) -> RestoreFinder:

@@ -43,7 +43,7 @@ class RecordWriter(Protocol):
 class ZohoStream(Stream):
     """A singer-sdk stream whose failures the tap reports itself, in one line.
 
-    Subclasses may offer a ``direct_writer`` and ``own_batches``: the record loop then writes
+    Subclasses may offer a ``direct_writer`` and ``direct_batches``: the record loop then writes
     whole batches; ``schema_wanted`` may hold the SCHEMA back; ``prepare_sync`` runs first.
     """
 
@@ -134,9 +134,9 @@ class ZohoStream(Stream):
         """A writer that bypasses the SDK's per-record path, when nothing changes records."""
         return None
 
-    def own_batches(self) -> Iterator[Batch]:
-        """The sync's rows in batches, for ``direct_writer``; only with a direct writer."""
-        raise NotImplementedError
+    def direct_batches(self) -> Iterator[Batch] | None:
+        """The sync's rows in batches for ``direct_writer``; None: the SDK's per-record loop."""
+        return None
 
     def prepare_sync(self) -> None:
         """Runs when the sync of the stream begins, before any record."""
@@ -174,7 +174,8 @@ class ZohoStream(Stream):
             and not self.child_streams
             and self.ABORT_AT_RECORD_COUNT is None
         )
-        if not plain or writer is None:
+        batches = self.direct_batches() if plain and writer is not None else None
+        if writer is None or batches is None:
             yield from super()._sync_records(context, write_messages=write_messages)
             return
         # Everything alive now (the SDK, schemas, catalog) lives until exit; moving it out of
@@ -182,7 +183,7 @@ class ZohoStream(Stream):
         gc.freeze()
         with self.get_record_counter() as counter, self.get_sync_timer():
             written = 0
-            for batch in self.own_batches():
+            for batch in batches:
                 writer.write_many(batch)
                 self.state_manager.is_flushed = False
                 counter.increment(len(batch))

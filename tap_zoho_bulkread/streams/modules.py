@@ -38,6 +38,7 @@ CHECKPOINT_KEY = "zoho_export"
 EXPORTED_AT_KEY = "zoho_last_export_began"  # when the last whole export's run began (UTC)
 # A bookmark at least this long before the export began cannot gain a record in its own second.
 SAME_SECOND_MARGIN = timedelta(seconds=60)
+DONE_TO = {"Created_Time": "created", "Modified_Time": "modified"}  # what a key's value says
 DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA = {
@@ -348,10 +349,9 @@ class ZohoModuleStream(ZohoStream):
         changed = self._changed(self.module, start, f"the bookmark {zoho_datetime(start)}", key)
         if changed is not None:
             return changed
-        done = "created" if key == "Created_Time" else "modified"
         return ExportDecision(
             False,
-            f"the records API lists nothing {done} after {zoho_datetime(start)}; the "
+            f"the records API lists nothing {DONE_TO[key]} after {zoho_datetime(start)}; the "
             "bookmark stays",
         )
 
@@ -369,10 +369,9 @@ class ZohoModuleStream(ZohoStream):
         if not change.changed:
             return None
         assert change.newest is not None
-        done = "created" if key == "Created_Time" else "modified"
         subject = "a record" if module == self.module else f"a record of {module}"
         return ExportDecision(
-            True, f"{subject} was {done} at {zoho_datetime(change.newest)}, after {what}"
+            True, f"{subject} was {DONE_TO[key]} at {zoho_datetime(change.newest)}, after {what}"
         )
 
     def _last_export_began(self) -> datetime | None:
@@ -499,11 +498,9 @@ class ZohoModuleStream(ZohoStream):
             yield item
         self.finalize_progress()
 
-    def own_batches(self) -> Iterator[Batch]:
+    def direct_batches(self) -> Iterator[Batch]:
         """The export's rows in batches, for the direct RECORD writer."""
-        for item in self.own_items():
-            if not isinstance(item, PageEnd):
-                yield item
+        return (item for item in self.own_items() if not isinstance(item, PageEnd))
 
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from tap_zoho_bulkread.errors import TAP_REFUSALS, ZohoAPIError
 from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
@@ -53,21 +54,33 @@ class ChangeProbe:
                 self._answers[asked] = self._ask(module, moment, key)
             return self._answers[asked]
 
-    def _ask(self, module: str, moment: datetime, key: str) -> Change:
-        params = {"fields": key, "sort_by": key, "sort_order": "desc", "per_page": "1"}
+    def _since(
+        self, path: str, params: dict[str, str], moment: datetime, one: str
+    ) -> tuple[list[Any], str]:
+        """The ``data`` of ``path`` since ``moment`` (none on 304/204), or Zoho's refusal code.
+
+        ``one`` says what the one entry asked for is, in the line refusing a longer answer.
+        """
         headers = {"If-Modified-Since": zoho_datetime(moment)}
         try:
-            answer = self.client.get_json(
-                self.path_of(module), params, headers, max_bytes=MAX_PROBE_BYTES
-            )
+            answer = self.client.get_json(path, params, headers, max_bytes=MAX_PROBE_BYTES)
         except ZohoAPIError as exc:
             if exc.code in TAP_REFUSALS:
                 raise  # not Zoho's answer: the run ends, as any other request would end it
-            return Change(None, refusal=exc.code)
+            return [], exc.code
         entries = answer.get("data", [])
-        what = f"the record of {module} with the newest {key}"
         if not isinstance(entries, list) or len(entries) > 1:
-            raise unexpected(f"{what} is one record, not", entries)
+            raise unexpected(f"{one}, not", entries)
+        return entries, ""
+
+    def _ask(self, module: str, moment: datetime, key: str) -> Change:
+        params = {"fields": key, "sort_by": key, "sort_order": "desc", "per_page": "1"}
+        what = f"the record of {module} with the newest {key}"
+        entries, refusal = self._since(
+            self.path_of(module), params, moment, f"{what} is one record"
+        )
+        if refusal:
+            return Change(None, refusal=refusal)
         if not entries:
             return Change(False)  # 304 or 204: nothing modified after the moment
         entry = entries[0]
@@ -81,16 +94,10 @@ class ChangeProbe:
     def deleted_after(self, module: str, moment: datetime) -> bool | None:
         """Whether Zoho lists a deletion of ``module`` at or after ``moment``; None if unknown."""
         params = {"type": "all", "page": "1", "per_page": "1"}
-        headers = {"If-Modified-Since": zoho_datetime(moment)}
-        try:
-            answer = self.client.get_json(
-                f"{self.path_of(module)}/deleted", params, headers, max_bytes=MAX_PROBE_BYTES
-            )
-        except ZohoAPIError as exc:
-            if exc.code in TAP_REFUSALS:
-                raise
-            return None
-        entries = answer.get("data", [])
-        if not isinstance(entries, list) or len(entries) > 1:
-            raise unexpected(f"the newest deletion of {module} is one entry, not", entries)
-        return bool(entries)
+        entries, refusal = self._since(
+            f"{self.path_of(module)}/deleted",
+            params,
+            moment,
+            f"the newest deletion of {module} is one entry",
+        )
+        return None if refusal else bool(entries)

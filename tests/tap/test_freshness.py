@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.tap_runner import discover, run_tap, select, tap_config
+from tests.tap_runner import discover, job_bodies, run_tap, select, tap_config
 from tests.zoho_client import ground_truth
 from zoho_bulkread_emulator import Emulator
 
@@ -40,13 +40,7 @@ def catalog_of(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
 
 def jobs_for(emu: Emulator) -> list[str]:
     """The modules of the bulk read jobs the emulator received, in order."""
-    log = requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json()
-    modules = [
-        e["body"]["query"]["module"]
-        for e in log
-        if e["method"] == "POST" and e["path"].endswith("/read")
-    ]
-    return [m["api_name"] if isinstance(m, dict) else m for m in modules]  # v8: {"api_name"}
+    return [body["query"]["module"]["api_name"] for body in job_bodies(emu.url)]
 
 
 def change(emu: Emulator, module: str, *, seconds_ago: float, **counts: int) -> list[str]:
