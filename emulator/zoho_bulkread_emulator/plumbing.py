@@ -90,7 +90,7 @@ class HandlerBase(BaseHTTPRequestHandler):
         scopes = {scope.lower() for scope in token.scopes}
         if area == "settings":
             allowed = any(s.startswith(f"{prefix}.settings.") for s in scopes)
-        elif area in ("users", "org"):
+        elif area in ("users", "org", "coql"):
             allowed = bool({f"{prefix}.{area}.read", f"{prefix}.{area}.all"} & scopes)
         elif area == "records":
             allowed = bool(

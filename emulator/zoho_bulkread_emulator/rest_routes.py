@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoho_bulkread_emulator import coql
 from zoho_bulkread_emulator.plumbing import HandlerBase
 from zoho_bulkread_emulator.records import ModuleData
 from zoho_bulkread_emulator.rest import (
@@ -18,7 +19,7 @@ from zoho_bulkread_emulator.state import HttpError, zoho_error
 
 
 class RestRoutes(HandlerBase):
-    """``/users``, ``/org`` and ``/{module}/deleted``."""
+    """``/users``, ``/org``, ``/{module}``, ``/{module}/deleted`` and ``/coql``."""
 
     # -- REST companions ----------------------------------------------------------------
 
@@ -74,6 +75,19 @@ class RestRoutes(HandlerBase):
             self.end_headers()
             return
         self._answer_or_no_content(answer)
+
+    def coql(self, product: str, version: str) -> None:
+        """POST /{product}/{v}/coql {"select_query": ...}: the Query API."""
+        self._api(product, version)
+        self._authorize(product, "coql")
+        query = coql.parse(self.state.dataset, product, self._json_body())
+        self._authorize(product, "records", query.data.module.api_name)
+        answer = query.run(self.state.zone)
+        if answer is None:
+            self._answer_or_no_content(None)
+            return
+        payload = coql.encode_answer(answer)
+        self._send_bytes(200, "application/json;charset=UTF-8", payload)
 
     def _known_module(self, product: str, module: str) -> ModuleData:
         """The module's records; INVALID_MODULE for a module the REST API does not know."""

@@ -51,6 +51,7 @@ ROUTES = [
     ("GET", re.compile(r"^/(crm)/(v\d+)/org$"), "org"),
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/(\w+)/deleted$"), "deleted_records"),
     ("GET", re.compile(r"^/(crm|bigin)/(v\d+)/(\w+)$"), "records"),
+    ("POST", re.compile(r"^/(crm|bigin)/(v\d+)/coql$"), "coql"),
     ("POST", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read$"), "create_job"),
     ("GET", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read/(\d+)$"), "job_status"),
     ("GET", re.compile(r"^/(crm|bigin)/bulk/(v\d+)/read/(\d+)/result$"), "download"),

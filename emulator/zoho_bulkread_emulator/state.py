@@ -22,10 +22,12 @@ DEFAULT_SCOPES = (
     "ZohoCRM.settings.ALL",
     "ZohoCRM.users.READ",
     "ZohoCRM.org.READ",
+    "ZohoCRM.coql.READ",
     "ZohoBigin.bulk.READ",
     "ZohoBigin.modules.ALL",
     "ZohoBigin.settings.ALL",
     "ZohoBigin.users.READ",
+    "ZohoBigin.coql.READ",
 )
 
 
