@@ -10,8 +10,8 @@ Prints, for this machine, in one run:
 4. whole pipelines, tap | target-postgres and tap | target-duckdb, RECORD against BATCH, with
    each side's peak RSS (scripts/bench_pipeline.py), on a throwaway Postgres;
 5. an hourly run: every stream with 10-second jobs, then again after 5 new Leads, then with
-   nothing new (wall time, records, jobs, downloads, REST calls), with bulk_only and by
-   default side by side;
+   nothing new, then after 1,000 Leads updated (wall time, records, jobs, downloads, REST and
+   COQL calls), with bulk_only, without the Query API, and by default side by side;
 6. child data on 200,000 Quotes with 1,000,000 line items: full-table child (the default)
    against an incremental child, first and next run (scripts/bench_children.py);
 7. how many 429s the emulator answered during all of it.
@@ -350,24 +350,38 @@ def memory_benchmark(work: Path, small: int, large: int) -> dict[str, float]:
     return {"small_mb": peaks[small], "large_mb": peaks[large], "ratio": ratio}
 
 
+HOURLY_RUNS = (
+    ("first run (everything)", None),
+    ("next, 5 Leads created since", {"module": "Leads", "create": 5}),
+    ("next, nothing new", None),
+    ("next, 1,000 Leads updated", {"module": "Leads", "update": 1000}),
+)
+HOURLY_MODES = (
+    ("bulk_only", {"bulk_only": True}),
+    ("no COQL", {"query_api_max_records": 0}),
+    ("default", {}),
+)
+
+
 def hourly_benchmark(work: Path, job_seconds: float) -> None:
     """An hourly run: every stream of the default org, then again after a handful of changes.
 
-    Side by side on the same data: with ``bulk_only`` (a job for every module each run, as
-    before the records API check) and by default. The first run's catalog and its final state
-    feed the next, as Meltano would.
+    Side by side on the same data: ``bulk_only`` (a job for every module each run, as before
+    #24), the records API check without the Query API (``query_api_max_records: 0``), and the
+    default (small changes read through COQL). The first run's catalog and its final state feed
+    the next, as Meltano would.
     """
     print(
         f"\n5. Hourly run: every stream, {job_seconds:g}-second jobs; then 5 new Leads; then "
-        "nothing new",
+        "nothing new; then 1,000 Leads updated",
         flush=True,
     )
     print(
-        f"   {'mode':<12}{'run':<30}{'wall':>8}{'records':>10}{'jobs':>6}{'downloads':>11}"
-        f"{'REST':>6}"
+        f"   {'mode':<11}{'run':<30}{'wall':>8}{'records':>10}{'jobs':>6}{'downloads':>11}"
+        f"{'REST':>6}{'COQL':>6}"
     )
     walls: dict[tuple[str, str], float] = {}
-    for mode, settings in (("bulk_only", {"bulk_only": True}), ("default", {})):
+    for mode, settings in HOURLY_MODES:
         with EmulatorProcess("--job-seconds", str(job_seconds)) as emulator:
             config = {
                 **CREDENTIALS, "accounts_url": emulator.url, "poll_interval_seconds": 1,
@@ -377,15 +391,12 @@ def hourly_benchmark(work: Path, job_seconds: float) -> None:
             tap = [str(BIN / "tap-zoho-bulkread"), "--config", str(work / "hourly.json")]
             write_catalog(tap, work / "hourly-catalog.json", lambda stream: True)
             state: dict[str, Any] = {}
-            for label in (
-                "first run (everything)",
-                "next, 5 Leads created since",
-                "next, nothing new",
-            ):
-                if label.startswith("next, 5"):
-                    body = json.dumps({"module": "Leads", "create": 5}).encode()
+            for label, change in HOURLY_RUNS:
+                if change is not None:
                     request = urllib.request.Request(
-                        f"{emulator.url}/__emulator__/mutate", data=body, method="POST"
+                        f"{emulator.url}/__emulator__/mutate",
+                        data=json.dumps(change).encode(),
+                        method="POST",
                     )
                     urllib.request.urlopen(request, timeout=60).read()
                 (work / "hourly-state.json").write_text(json.dumps(state))
@@ -405,24 +416,29 @@ def hourly_benchmark(work: Path, job_seconds: float) -> None:
                 log = emulator.requests_log()[before:]
                 jobs = sum(1 for e in log if e["method"] == "POST" and e["path"].endswith("/read"))
                 downloads = sum(1 for e in log if e["path"].endswith("/result"))
-                rest = sum(
-                    1
-                    for e in log
-                    if "/bulk/" not in e["path"]
-                    and not e["path"].startswith(("/oauth", "/__emulator__"))
+                coql = sum(1 for e in log if e["path"].endswith("/coql"))
+                rest = (
+                    sum(
+                        1
+                        for e in log
+                        if "/bulk/" not in e["path"]
+                        and not e["path"].startswith(("/oauth", "/__emulator__"))
+                    )
+                    - coql
                 )
                 walls[(mode, label)] = wall
                 print(
-                    f"   {mode:<12}{label:<30}{wall:>7.1f}s{records:>10,}{jobs:>6}{downloads:>11}"
-                    f"{rest:>6}",
+                    f"   {mode:<11}{label:<30}{wall:>7.1f}s{records:>10,}{jobs:>6}{downloads:>11}"
+                    f"{rest:>6}{coql:>6}",
                     flush=True,
                 )
     first = walls[("bulk_only", "first run (everything)")]
-    for label in ("next, 5 Leads created since", "next, nothing new"):
+    for label, _ in HOURLY_RUNS[1:]:
+        default, bulk = walls[("default", label)], walls[("bulk_only", label)]
         print(
-            f"   {label}: default {walls[('default', label)]:.1f}s, bulk_only "
-            f"{walls[('bulk_only', label)]:.1f}s ({walls[('bulk_only', label)] / walls[('default', label)]:.1f}x); "
-            f"the first run takes {first / walls[('default', label)]:.1f}x as long"
+            f"   {label}: default {default:.1f}s, no COQL {walls[('no COQL', label)]:.1f}s, "
+            f"bulk_only {bulk:.1f}s ({bulk / default:.1f}x); the first run (bulk_only) takes "
+            f"{first / default:.1f}x as long"
         )
 
 

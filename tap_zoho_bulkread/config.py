@@ -36,6 +36,7 @@ class TapConfig:
     max_downloads_per_minute: int = 10
     deletions_in_module_streams: bool = False
     bulk_only: bool = False
+    query_api_max_records: int = 2000
     events_ics: bool = False
     batch_compression_level: int = 1
     token_cache: bool = True

@@ -22,6 +22,7 @@ from singer_sdk.helpers.capabilities import BATCH_CONFIG, FLATTENING_CONFIG, STR
 
 from tap_zoho_bulkread.bulk.query import normalize_criteria
 from tap_zoho_bulkread.config import DEFAULTS
+from tap_zoho_bulkread.coql.query import MAX_LIMIT as MAX_QUERY_API_RECORDS
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.streams.base import BatchConfig
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
@@ -185,6 +186,12 @@ def check_settings(config: dict[str, Any]) -> None:
     for name in ("max_concurrent_jobs", "max_tries", "max_downloads_per_minute"):
         if name in config and config[name] is not None and int(config[name]) < 1:
             raise ConfigurationError(f"{name} is {config[name]}; it must be 1 or more.")
+    small = config.get("query_api_max_records")
+    if small is not None and not 0 <= int(small) <= MAX_QUERY_API_RECORDS:
+        raise ConfigurationError(
+            f"query_api_max_records is {small}; use 0 (never) to {MAX_QUERY_API_RECORDS} "
+            "(the records one Query API call returns)."
+        )
     for name in ("poll_interval_seconds", "job_timeout_seconds", "retry_wait_seconds"):
         if name in config and config[name] is not None and float(config[name]) <= 0:
             raise ConfigurationError(f"{name} is {config[name]}; it must be above 0.")

@@ -18,6 +18,7 @@ from singer_sdk.streams import Stream
 
 from tap_zoho_bulkread.bulk.jobs import BulkReader, JobLedger, JobSettings, create_jobs_ahead
 from tap_zoho_bulkread.config import DEFAULTS, TapConfig
+from tap_zoho_bulkread.coql.read import DeltaReader
 from tap_zoho_bulkread.discovery import (
     DiscoveredModule,
     modules_from_catalog,
@@ -140,7 +141,13 @@ class TapZohoBulkRead(ZohoTapBase):
         th.Property("bulk_only", th.BooleanType, default=DEFAULTS.bulk_only,
                     description="Create a bulk read job for every selected module on every "
                     "run. Off, an incremental module first asks the records API (one call) "
-                    "whether anything changed since its bookmark, and makes no job if not."),
+                    "whether anything changed since its bookmark, and makes no job if not; "
+                    "a small change is read through the Query API (COQL)."),
+        th.Property("query_api_max_records", th.IntegerType,
+                    default=DEFAULTS.query_api_max_records,
+                    description="The most changed records (0 to 2000) an incremental run "
+                    "reads through the Query API (COQL) instead of a bulk read job; 0 never "
+                    "uses it."),
         th.Property("events_ics", th.BooleanType, default=DEFAULTS.events_ics,
                     description="Add the stream Events_ICS: Events exported as iCalendar, one "
                     "record per VEVENT with recurrence rules and edited occurrences."),
@@ -367,6 +374,15 @@ class TapZohoBulkRead(ZohoTapBase):
         """Asks the records API whether a module changed after a moment (once per run)."""
         return ChangeProbe(self.zoho_client, path_of=self.records_path)
 
+    @cached_property
+    def delta_reader(self) -> DeltaReader:
+        """Reads small changes through the Query API (``POST /crm/v8/coql``)."""
+        return DeltaReader(
+            self.zoho_client,
+            path=f"{self.api_root}/coql",
+            max_records=self.settings.query_api_max_records,
+        )
+
     def records_path(self, module: str) -> str:
         """A module's REST records path: ``/crm/v8/Leads``."""
         return f"{self.api_root}/{module}"
@@ -448,6 +464,7 @@ class TapZohoBulkRead(ZohoTapBase):
             deletions=None if found.child_of else self._module_deletions(),
             restores=self.restore_finder,
             changes=None if self.settings.bulk_only else self.change_probe,
+            delta=None if self.settings.bulk_only else self.delta_reader,
             run_started=self.run_started,
             child_of=found.child_of,
             child_kind=found.child_kind,

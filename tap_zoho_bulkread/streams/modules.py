@@ -18,6 +18,8 @@ from tap_zoho_bulkread.bulk.jobs import BulkReader, Checkpoint, create_jobs_ahea
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.config import DEFAULTS
+from tap_zoho_bulkread.coql.query import EVERY_RECORD, since
+from tap_zoho_bulkread.coql.read import DeltaExport, DeltaReader, DeltaUnusable
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
 from tap_zoho_bulkread.streams.base import BaseBatchFileEncoding, BatchConfig, ZohoStream
@@ -56,10 +58,22 @@ TABLE_VERSION_SCHEMA = {
 
 @dataclass(frozen=True)
 class ExportDecision:
-    """Whether a run makes bulk read jobs for a module, and why (logged once)."""
+    """Whether a run makes bulk read jobs for a module, and why (logged once).
+
+    ``where`` (with ``order_by``) is set when the change is read through the Query API.
+    """
 
     bulk: bool
     why: str
+    where: str = ""
+    order_by: str = ""
+
+    @property
+    def path(self) -> str:
+        """The path the module's records take, as the log line names it."""
+        if self.bulk:
+            return "bulk read"
+        return "Query API" if self.where else "no bulk read job"
 
 
 class ZohoModuleStream(ZohoStream):
@@ -92,6 +106,7 @@ class ZohoModuleStream(ZohoStream):
         summary: RunSummary | None = None,
         restores: RestoreFinder | None = None,
         changes: ChangeProbe | None = None,
+        delta: DeltaReader | None = None,
         run_started: datetime | None = None,
         compression_level: int = DEFAULTS.batch_compression_level,
     ) -> None:
@@ -102,10 +117,11 @@ class ZohoModuleStream(ZohoStream):
         recycle bin since the last run are exported again. With ``changes``, an incremental
         export is skipped (no job) when the records API says nothing changed after the bookmark;
         ``run_started`` (before any job of the run) is kept as when the export began, which
-        tells whether the bookmark's own second can have changed since. ``child_of`` names the
-        parent of a subform or linking module. Without a replication key the stream is
-        FULL_TABLE: each run exports everything and ends with ACTIVATE_VERSION, so targets can
-        drop rows that disappeared.
+        tells whether the bookmark's own second can have changed since. With ``delta``, a
+        change small enough is read through the Query API instead of a bulk read job.
+        ``child_of`` names the parent of a subform or linking module. Without a replication key
+        the stream is FULL_TABLE: each run exports everything and ends with ACTIVATE_VERSION, so
+        targets can drop rows that disappeared.
         """
         if deletions is not None:
             schema = {
@@ -130,12 +146,13 @@ class ZohoModuleStream(ZohoStream):
         self.child_of = child_of
         self.child_kind = child_kind
         self._line_writer: RecordLineWriter | None = None
-        self._export: ModuleExport | None = None  # the export being read
+        self._export: ModuleExport | DeltaExport | None = None  # the export being read
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
         self.summary = summary
         self.restores = restores
         self.compression_level = compression_level  # gzip level of BATCH files
         self.changes = changes
+        self.delta = delta
         self.run_started = run_started or datetime.now(timezone.utc)
         self._decision: ExportDecision | None = None
 
@@ -251,27 +268,34 @@ class ZohoModuleStream(ZohoStream):
         del context
         if self._refusal is not None:
             return  # said when the SCHEMA was held back
+        export: ModuleExport | DeltaExport | None = None
+        resume = None
         if not self.export_needed():
-            yield from self._after_export()
-            return
-        start = self.starting_timestamp()
-        self.logger.info(
-            "%s: exporting %d fields%s",
-            self.module,
-            len(self.selected_properties()),
-            f" where {self.replication_key} >= {start.isoformat()}" if start else " (full export)",
-        )
-        saved = self.stream_state.get(CHECKPOINT_KEY)
-        resume = Checkpoint.from_state(saved)
-        export = ModuleExport(
-            self._export_plan(),
-            self.bulk_reader,
-            self.logger,
-            resume=resume,
-            newest=saved.get("newest") if resume and isinstance(saved, dict) else None,
-            on_checkpoint=self._save_checkpoint,
-            raw_numbers=raw_numbers,
-        )
+            export = self._query_api_export()
+            if export is None and not self.export_needed():
+                yield from self._after_export()
+                return
+        if export is None:
+            start = self.starting_timestamp()
+            self.logger.info(
+                "%s: exporting %d fields%s",
+                self.module,
+                len(self.selected_properties()),
+                f" where {self.replication_key} >= {start.isoformat()}"
+                if start
+                else " (full export)",
+            )
+            saved = self.stream_state.get(CHECKPOINT_KEY)
+            resume = Checkpoint.from_state(saved)
+            export = ModuleExport(
+                self._export_plan(),
+                self.bulk_reader,
+                self.logger,
+                resume=resume,
+                newest=saved.get("newest") if resume and isinstance(saved, dict) else None,
+                on_checkpoint=self._save_checkpoint,
+                raw_numbers=raw_numbers,
+            )
         self._export = export
         if export.newest:
             # records of the pages read before the interruption count towards the bookmark
@@ -301,6 +325,26 @@ class ZohoModuleStream(ZohoStream):
             "%s: %d records in %.1fs", self.module, export.emitted, time.monotonic() - started
         )
 
+    def _query_api_export(self) -> DeltaExport | None:
+        """The change read through the Query API, or None (the decision is bulk read then)."""
+        decision = self._decision
+        if decision is None or not decision.where or self.delta is None:
+            return None
+        started = time.monotonic()
+        try:
+            export = self.delta.read(self._export_plan(), decision.where, decision.order_by)
+        except DeltaUnusable as exc:
+            self._decision = ExportDecision(True, f"the Query API read was given up: {exc}")
+            self.logger.info("%s: bulk read after all: %s", self.module, exc)
+            return None
+        self.logger.info(
+            "%s: %d records read through the Query API in %.1fs",
+            self.module,
+            len(export.records),
+            time.monotonic() - started,
+        )
+        return export
+
     def _after_export(self, *, activate: bool = False) -> Iterator[list[dict[str, Any]]]:
         """What follows the export, read or skipped: deletions, the recycle bin kept.
 
@@ -317,12 +361,7 @@ class ZohoModuleStream(ZohoStream):
         """Whether this run makes bulk read jobs for the module (decided and logged once)."""
         if self._decision is None:
             self._decision = self._decide()
-            self.logger.info(
-                "%s: %s: %s",
-                self.module,
-                "bulk read" if self._decision.bulk else "no bulk read job",
-                self._decision.why,
-            )
+            self.logger.info("%s: %s: %s", self.module, self._decision.path, self._decision.why)
         return self._decision.bulk
 
     def _decide(self) -> ExportDecision:
@@ -348,7 +387,7 @@ class ZohoModuleStream(ZohoStream):
         key = self.replication_key
         changed = self._changed(self.module, start, f"the bookmark {zoho_datetime(start)}", key)
         if changed is not None:
-            return changed
+            return self._small(changed, since(key, start), f"{key} asc, id asc")
         return ExportDecision(
             False,
             f"the records API lists nothing {DONE_TO[key]} after {zoho_datetime(start)}; the "
@@ -374,6 +413,26 @@ class ZohoModuleStream(ZohoStream):
             True, f"{subject} was {DONE_TO[key]} at {zoho_datetime(change.newest)}, after {what}"
         )
 
+    def _small(self, changed: ExportDecision, where: str, order_by: str) -> ExportDecision:
+        """The change read through the Query API when at most its threshold of records match.
+
+        Counted with one call listing ids. A custom view or criteria of the module's settings
+        are bulk read's own, so such a module stays on bulk read.
+        """
+        if self.delta is None or self.delta.max_records == 0:
+            return changed
+        if self.settings.cvid or self.settings.criteria:
+            return ExportDecision(True, f"{changed.why}; a cvid or criteria needs bulk read")
+        try:
+            count = self.delta.count(self.module, where, order_by)
+        except DeltaUnusable as exc:
+            return ExportDecision(True, f"{changed.why}; {exc}")
+        if count is None:
+            limit = self.delta.max_records
+            return ExportDecision(True, f"{changed.why}; more than {limit} records to read")
+        read = f"{changed.why}; {count} records to read, at most {self.delta.max_records}"
+        return ExportDecision(False, read, where, order_by)
+
     def _last_export_began(self) -> datetime | None:
         began = self.stream_state.get(EXPORTED_AT_KEY)
         try:
@@ -396,19 +455,22 @@ class ZohoModuleStream(ZohoStream):
         last = self._last_export_began()
         if last is None:
             return ExportDecision(True, "when the last full export began is not in the state")
-        since = last - SAME_SECOND_MARGIN
-        changed = self._changed(owner, since, "the last full export began")
+        moment = last - SAME_SECOND_MARGIN
+        changed = self._changed(owner, moment, "the last full export began")
         if changed is not None:
-            return changed
-        deleted = self.changes.deleted_after(owner, since)
-        if deleted is not False:
-            why = "were deleted" if deleted else "were deleted is not known"
-            return ExportDecision(True, f"whether records of {owner} {why} since then")
+            return self._small(changed, EVERY_RECORD, "id asc")
+        deleted = self.changes.deleted_after(owner, moment)
+        if deleted is None:
+            return ExportDecision(True, f"whether records of {owner} were deleted is not known")
+        if deleted:
+            why = f"records of {owner} were deleted since then"
+            return self._small(ExportDecision(True, why), EVERY_RECORD, "id asc")
         bin_change = self.restores.change(owner) if self.restores is not None else None
         if bin_change is None or not (bin_change.checked and bin_change.compared):
             return ExportDecision(True, f"whether records of {owner} were restored is not known")
         if bin_change.restored:
-            return ExportDecision(True, f"records of {owner} were restored from the recycle bin")
+            why = f"records of {owner} were restored from the recycle bin"
+            return self._small(ExportDecision(True, why), EVERY_RECORD, "id asc")
         return ExportDecision(
             False,
             f"no record of {owner} was modified, deleted or restored since the last full "

@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Collection
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urljoin, urlsplit
@@ -289,7 +290,9 @@ class ZohoClient:
             raise _error_from(response)
         return response
 
-    def _json(self, method: str, path: str, max_bytes: int, **kwargs: Any) -> dict[str, Any]:
+    def _json(
+        self, method: str, path: str, max_bytes: int, *, exact: bool = False, **kwargs: Any
+    ) -> dict[str, Any]:
         url = self.url(path)
 
         def call() -> dict[str, Any]:
@@ -299,7 +302,7 @@ class ZohoClient:
                     return {}
                 text = _bounded_body(response, max_bytes, f"{method} {path}")
             try:
-                body = json.loads(text)
+                body = json.loads(text, parse_float=Decimal) if exact else json.loads(text)
             except ValueError:
                 raise TransientError(
                     f"{method} {path} answered HTTP {response.status_code} with a body that is "
@@ -334,9 +337,12 @@ class ZohoClient:
         """
         return self._json("GET", path, max_bytes, params=params, headers=headers)
 
-    def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST a JSON body (``Content-Type: application/json``)."""
-        return self._json("POST", path, MAX_ANSWER_BYTES, json=body)
+    def post_json(self, path: str, body: dict[str, Any], *, exact: bool = False) -> dict[str, Any]:
+        """POST a JSON body (``Content-Type: application/json``).
+
+        With ``exact``, numbers with a fraction or exponent are read as ``Decimal``, not float.
+        """
+        return self._json("POST", path, MAX_ANSWER_BYTES, exact=exact, json=body)
 
     def download(self, path_or_url: str, destination: Path) -> int:
         """Stream a result file to ``destination``; a cut-off download is fetched again whole.

@@ -262,3 +262,94 @@ def test_a_records_api_that_cannot_answer_the_check_leaves_the_module_to_bulk_re
     )
     assert "Leads: bulk read: the records API cannot tell (INVALID_URL_PATTERN)" in run.stderr
     assert [r["Last_Name"] for r in run.records("Leads")] == ["Ada", "Bob"]
+
+
+NEWER = {"data": [{"id": "4876543000000000009", "Created_Time": "2024-05-01T00:00:00+00:00"}]}
+COQL_ROW = {"id": "4876543000000000009", "Last_Name": "Cy", "Amount": 7.25, "Employees": 4,
+            "Birth_Date": "1991-02-28", "Created_Time": "2024-05-01T02:00:00+02:00"}  # fmt: skip
+
+
+def coql_run(tmp_path: Path, answer) -> tuple[object, list, list]:
+    """A run whose change check finds a newer Lead and whose Query API answers ``answer``.
+
+    ``answer`` is one Answer for every COQL call; returns the run, its COQL calls, its jobs.
+    """
+    state = bookmarked_state("2024-03-10T09:00:00+00:00", "2024-04-01T00:00:00+00:00")
+    with HostileZoho() as zoho:
+        zoho.routes[("GET", "/crm/v8/Leads")] = lambda r: Answer(body=NEWER)
+        zoho.routes[("POST", "/crm/v8/coql")] = lambda r: answer
+        config = tap_config(zoho.url, modules=["Leads"])
+        catalog = select(discover(tmp_path / "d", config), {"Leads": None})
+        run = run_tap(tmp_path, config, catalog=catalog, state=state)
+        coql = [r for r in zoho.requests if r.path == "/crm/v8/coql"]
+        jobs = [r for r in zoho.requests if r.method == "POST" and r.path.endswith("/read")]
+    return run, coql, jobs
+
+
+def test_a_small_change_comes_through_the_query_api_with_exact_values(tmp_path: Path) -> None:
+    run, coql, jobs = coql_run(
+        tmp_path, Answer(body={"data": [COQL_ROW], "info": {"count": 1, "more_records": False}})
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert jobs == [] and len(coql) == 2  # the count, then the read
+    queries = [json.loads(r.body)["select_query"] for r in coql]
+    assert queries[0] == (
+        "select id from Leads where Created_Time >= '2024-03-10T09:00:00+00:00' "
+        "order by Created_Time asc, id asc limit 2000"
+    )
+    assert queries[1].startswith("select id, Last_Name, Amount, Employees, Birth_Date, ")
+    assert run.records("Leads") == [
+        {"id": "4876543000000000009", "Last_Name": "Cy", "Amount": 7.25, "Employees": 4,
+         "Birth_Date": "1991-02-28", "Created_Time": "2024-05-01T00:00:00+00:00"}
+    ]  # fmt: skip
+    assert '"Amount":7.25' in run.stdout  # the digits Zoho sent, not a float's
+    assert run.bookmark("Leads") == "2024-05-01T00:00:00+00:00"
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"data": {"id": "1"}, "info": {"more_records": False}}, "the Query API answered data"),
+        ({"data": [COQL_ROW]}, "the Query API answered info"),
+        (
+            {"data": [{**COQL_ROW, "id": "../../etc"}], "info": {"more_records": False}},
+            "a row's id is not a Zoho id",
+        ),
+        (
+            {"data": [COQL_ROW] * 2001, "info": {"more_records": False}},
+            "more rows than the LIMIT of 2000",
+        ),
+        (
+            {"data": [{**COQL_ROW, "Amount": "lots"}], "info": {"more_records": False}},
+            "gave record 4876543000000000009 a Amount that is not a valid value of its type",
+        ),
+        (
+            {"data": [{**COQL_ROW, "Created_Time": "2024-05-01"}], "info": {"more_records": False}},
+            "a Created_Time that is not a valid value",
+        ),
+    ],
+    ids=["data-not-a-list", "no-info", "bad-id", "too-many-rows", "bad-number", "bad-datetime"],
+)
+def test_a_query_api_answer_out_of_shape_is_one_line_and_no_state_moves(
+    tmp_path: Path, answer: dict, said: str
+) -> None:
+    run, _, jobs = coql_run(tmp_path, Answer(body=answer))
+    assert run.returncode == 1
+    no_traceback_nor_secret(run)
+    errors = [line for line in run.stderr.splitlines() if "| ERROR" in line]
+    assert len(errors) == 1 and said in errors[0], errors
+    assert jobs == [] and run.records() == []
+    state = bookmarked_state("2024-03-10T09:00:00+00:00", "2024-04-01T00:00:00+00:00")
+    assert [m for m in run.messages if m["type"] == "STATE" and m["value"] != state] == []
+
+
+def test_a_token_without_the_coql_scope_leaves_the_change_to_bulk_read(tmp_path: Path) -> None:
+    refused = Answer(401, {"code": "OAUTH_SCOPE_MISMATCH", "message": "invalid oauth scope",
+                           "details": {}, "status": "error"})  # fmt: skip
+    run, coql, jobs = coql_run(tmp_path, refused)
+    assert run.returncode == 0, run.stderr[-2000:]
+    no_traceback_nor_secret(run)
+    assert len(coql) == 1 and len(jobs) == 1
+    assert "Leads: bulk read: a record was created at 2024-05-01T00:00:00+00:00" in run.stderr
+    assert "the Query API refused it (OAUTH_SCOPE_MISMATCH)" in run.stderr
+    assert [r["Last_Name"] for r in run.records("Leads")] == ["Ada", "Bob"]

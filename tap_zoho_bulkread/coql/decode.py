@@ -1,0 +1,118 @@
+"""COQL's JSON values -> the values the bulk path's CSV decoder gives the same records.
+
+The Query API answers in the records API's JSON shapes (numbers as JSON numbers, lookups as
+``{"id": ...}``, multi-selects as arrays, tags as ``[{"name": ...}]``); a bulk export writes
+every value as CSV text. Each kind below yields exactly what ``bulk.decode`` yields for the
+cell Zoho writes for that value: ids as strings, exact decimals (numbers are parsed as
+``Decimal``, never as float), UTC datetimes, empty values as null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, NoReturn
+
+from tap_zoho_bulkread.bulk.decode import _INTEGER, _NUMBER, _date
+from tap_zoho_bulkread.bulk.metadata import (
+    KIND_BOOLEAN,
+    KIND_DATE,
+    KIND_DATETIME,
+    KIND_INTEGER,
+    KIND_MULTI,
+    KIND_NUMBER,
+    KIND_TAGS,
+)
+from tap_zoho_bulkread.times import utc_datetime
+
+
+class NotAValue(ValueError):
+    """A JSON value that is not one of the kind's shapes."""
+
+
+def _refuse(value: Any) -> NoReturn:
+    raise NotAValue(repr(value)[:60])
+
+
+def _text(value: Any) -> str | None:
+    """A string property: text, a lookup's id, or a dot field's value as its CSV cell."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    if isinstance(value, dict) and isinstance(value.get("id"), str):
+        return value["id"] or None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ";".join(value) or None
+    return _refuse(value)
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER(value):
+        return int(value)
+    return _refuse(value)
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return Decimal(value)
+    if isinstance(value, str) and _NUMBER(value):
+        return Decimal(value)
+    return _refuse(value)
+
+
+def _boolean(value: Any) -> bool:
+    return value if isinstance(value, bool) else _refuse(value)
+
+
+def _datetime(value: Any) -> str:
+    return utc_datetime(value) if isinstance(value, str) else _refuse(value)
+
+
+def _a_date(value: Any) -> str:
+    return _date(value) if isinstance(value, str) else _refuse(value)
+
+
+def _multi(value: Any) -> list[str] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value or None
+    return _refuse(value)
+
+
+def _tags(value: Any) -> list[str] | None:
+    if not isinstance(value, list):
+        return _refuse(value)
+    names: list[str] = []
+    for entry in value:
+        name = entry.get("name") if isinstance(entry, dict) else entry
+        if not isinstance(name, str) or not name:
+            _refuse(value)
+        names.append(name)
+    return names or None
+
+
+CONVERTERS: dict[str, Callable[[Any], Any]] = {
+    KIND_INTEGER: _integer,
+    KIND_NUMBER: _number,
+    KIND_BOOLEAN: _boolean,
+    KIND_DATETIME: _datetime,
+    KIND_DATE: _a_date,
+    KIND_MULTI: _multi,
+    KIND_TAGS: _tags,
+}
+
+
+def converter(kind: str) -> Callable[[Any], Any]:
+    """How a JSON value of a property of ``kind`` becomes the record's value (null stays null)."""
+    convert: Callable[[Any], Any] = CONVERTERS.get(kind, _text)
+
+    def value_of(value: Any) -> Any:
+        return None if value is None else convert(value)
+
+    return value_of
