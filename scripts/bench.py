@@ -10,8 +10,9 @@ Prints, for this machine, in one run:
 4. whole pipelines, tap | target-postgres and tap | target-duckdb, RECORD against BATCH, with
    each side's peak RSS (scripts/bench_pipeline.py), on a throwaway Postgres;
 5. an hourly run: every stream with 10-second jobs, then again after 5 new Leads, then with
-   nothing new, then after 1,000 Leads updated (wall time, records, jobs, downloads, REST and
-   COQL calls), with bulk_only, without the Query API, and by default side by side;
+   nothing new, then after 1,000 Leads created (wall time, records, jobs, downloads, REST and
+   COQL calls), with bulk_only, without the Query API, and by default side by side; and
+   (5b) Leads alone after 10 to 2,000 new records, through the Query API against a job;
 6. child data on 200,000 Quotes with 1,000,000 line items: full-table child (the default)
    against an incremental child, first and next run (scripts/bench_children.py);
 7. how many 429s the emulator answered during all of it.
@@ -354,7 +355,7 @@ HOURLY_RUNS = (
     ("first run (everything)", None),
     ("next, 5 Leads created since", {"module": "Leads", "create": 5}),
     ("next, nothing new", None),
-    ("next, 1,000 Leads updated", {"module": "Leads", "update": 1000}),
+    ("next, 1,000 Leads created", {"module": "Leads", "create": 1000}),
 )
 HOURLY_MODES = (
     ("bulk_only", {"bulk_only": True}),
@@ -373,7 +374,7 @@ def hourly_benchmark(work: Path, job_seconds: float) -> None:
     """
     print(
         f"\n5. Hourly run: every stream, {job_seconds:g}-second jobs; then 5 new Leads; then "
-        "nothing new; then 1,000 Leads updated",
+        "nothing new; then 1,000 Leads created",
         flush=True,
     )
     print(
@@ -442,6 +443,56 @@ def hourly_benchmark(work: Path, job_seconds: float) -> None:
         )
 
 
+def threshold_benchmark(work: Path, job_seconds: float) -> None:
+    """How many changed records the Query API reads before a bulk read job would be quicker.
+
+    Leads only, one run to bookmark it, then runs after N new records each, through the Query
+    API (the default) and through a bulk read job (``query_api_max_records: 0``) side by side.
+    """
+    sizes = (10, 200, 1000, 2000)
+    print(f"\n5b. Query API or bulk read job, by change size (Leads, {job_seconds:g}-second jobs)")
+    print(f"   {'new records':>11}{'Query API':>11}{'COQL calls':>12}{'bulk read':>11}{'ratio':>8}")
+    walls: dict[tuple[str, int], tuple[float, int]] = {}
+    for mode, settings in (("default", {}), ("no COQL", {"query_api_max_records": 0})):
+        with EmulatorProcess("--job-seconds", str(job_seconds)) as emulator:
+            config = {
+                **CREDENTIALS, "accounts_url": emulator.url, "poll_interval_seconds": 1,
+                "modules": ["Leads"], **settings,
+            }  # fmt: skip
+            (work / "threshold.json").write_text(json.dumps(config))
+            tap = [str(BIN / "tap-zoho-bulkread"), "--config", str(work / "threshold.json")]
+            write_catalog(tap, work / "threshold-catalog.json", lambda stream: stream == "Leads")
+            state: dict[str, Any] = {}
+            for size in (0, *sizes):
+                if size:
+                    request = urllib.request.Request(
+                        f"{emulator.url}/__emulator__/mutate",
+                        data=json.dumps({"module": "Leads", "create": size}).encode(),
+                        method="POST",
+                    )
+                    urllib.request.urlopen(request, timeout=60).read()
+                (work / "threshold-state.json").write_text(json.dumps(state))
+                before = len(emulator.requests_log())
+                started = time.monotonic()
+                done = subprocess.run(
+                    [*tap, "--catalog", str(work / "threshold-catalog.json"),
+                     *(["--state", str(work / "threshold-state.json")] if state else [])],
+                    capture_output=True, text=True, check=False,
+                )  # fmt: skip
+                wall = time.monotonic() - started
+                if done.returncode != 0:
+                    raise SystemExit(f"tap failed:\n{done.stderr[-3000:]}")
+                lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+                state = next(m["value"] for m in reversed(lines) if m["type"] == "STATE")
+                coql = sum(
+                    1 for e in emulator.requests_log()[before:] if e["path"].endswith("/coql")
+                )
+                walls[(mode, size)] = (wall, coql)
+    for size in sizes:
+        (fast, calls), (slow, _) = walls[("default", size)], walls[("no COQL", size)]
+        print(f"   {size:>11,}{fast:>10.1f}s{calls:>12}{slow:>10.1f}s{slow / fast:>7.1f}x")
+
+
 def machine_description() -> str:
     model = "unknown CPU"
     cpuinfo = Path("/proc/cpuinfo")
@@ -468,7 +519,16 @@ def main() -> int:
     parser.add_argument("--wide-rows", type=int, default=50_000)
     parser.add_argument(
         "--only",
-        choices=["decode", "wide", "overlap", "memory", "pipeline", "hourly", "children"],
+        choices=[
+            "decode",
+            "wide",
+            "overlap",
+            "memory",
+            "pipeline",
+            "hourly",
+            "threshold",
+            "children",
+        ],
     )
     parser.add_argument("--hourly-job-seconds", type=float, default=10.0)
     parser.add_argument("--quotes", type=int, default=200_000)
@@ -495,6 +555,8 @@ def main() -> int:
                 )
         if args.only in (None, "hourly"):
             hourly_benchmark(work, args.hourly_job_seconds)
+        if args.only in (None, "threshold"):
+            threshold_benchmark(work, args.hourly_job_seconds)
         if args.only in (None, "children"):
             children_benchmark(work, args.quotes, args.line_items, args.hourly_job_seconds)
     print(

@@ -6,8 +6,9 @@ Created_Time and Modified_Time; full-table streams by id and every value), creat
 deletes and restores records, edits and removes line items and links, runs again to show the
 incremental run (Leads and Quotes replicate on Modified_Time, so their updates arrive, a line
 item edit included: Zoho writes it through its Quote; the other modules append on Created_Time,
-and those with nothing new make no bulk read job; child streams are read in full when their
-parent changed), runs the README's SQL, checks again, and stops the emulator.
+and those with nothing new make no bulk read job; a small change is read through the Query API
+instead of a job; child streams are read in full when their parent changed), runs the README's
+SQL, checks again, and stops the emulator.
 """
 
 from __future__ import annotations
@@ -230,6 +231,15 @@ def meltano_run(env: dict[str, str], label: str, target: str) -> dict[str, int]:
     print(
         f"   finished in {time.monotonic() - started:.1f}s; records emitted per module: {emitted}"
     )
+    paths: dict[str, list[str]] = {}
+    for module, path in re.findall(
+        r"tap-zoho-bulkread ([A-Za-z_]\w*): (bulk read|Query API|no bulk read job): ", result.stderr
+    ):
+        paths.setdefault(path, []).append(module)
+    if paths:
+        print("   path per module (the log says why): " + "; ".join(
+            f"{path}: {', '.join(sorted(modules))}" for path, modules in sorted(paths.items())
+        ))  # fmt: skip
     return emitted
 
 

@@ -64,6 +64,11 @@ def syntax_error(near: str) -> QueryError:
     return QueryError("SYNTAX_ERROR", "error occured while parsing the query", {"near": near[:40]})
 
 
+def limit_exceeded(what: str, limit: int) -> QueryError:
+    """Zoho's answer to a query past one of its documented limits."""
+    return QueryError("LIMIT_EXCEEDED", f"{what} exceeds the limit of {limit}", {"limit": limit})
+
+
 def invalid_query(message: str, **details: Any) -> QueryError:
     """Zoho's answer to a query that parses but names something it refuses."""
     return QueryError("INVALID_QUERY", message, details)
@@ -165,10 +170,7 @@ class Parser:
 
     def _columns(self, names: list[str]) -> list[tuple[str, Field, Callable[[int], Any]]]:
         if len(names) > MAX_COLUMNS:
-            raise QueryError(
-                "LIMIT_EXCEEDED", f"at most {MAX_COLUMNS} columns can be selected",
-                {"limit": MAX_COLUMNS},
-            )  # fmt: skip
+            raise limit_exceeded("the number of selected columns", MAX_COLUMNS)
         if len(set(names)) != len(names):
             raise QueryError("DUPLICATE_DATA", "duplicate column given", {})
         return [(name, *self._field(name)) for name in names]
@@ -208,9 +210,7 @@ class Parser:
             return inner
         self.criteria += 1
         if self.criteria > MAX_CRITERIA:
-            raise QueryError(
-                "LIMIT_EXCEEDED", f"at most {MAX_CRITERIA} criteria", {"limit": MAX_CRITERIA}
-            )
+            raise limit_exceeded("the number of criteria", MAX_CRITERIA)
         name = self._take("name")
         item, read = self._field(name)
         if item.data_type == "textarea":
@@ -223,10 +223,7 @@ class Parser:
         if self._keyword("in"):
             values = self._values()
             if len(values) > MAX_IN_VALUES:
-                raise QueryError(
-                    "LIMIT_EXCEEDED", f"in takes at most {MAX_IN_VALUES} values",
-                    {"limit": MAX_IN_VALUES},
-                )  # fmt: skip
+                raise limit_exceeded("the number of values of in", MAX_IN_VALUES)
             return self._leaf(name, item, read, "not_in" if negative else "in", values)
         if negative:
             raise syntax_error(self._near())
@@ -308,10 +305,7 @@ class Parser:
             if not self._symbol(","):
                 break
         if len(names) > MAX_ORDER_BY:
-            raise QueryError(
-                "LIMIT_EXCEEDED", f"at most {MAX_ORDER_BY} fields in order by",
-                {"limit": MAX_ORDER_BY},
-            )  # fmt: skip
+            raise limit_exceeded("the number of order by fields", MAX_ORDER_BY)
         if len(set(names)) != len(names):
             raise QueryError("DUPLICATE_DATA", "duplicate field in order by", {})
         return order
@@ -327,14 +321,9 @@ class Parser:
             limit = int(first)
             offset = int(self._take("number")) if self._keyword("offset") else 0
         if not 0 < limit <= MAX_LIMIT or offset < 0:
-            raise QueryError(
-                "LIMIT_EXCEEDED", f"limit must be between 1 and {MAX_LIMIT}", {"limit": MAX_LIMIT}
-            )
+            raise limit_exceeded("the limit", MAX_LIMIT)
         if offset + limit > MAX_REACH:
-            raise QueryError(
-                "LIMIT_EXCEEDED", f"offset and limit reach past {MAX_REACH} records",
-                {"limit": MAX_REACH},
-            )  # fmt: skip
+            raise limit_exceeded("offset and limit together", MAX_REACH)
         return offset, limit
 
 

@@ -377,17 +377,19 @@ class ZohoModuleStream(ZohoStream):
             return ExportDecision(True, "no bookmark yet: the whole module")
         if self._restored_keys():
             return ExportDecision(True, "records restored from the recycle bin are read again")
+        key = self.replication_key
+        where, order_by = since(key, start), f"{key} asc, id asc"
         last = self._last_export_began()
         if last is None:
-            return ExportDecision(True, "when the last export began is not in the state")
+            why = "when the last export began is not in the state"
+            return self._small(ExportDecision(True, why), where, order_by)
         if start > last - SAME_SECOND_MARGIN:
-            return ExportDecision(
-                True, "the bookmark is too close to the last export's start to trust its second"
-            )
-        key = self.replication_key
+            # the records API cannot tell; a count at or after the bookmark, like the job, can
+            why = "the bookmark is too close to the last export's start to trust its second"
+            return self._small(ExportDecision(True, why), where, order_by)
         changed = self._changed(self.module, start, f"the bookmark {zoho_datetime(start)}", key)
         if changed is not None:
-            return self._small(changed, since(key, start), f"{key} asc, id asc")
+            return self._small(changed, where, order_by)
         return ExportDecision(
             False,
             f"the records API lists nothing {DONE_TO[key]} after {zoho_datetime(start)}; the "

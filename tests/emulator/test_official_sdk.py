@@ -167,13 +167,19 @@ def test_create_status_download_and_page_tokens_through_every_page(sdk) -> None:
     assert all(r["Owner.last_name"] for r in rows)
 
 
-def test_criteria_in_the_v8_shape_filter_the_export(sdk) -> None:
+def criterion(api_name: str, comparator: str, value: Any) -> Criteria:
+    """One criteria leaf in the SDK's v8 model."""
     criteria = Criteria()
     field = MinifiedField()
-    field.set_api_name("Call_Type")
+    field.set_api_name(api_name)
     criteria.set_field(field)
-    criteria.set_comparator(Choice("equal"))
-    criteria.set_value("Inbound")
+    criteria.set_comparator(Choice(comparator))
+    criteria.set_value(value)
+    return criteria
+
+
+def test_criteria_in_the_v8_shape_filter_the_export(sdk) -> None:
+    criteria = criterion("Call_Type", "equal", "Inbound")
     job_id = create(calls_query(["Call_Type"], criteria=criteria))
     assert wait(job_id).get_state().get_value() == "COMPLETED"
     rows = download(job_id)
@@ -370,12 +376,7 @@ def test_a_coql_answer_read_by_the_sdk_holds_what_the_bulk_export_holds(sdk) -> 
     assert isinstance(wrapper, CoqlWrapper), answer.get_status_code()
     assert wrapper.get_info().get_more_records() is False
 
-    criteria = Criteria()
-    created = MinifiedField()
-    created.set_api_name("Created_Time")
-    criteria.set_field(created)
-    criteria.set_comparator(Choice("greater_equal"))
-    criteria.set_value("2024-01-01T00:00:00+00:00")
+    criteria = criterion("Created_Time", "greater_equal", "2024-01-01T00:00:00+00:00")
     job_id = create(calls_query(fields, criteria=criteria))
     assert wait(job_id).get_state().get_value() == "COMPLETED"
     csv_rows = {row["Id"]: row for row in download(job_id)}

@@ -343,6 +343,20 @@ def test_a_query_api_answer_out_of_shape_is_one_line_and_no_state_moves(
     assert [m for m in run.messages if m["type"] == "STATE" and m["value"] != state] == []
 
 
+def test_rows_that_leave_out_a_column_leave_the_change_to_bulk_read(tmp_path: Path) -> None:
+    row = {key: value for key, value in COQL_ROW.items() if key != "Amount"}
+    run, coql, jobs = coql_run(
+        tmp_path, Answer(body={"data": [row], "info": {"count": 1, "more_records": False}})
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    no_traceback_nor_secret(run)
+    assert len(coql) == 2 and len(jobs) == 1
+    assert "Leads: bulk read after all: the Query API's rows leave out the column Amount" in (
+        run.stderr
+    )
+    assert [r["Last_Name"] for r in run.records("Leads")] == ["Ada", "Bob"]
+
+
 def test_a_token_without_the_coql_scope_leaves_the_change_to_bulk_read(tmp_path: Path) -> None:
     refused = Answer(401, {"code": "OAUTH_SCOPE_MISMATCH", "message": "invalid oauth scope",
                            "details": {}, "status": "error"})  # fmt: skip

@@ -228,3 +228,32 @@ def test_new_records_after_a_full_run_are_read_through_the_query_api(
     assert "Leads: 5 records read through the Query API" in second.stderr or (
         re.search(r"Leads: \d+ records read through the Query API", second.stderr)
     )
+
+
+def test_a_bookmark_near_the_last_runs_start_is_counted_and_read_through_the_query_api(
+    org: Emulator, tmp_path: Path
+) -> None:
+    """Runs back to back: the records API cannot vouch for the bookmark's own second, COQL can."""
+    config = settings(org, ["Leads"])
+    catalog = catalog_of(tmp_path / "discover", config)
+    first = run_tap(tmp_path / "1", config, catalog=catalog)
+    created = requests.post(
+        f"{org.url}/__emulator__/mutate", json={"module": "Leads", "create": 2}, timeout=10
+    ).json()["created"]
+    second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
+    late = requests.post(
+        f"{org.url}/__emulator__/mutate", json={"module": "Leads", "create": 1}, timeout=10
+    ).json()["created"]
+    third = run_tap(tmp_path / "3", config, catalog=catalog, state=second.final_state)
+
+    assert first.returncode == second.returncode == third.returncode == 0, third.stderr[-3000:]
+    assert len(job_bodies(org.url)) == 1  # the first run's only
+    assert "Leads: Query API: the bookmark is too close to the last export's start" in (
+        third.stderr
+    )
+    truth = {r["id"]: r for r in ground_truth(org.url, "Leads")}
+    newest = max(r["Modified_Time"] for r in truth.values())
+    assert set(created) <= set(second.ids("Leads")) and set(late) <= set(third.ids("Leads"))
+    expected = {i for i, r in truth.items() if r["Modified_Time"] >= second.bookmark("Leads")}
+    assert set(third.ids("Leads")) == expected
+    assert third.bookmark("Leads") == newest
