@@ -91,6 +91,8 @@ class DeltaReader:
             if more:
                 raise DeltaUnusable(f"more than {self.max_records} records match now")
             ids = [row["id"] for row in rows]
+            if len(set(ids)) != len(ids):
+                raise unexpected(f"{plan.module}: the Query API listed a record twice", ids[:5])
             if number == 0:
                 order = ids
                 merged = {row["id"]: row for row in rows}

@@ -320,6 +320,10 @@ def test_a_small_change_comes_through_the_query_api_with_exact_values(tmp_path: 
             "more rows than the LIMIT of 2000",
         ),
         (
+            {"data": [COQL_ROW] * 2, "info": {"more_records": False}},
+            "the Query API listed a record twice",
+        ),
+        (
             {"data": [{**COQL_ROW, "Amount": "lots"}], "info": {"more_records": False}},
             "gave record 4876543000000000009 a Amount that is not a valid value of its type",
         ),
@@ -328,7 +332,15 @@ def test_a_small_change_comes_through_the_query_api_with_exact_values(tmp_path: 
             "a Created_Time that is not a valid value",
         ),
     ],
-    ids=["data-not-a-list", "no-info", "bad-id", "too-many-rows", "bad-number", "bad-datetime"],
+    ids=[
+        "data-not-a-list",
+        "no-info",
+        "bad-id",
+        "too-many-rows",
+        "twice",
+        "bad-number",
+        "bad-datetime",
+    ],
 )
 def test_a_query_api_answer_out_of_shape_is_one_line_and_no_state_moves(
     tmp_path: Path, answer: dict, said: str

@@ -275,7 +275,7 @@ def test_failed_job_ends_the_run_with_zohos_message_and_keeps_the_old_bookmark(
     tmp_path: Path,
 ) -> None:
     with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
-        config = tap_config(emu.url)
+        config = tap_config(emu.url, query_api_max_records=0)  # the change goes to a job
         catalog = select(discover(tmp_path, config), {"Calls": ["Subject"]})
         faults(emu.url, fail_next_job={"Calls": "INVALID_QUERY"})
         state = {
