@@ -351,6 +351,42 @@ def memory_benchmark(work: Path, small: int, large: int) -> dict[str, float]:
     return {"small_mb": peaks[small], "large_mb": peaks[large], "ratio": ratio}
 
 
+def timed_tap_run(
+    emulator: EmulatorProcess,
+    tap: list[str],
+    catalog: Path,
+    state: dict[str, Any],
+    change: dict[str, Any] | None,
+) -> tuple[float, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Apply ``change`` to the emulator, then time one tap run from ``state``.
+
+    Returns the wall time, the tap's messages and the requests the emulator received.
+    """
+    if change is not None:
+        request = urllib.request.Request(
+            f"{emulator.url}/__emulator__/mutate", data=json.dumps(change).encode(), method="POST"
+        )
+        urllib.request.urlopen(request, timeout=60).read()
+    state_path = catalog.with_name(catalog.stem + "-state.json")
+    state_path.write_text(json.dumps(state))
+    before = len(emulator.requests_log())
+    started = time.monotonic()
+    done = subprocess.run(
+        [*tap, "--catalog", str(catalog), *(["--state", str(state_path)] if state else [])],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wall = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"tap failed:\n{done.stderr[-3000:]}")
+    lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+    return wall, lines, emulator.requests_log()[before:]
+
+
+def final_state(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last STATE a run emitted."""
+    return next(m["value"] for m in reversed(lines) if m["type"] == "STATE")
+
+
 HOURLY_RUNS = (
     ("first run (everything)", None),
     ("next, 5 Leads created since", {"module": "Leads", "create": 5}),
@@ -393,28 +429,11 @@ def hourly_benchmark(work: Path, job_seconds: float) -> None:
             write_catalog(tap, work / "hourly-catalog.json", lambda stream: True)
             state: dict[str, Any] = {}
             for label, change in HOURLY_RUNS:
-                if change is not None:
-                    request = urllib.request.Request(
-                        f"{emulator.url}/__emulator__/mutate",
-                        data=json.dumps(change).encode(),
-                        method="POST",
-                    )
-                    urllib.request.urlopen(request, timeout=60).read()
-                (work / "hourly-state.json").write_text(json.dumps(state))
-                before = len(emulator.requests_log())
-                started = time.monotonic()
-                done = subprocess.run(
-                    [*tap, "--catalog", str(work / "hourly-catalog.json"),
-                     *(["--state", str(work / "hourly-state.json")] if state else [])],
-                    capture_output=True, text=True, check=False,
-                )  # fmt: skip
-                wall = time.monotonic() - started
-                if done.returncode != 0:
-                    raise SystemExit(f"tap failed:\n{done.stderr[-3000:]}")
-                lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
+                wall, lines, log = timed_tap_run(
+                    emulator, tap, work / "hourly-catalog.json", state, change
+                )
                 records = sum(1 for m in lines if m["type"] == "RECORD")
-                state = next(m["value"] for m in reversed(lines) if m["type"] == "STATE")
-                log = emulator.requests_log()[before:]
+                state = final_state(lines)
                 jobs = sum(1 for e in log if e["method"] == "POST" and e["path"].endswith("/read"))
                 downloads = sum(1 for e in log if e["path"].endswith("/result"))
                 coql = sum(1 for e in log if e["path"].endswith("/coql"))
@@ -464,29 +483,12 @@ def threshold_benchmark(work: Path, job_seconds: float) -> None:
             write_catalog(tap, work / "threshold-catalog.json", lambda stream: stream == "Leads")
             state: dict[str, Any] = {}
             for size in (0, *sizes):
-                if size:
-                    request = urllib.request.Request(
-                        f"{emulator.url}/__emulator__/mutate",
-                        data=json.dumps({"module": "Leads", "create": size}).encode(),
-                        method="POST",
-                    )
-                    urllib.request.urlopen(request, timeout=60).read()
-                (work / "threshold-state.json").write_text(json.dumps(state))
-                before = len(emulator.requests_log())
-                started = time.monotonic()
-                done = subprocess.run(
-                    [*tap, "--catalog", str(work / "threshold-catalog.json"),
-                     *(["--state", str(work / "threshold-state.json")] if state else [])],
-                    capture_output=True, text=True, check=False,
-                )  # fmt: skip
-                wall = time.monotonic() - started
-                if done.returncode != 0:
-                    raise SystemExit(f"tap failed:\n{done.stderr[-3000:]}")
-                lines = [json.loads(x) for x in done.stdout.splitlines() if x.startswith("{")]
-                state = next(m["value"] for m in reversed(lines) if m["type"] == "STATE")
-                coql = sum(
-                    1 for e in emulator.requests_log()[before:] if e["path"].endswith("/coql")
+                change = {"module": "Leads", "create": size} if size else None
+                wall, lines, log = timed_tap_run(
+                    emulator, tap, work / "threshold-catalog.json", state, change
                 )
+                state = final_state(lines)
+                coql = sum(1 for e in log if e["path"].endswith("/coql"))
                 walls[(mode, size)] = (wall, coql)
     for size in sizes:
         (fast, calls), (slow, _) = walls[("default", size)], walls[("no COQL", size)]

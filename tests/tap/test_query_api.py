@@ -56,6 +56,15 @@ def settings(emu: Emulator, modules: list[str] | None = None, **more: Any) -> di
     )
 
 
+def mutate(org: Emulator, **change: Any) -> list[str]:
+    """Create or update Leads in the emulator; the ids created and updated."""
+    answer = requests.post(
+        f"{org.url}/__emulator__/mutate", json={"module": "Leads", **change}, timeout=10
+    )
+    answer.raise_for_status()
+    return [*answer.json()["created"], *answer.json()["updated"]]
+
+
 def catalog_of(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     catalog = discover(tmp_path, config)
     wanted: dict[str, list[str] | None] = {}
@@ -209,13 +218,7 @@ def test_new_records_after_a_full_run_are_read_through_the_query_api(
     catalog = catalog_of(tmp_path / "discover", config)
     first = run_tap(tmp_path / "1", config, catalog=catalog)
     assert first.returncode == 0, first.stderr[-3000:]
-    answer = requests.post(
-        f"{org.url}/__emulator__/mutate",
-        json={"module": "Leads", "create": 3, "update": 2, "seconds_ago": 120},
-        timeout=10,
-    )
-    answer.raise_for_status()
-    changed = {*answer.json()["created"], *answer.json()["updated"]}
+    changed = set(mutate(org, create=3, update=2, seconds_ago=120))
 
     second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
 
@@ -225,9 +228,7 @@ def test_new_records_after_a_full_run_are_read_through_the_query_api(
     truth = {r["id"]: r for r in ground_truth(org.url, "Leads")}
     assert all(r["Modified_Time"] == truth[r["id"]]["Modified_Time"] for r in second.records())
     assert second.bookmark("Leads") == max(r["Modified_Time"] for r in truth.values())
-    assert "Leads: 5 records read through the Query API" in second.stderr or (
-        re.search(r"Leads: \d+ records read through the Query API", second.stderr)
-    )
+    assert re.search(r"Leads: \d+ records read through the Query API", second.stderr)
 
 
 def test_a_bookmark_near_the_last_runs_start_is_counted_and_read_through_the_query_api(
@@ -237,13 +238,9 @@ def test_a_bookmark_near_the_last_runs_start_is_counted_and_read_through_the_que
     config = settings(org, ["Leads"])
     catalog = catalog_of(tmp_path / "discover", config)
     first = run_tap(tmp_path / "1", config, catalog=catalog)
-    created = requests.post(
-        f"{org.url}/__emulator__/mutate", json={"module": "Leads", "create": 2}, timeout=10
-    ).json()["created"]
+    created = mutate(org, create=2)
     second = run_tap(tmp_path / "2", config, catalog=catalog, state=first.final_state)
-    late = requests.post(
-        f"{org.url}/__emulator__/mutate", json={"module": "Leads", "create": 1}, timeout=10
-    ).json()["created"]
+    late = mutate(org, create=1)
     third = run_tap(tmp_path / "3", config, catalog=catalog, state=second.final_state)
 
     assert first.returncode == second.returncode == third.returncode == 0, third.stderr[-3000:]
