@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -149,6 +150,9 @@ def _bounded_body(response: requests.Response, max_bytes: int, what: str) -> byt
     return body
 
 
+ZOHO_CODE = re.compile(r"[A-Za-z0-9_ ]{1,80}")  # INVALID_QUERY, "Not Modified", ...
+
+
 def _error_from(response: requests.Response) -> ZohoAPIError:
     try:
         raw = _bounded_body(response, MAX_ERROR_BYTES, urlsplit(response.url).path)
@@ -168,8 +172,9 @@ def _error_from(response: requests.Response) -> ZohoAPIError:
         body = body["data"][0]
     if not isinstance(body, dict):
         body = {}
+    code = str(body.get("code", "UNKNOWN"))
     return ZohoAPIError(
-        str(body.get("code", "UNKNOWN")),
+        code if ZOHO_CODE.fullmatch(code) else "UNKNOWN",  # it reaches log lines
         response.status_code,
         str(body.get("message", response.reason)),
         body.get("details"),

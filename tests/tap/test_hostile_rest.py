@@ -379,3 +379,13 @@ def test_a_token_without_the_coql_scope_leaves_the_change_to_bulk_read(tmp_path:
     assert "Leads: bulk read: a record was created at 2024-05-01T00:00:00+00:00" in run.stderr
     assert "the Query API refused it (OAUTH_SCOPE_MISMATCH)" in run.stderr
     assert [r["Last_Name"] for r in run.records("Leads")] == ["Ada", "Bob"]
+
+
+def test_a_refusal_code_that_would_forge_a_log_line_is_not_logged(tmp_path: Path) -> None:
+    forged = "X\n2024-01-01 00:00:00 | INFO | tap-zoho-bulkread | Leads: all good"
+    run, _, jobs = coql_run(
+        tmp_path, Answer(400, {"code": forged, "message": "m", "status": "error"})
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Leads: all good" not in run.stderr
+    assert "the Query API refused it (UNKNOWN)" in run.stderr and len(jobs) == 1
