@@ -4,7 +4,7 @@ The identity test runs the tap twice from the same state on the same emulated da
 is (every module's change read through COQL, no bulk read job), once with the Query API turned
 off (every module through a bulk read job and its CSV). The RECORD messages and the bookmarks
 must be the same. The data holds every field type the emulator's modules have, lookup dot
-fields, a subform child (a full table), multi-line text, and datetimes on both sides of a
+fields, a subform and a linking module (full tables), multi-line text, and datetimes on both sides of a
 daylight saving change (the org's zone is America/Los_Angeles).
 """
 
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.slow
 # Together these modules hold every field type bulk read exports (Products' image upload field
 # is left out: the Query API refuses image upload fields, so such a selection uses bulk read).
 INCREMENTAL = ["Leads", "Deals", "Contacts", "Accounts", "Products", "Tasks", "Quotes"]
-CHILD = "Quoted_Items"
+CHILDREN = ["Quoted_Items", "Contacts_X_Deals"]  # a subform, and a linking module
 LEFT_OUT = {"Products": ["Record_Image"], "Accounts": ["nearby_distance__s"]}
 DOT_FIELDS = {"Contacts": ["Account_Name.Account_Name", "Owner.email", "Account_Name.Industry"]}
 BOOKMARK = "2025-06-01T00:00:00+00:00"
@@ -46,7 +46,7 @@ def org() -> Iterator[Emulator]:
 
 
 def settings(emu: Emulator, modules: list[str] | None = None, **more: Any) -> dict[str, Any]:
-    modules = modules or [*INCREMENTAL, CHILD]
+    modules = modules or [*INCREMENTAL, *CHILDREN]
     return tap_config(
         emu.url,
         modules=modules,
@@ -70,7 +70,7 @@ def catalog_of(tmp_path: Path, config: dict[str, Any]) -> dict[str, Any]:
     wanted: dict[str, list[str] | None] = {}
     for entry in catalog["streams"]:
         name = entry["tap_stream_id"]
-        if name in [*INCREMENTAL, CHILD]:
+        if name in [*INCREMENTAL, *CHILDREN]:
             props = entry["schema"]["properties"]
             wanted[name] = [p for p in props if p not in LEFT_OUT.get(name, [])]
     return select(catalog, wanted)
@@ -86,7 +86,8 @@ def state_of() -> dict[str, Any]:
         }
         for module in INCREMENTAL
     }
-    bookmarks[CHILD] = {"zoho_last_export_began": EXPORT_BEGAN}
+    for child in CHILDREN:
+        bookmarks[child] = {"zoho_last_export_began": EXPORT_BEGAN}
     return {"bookmarks": bookmarks}
 
 
@@ -122,16 +123,16 @@ def test_the_query_api_and_bulk_read_emit_the_same_records_and_bookmarks(
     through_coql = run_tap(tmp_path / "coql", config, catalog=catalog, state=state_of())
     assert through_coql.returncode == 0, through_coql.stderr[-3000:]
     assert job_bodies(org.url) == []  # not one bulk read job
-    for module in [*INCREMENTAL, CHILD]:
+    for module in [*INCREMENTAL, *CHILDREN]:
         assert re.search(rf"{module}: Query API: .*records to read", through_coql.stderr), module
 
     bulk = settings(org, query_api_max_records=0)
     through_bulk = run_tap(tmp_path / "bulk", bulk, catalog=catalog, state=state_of())
     assert through_bulk.returncode == 0, through_bulk.stderr[-3000:]
     jobs = {body["query"]["module"]["api_name"] for body in job_bodies(org.url)}
-    assert jobs == {*INCREMENTAL, CHILD}
+    assert jobs == {*INCREMENTAL, *CHILDREN}
 
-    for stream in [*INCREMENTAL, CHILD]:
+    for stream in [*INCREMENTAL, *CHILDREN]:
         coql_rows, bulk_rows = (
             records_by_id(through_coql, stream),
             records_by_id(through_bulk, stream),
@@ -143,14 +144,16 @@ def test_the_query_api_and_bulk_read_emit_the_same_records_and_bookmarks(
         assert set(records_by_id(through_coql, module)) == {r["id"] for r in truth}, module
         assert through_coql.bookmark(module) == through_bulk.bookmark(module)
         assert through_coql.bookmark(module) == max(r["Modified_Time"] for r in truth)
-    # the whole subform, under the run's own table version, which ACTIVATE_VERSION then names
-    assert len(through_coql.records(CHILD)) == len(ground_truth(org.url, CHILD))
-    versions = {r[VERSION] for r in through_coql.records(CHILD)}
-    activated = [
-        m["version"] for m in through_coql.messages
-        if m["type"] == "ACTIVATE_VERSION" and m["stream"] == CHILD
-    ]  # fmt: skip
-    assert len(versions) == 1 and activated == list(versions)
+    # each child whole, under the run's own table version, which ACTIVATE_VERSION then names
+    for child in CHILDREN:
+        assert len(through_coql.records(child)) == len(ground_truth(org.url, child))
+        versions = {r[VERSION] for r in through_coql.records(child)}
+        activated = [
+            m["version"]
+            for m in through_coql.messages
+            if m["type"] == "ACTIVATE_VERSION" and m["stream"] == child
+        ]
+        assert len(versions) == 1 and activated == list(versions)
 
 
 def test_the_compared_data_holds_what_the_identity_test_claims(org: Emulator) -> None:
