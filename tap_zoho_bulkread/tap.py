@@ -375,8 +375,10 @@ class TapZohoBulkRead(ZohoTapBase):
         return ChangeProbe(self.zoho_client, path_of=self.records_path)
 
     @cached_property
-    def delta_reader(self) -> DeltaReader:
-        """Reads small changes through the Query API (``POST /crm/v8/coql``)."""
+    def delta_reader(self) -> DeltaReader | None:
+        """Reads small changes through the Query API (``POST /crm/v8/coql``); None if off."""
+        if self.settings.bulk_only or not self.settings.query_api_max_records:
+            return None
         return DeltaReader(
             self.zoho_client,
             path=f"{self.api_root}/coql",
@@ -464,7 +466,7 @@ class TapZohoBulkRead(ZohoTapBase):
             deletions=None if found.child_of else self._module_deletions(),
             restores=self.restore_finder,
             changes=None if self.settings.bulk_only else self.change_probe,
-            delta=None if self.settings.bulk_only else self.delta_reader,
+            delta=self.delta_reader,
             run_started=self.run_started,
             child_of=found.child_of,
             child_kind=found.child_kind,

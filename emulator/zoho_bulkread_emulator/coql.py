@@ -22,15 +22,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from zoho_bulkread_emulator.criteria import (
-    CONVERTERS,
     QueryError,
-    _as_date,
-    _as_datetime,
-    _compare,
-    _record_value,
+    category_of,
+    compare,
+    converter_for,
+    predicate_of,
     resolve_field,
 )
-from zoho_bulkread_emulator.org import MULTI_LOOKUP_TYPES, Field, criteria_category
+from zoho_bulkread_emulator.org import MULTI_LOOKUP_TYPES, Field
 from zoho_bulkread_emulator.records import Dataset, ModuleData, format_datetime
 
 MAX_COLUMNS = 50
@@ -263,16 +262,11 @@ class Parser:
             if not all(str(v).isdigit() for v in ids):
                 raise invalid_query("invalid id value given", column_name=name)
             wanted = [int(v) for v in ids] if isinstance(expected, list) else int(expected)
-            return lambda i: _compare(comparator, int(self.data.id_of(i)), wanted)
-        category = "text" if name == "Tag" else criteria_category(item.data_type)
+            return lambda i: compare(comparator, int(self.data.id_of(i)), wanted)
+        category = category_of(name, item)
         if category is None:
             raise invalid_query("the column cannot be used in criteria", column_name=name)
-        if category == "date":
-            convert: Callable[[Any, str], Any] = (
-                _as_datetime if item.data_type == "datetime" else _as_date
-            )
-        else:
-            convert = CONVERTERS[category]
+        convert = converter_for(category, item)
         try:
             value = (
                 [convert(v, name) for v in expected]
@@ -281,15 +275,7 @@ class Parser:
             )
         except QueryError:
             raise invalid_query("invalid value given for the column", column_name=name) from None
-        negative = comparator in ("not_equal", "not_in")
-
-        def predicate(index: int) -> bool:
-            actual = _record_value(category, item, read(index))
-            if actual is None:
-                return negative
-            return _compare(comparator, actual, value)
-
-        return predicate
+        return predicate_of(category, item, read, comparator, value)
 
     def _order(self) -> list[tuple[Callable[[int], Any], bool]]:
         order, names = [], []
@@ -343,8 +329,8 @@ class Query:
         matching = [
             i for i in self.data.live_indices() if self.predicate is None or self.predicate(i)
         ]
-        for key, descending in reversed(self.order or [(lambda i: i, False)]):
-            # nulls first in ascending order, as Zoho sorts empty values
+        # in id order already (Zoho's default); nulls first in ascending order
+        for key, descending in reversed(self.order):
             matching.sort(key=lambda i: _sort_key(key(i)), reverse=descending)
         window = matching[self.offset : self.offset + self.limit]
         if not window:

@@ -208,7 +208,8 @@ CONVERTERS: dict[str, Callable[[Any, str], Any]] = {
 }
 
 
-def _compare(comparator: str, actual: Any, expected: Any) -> bool:
+def compare(comparator: str, actual: Any, expected: Any) -> bool:
+    """Whether ``actual`` meets ``comparator`` against ``expected`` (both comparable)."""
     if comparator == "equal":
         return bool(actual == expected)
     if comparator == "not_equal":
@@ -236,6 +237,38 @@ def _compare(comparator: str, actual: Any, expected: Any) -> bool:
     if comparator == "less_than":
         return bool(actual < expected)
     return bool(actual <= expected)  # less_equal
+
+
+def category_of(name: str, item: Field) -> str | None:
+    """The comparator category of a criteria field (Tag compares as text), or None."""
+    return "text" if name == "Tag" else criteria_category(item.data_type)
+
+
+def converter_for(category: str, item: Field) -> Callable[[Any, str], Any]:
+    """How an expected value of a criteria field is checked and made comparable."""
+    if category == "date":
+        return _as_datetime if item.data_type == "datetime" else _as_date
+    return CONVERTERS[category]
+
+
+def predicate_of(
+    category: str, item: Field, read: Callable[[int], Any], comparator: str, expected: Any
+) -> Callable[[int], bool]:
+    """Whether a record's value of ``item`` meets ``comparator`` against ``expected``.
+
+    An empty value meets only the negative comparators; ``${EMPTY}`` asks for empty values.
+    """
+    negative = comparator in NEGATIVE_COMPARATORS
+
+    def predicate(index: int) -> bool:
+        actual = _record_value(category, item, read(index))
+        if expected is EMPTY:
+            return (actual is None) != negative
+        if actual is None:
+            return negative
+        return compare(comparator, actual, expected)
+
+    return predicate
 
 
 class CriteriaCompiler:
@@ -311,9 +344,7 @@ class CriteriaCompiler:
                 "FIELD_IN_CRITERIA_NOT_SUPPORTED",
                 api_name=name,
             )
-        category = criteria_category(item.data_type)
-        if name == "Tag":
-            category = "text"
+        category = category_of(name, item)
         if category is None:
             raise invalid(
                 f"the field {name} cannot be used in criteria",
@@ -327,23 +358,8 @@ class CriteriaCompiler:
                 api_name=name,
                 comparator=comparator,
             )
-        convert: Callable[[Any, str], Any]
-        if category == "date":
-            convert = _as_datetime if item.data_type == "datetime" else _as_date
-        else:
-            convert = CONVERTERS[category]
-        expected = self._expected(node["value"], comparator, name, convert)
-        negative = comparator in NEGATIVE_COMPARATORS
-
-        def predicate(index: int) -> bool:
-            actual = _record_value(category, item, read(index))
-            if expected is EMPTY:
-                return (actual is None) != negative
-            if actual is None:
-                return negative
-            return _compare(comparator, actual, expected)
-
-        return predicate
+        expected = self._expected(node["value"], comparator, name, converter_for(category, item))
+        return predicate_of(category, item, read, comparator, expected)
 
     @staticmethod
     def _expected(

@@ -38,8 +38,8 @@ MAX_CELLS = 5000
 ROW_CHECK_CHARS = 256 * 1024  # rows shorter than this cannot break the bounds below
 csv.field_size_limit(MAX_FIELD_CHARS)
 BOOLEANS = {"true": True, "false": False}
-_INTEGER = re.compile(r"-?[0-9]+").fullmatch
-_NUMBER = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").fullmatch
+INTEGER_TEXT = re.compile(r"-?[0-9]+").fullmatch
+NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").fullmatch
 # A number JSON can hold as written (no leading zero, no bare point): sent on as raw text.
 _JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)").fullmatch
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?").fullmatch
@@ -47,7 +47,7 @@ MAX_CACHED_DATES = 100_000
 _DATES: dict[str, str] = {}
 
 
-def _date(text: str) -> str:
+def iso_date(text: str) -> str:
     """A valid ISO 8601 date in its canonical form (remembered, as dates repeat)."""
     if not text.isascii():
         raise ValueError(f"not an ISO 8601 date: {text!r:.40}")
@@ -88,7 +88,7 @@ _RAW_EXPRESSIONS = {
 _EXPRESSIONS = {
     KIND_INTEGER: "(int({v}) if INTEGER({v}) else refuse({v}))",
     KIND_NUMBER: "(Decimal({v}) if NUMBER({v}) else refuse({v}))",
-    KIND_DATE: "(DATES.get({v}) or _date({v}))",
+    KIND_DATE: "(DATES.get({v}) or iso_date({v}))",
     KIND_BOOLEAN: "BOOLEANS[{v}]",
     KIND_DATETIME: "utc_datetime({v})",
     KIND_MULTI: "{v}.split(';')",
@@ -126,8 +126,8 @@ def compile_row_decoder(
         )
         items.append(f"{name!r}: {value}")
     helpers: dict[str, Any] = {
-        "INTEGER": _INTEGER,
-        "NUMBER": _NUMBER,
+        "INTEGER": INTEGER_TEXT,
+        "NUMBER": NUMBER_TEXT,
         "JSON_INTEGER": _JSON_INTEGER,
         "JSON_NUMBER": _JSON_NUMBER,
         "Raw": msgspec.Raw,
@@ -135,7 +135,7 @@ def compile_row_decoder(
         "Decimal": Decimal,
         "refuse": _refuse,
         "DATES": _DATES,
-        "_date": _date,
+        "iso_date": iso_date,
         "BOOLEANS": BOOLEANS,
         "utc_datetime": utc_datetime,
         "_tags": _tags,

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NoReturn
 
-from tap_zoho_bulkread.bulk.decode import _INTEGER, _NUMBER, _date
+from tap_zoho_bulkread.bulk.decode import INTEGER_TEXT, NUMBER_TEXT, iso_date
 from tap_zoho_bulkread.bulk.metadata import (
     KIND_BOOLEAN,
     KIND_DATE,
@@ -52,7 +52,7 @@ def _text(value: Any) -> str | None:
 def _integer(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    if isinstance(value, str) and _INTEGER(value):
+    if isinstance(value, str) and INTEGER_TEXT(value):
         return int(value)
     return _refuse(value)
 
@@ -62,7 +62,7 @@ def _number(value: Any) -> Decimal:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
-    if isinstance(value, str) and _NUMBER(value):
+    if isinstance(value, str) and NUMBER_TEXT(value):
         return Decimal(value)
     return _refuse(value)
 
@@ -76,7 +76,7 @@ def _datetime(value: Any) -> str:
 
 
 def _a_date(value: Any) -> str:
-    return _date(value) if isinstance(value, str) else _refuse(value)
+    return iso_date(value) if isinstance(value, str) else _refuse(value)
 
 
 def _multi(value: Any) -> list[str] | None:

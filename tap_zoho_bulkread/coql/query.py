@@ -32,7 +32,7 @@ def column_chunks(columns: list[str], fixed: list[str]) -> list[list[str]]:
 
 
 def select(module: str, columns: list[str], where: str, order_by: str, limit: int) -> str:
-    """One SELECT, ordered and limited: ``order_by`` is ``"<field> asc, id asc"`` or ``"id"``."""
+    """One SELECT, ordered and limited: ``order_by`` is ``"<key> asc, id asc"`` or ``"id asc"``."""
     # names are API names checked by discovery; the only value, a datetime, is quoted above
     return (
         f"select {', '.join(columns)} from {module} where {where} "  # noqa: S608

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tap_zoho_bulkread.bulk.batches import newest
 from tap_zoho_bulkread.bulk.export import ExportItem, ExportPlan, PageEnd
 from tap_zoho_bulkread.bulk.metadata import dot_field_property
 from tap_zoho_bulkread.coql.decode import NotAValue, converter
@@ -20,8 +21,6 @@ from tap_zoho_bulkread.coql.query import MAX_LIMIT, column_chunks, select
 from tap_zoho_bulkread.errors import TAP_REFUSALS, ZohoAPIError
 from tap_zoho_bulkread.zoho.answers import API_NAME, unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
-
-BATCH_SIZE = 2000
 
 
 class DeltaUnusable(Exception):
@@ -146,17 +145,14 @@ class DeltaExport:
     skipped = False
 
     def __init__(self, plan: ExportPlan, records: list[dict[str, Any]]) -> None:
-        self.plan = plan
         self.records = records
         self.emitted = 0
         key = plan.replication_key
-        values = [r[key] for r in records if key and r.get(key) is not None]
-        self.newest: str | None = max(values, default=None)
+        self.newest = newest(records, key) if key else None
 
     def items(self) -> Iterator[ExportItem]:
-        """The records in batches, then one ``PageEnd``."""
-        for at in range(0, len(self.records), BATCH_SIZE):
-            batch = self.records[at : at + BATCH_SIZE]
-            self.emitted += len(batch)
-            yield batch
+        """The records (at most one call's worth: one batch), then one ``PageEnd``."""
+        if self.records:
+            self.emitted = len(self.records)
+            yield self.records
         yield PageEnd(1, self.emitted)

@@ -421,7 +421,7 @@ class ZohoModuleStream(ZohoStream):
         Counted with one call listing ids. A custom view or criteria of the module's settings
         are bulk read's own, so such a module stays on bulk read.
         """
-        if self.delta is None or self.delta.max_records == 0:
+        if self.delta is None:
             return changed
         if self.settings.cvid or self.settings.criteria:
             return ExportDecision(True, f"{changed.why}; a cvid or criteria needs bulk read")
@@ -434,6 +434,10 @@ class ZohoModuleStream(ZohoStream):
             return ExportDecision(True, f"{changed.why}; more than {limit} records to read")
         read = f"{changed.why}; {count} records to read, at most {self.delta.max_records}"
         return ExportDecision(False, read, where, order_by)
+
+    def _whole_table(self, changed: ExportDecision) -> ExportDecision:
+        """A full table read again: through the Query API when it holds few enough rows."""
+        return self._small(changed, EVERY_RECORD, "id asc")
 
     def _last_export_began(self) -> datetime | None:
         began = self.stream_state.get(EXPORTED_AT_KEY)
@@ -458,25 +462,25 @@ class ZohoModuleStream(ZohoStream):
             return ExportDecision(True, "when the last full export began is not in the state")
         if self.child_of and self.child_kind != "subform":
             # no change check: read whole, through COQL when small (Zoho refusing: a job)
-            why = "a linking module is read in full each run"
-            return self._small(ExportDecision(True, why), EVERY_RECORD, "id asc")
+            linking = ExportDecision(True, "a linking module is read in full each run")
+            return self._whole_table(linking)
         owner = self.child_of or self.module
         moment = last - SAME_SECOND_MARGIN
         changed = self._changed(owner, moment, "the last full export began")
         if changed is not None:
-            return self._small(changed, EVERY_RECORD, "id asc")
+            return self._whole_table(changed)
         deleted = self.changes.deleted_after(owner, moment)
         if deleted is None:
             return ExportDecision(True, f"whether records of {owner} were deleted is not known")
         if deleted:
             why = f"records of {owner} were deleted since then"
-            return self._small(ExportDecision(True, why), EVERY_RECORD, "id asc")
+            return self._whole_table(ExportDecision(True, why))
         bin_change = self.restores.change(owner) if self.restores is not None else None
         if bin_change is None or not (bin_change.checked and bin_change.compared):
             return ExportDecision(True, f"whether records of {owner} were restored is not known")
         if bin_change.restored:
             why = f"records of {owner} were restored from the recycle bin"
-            return self._small(ExportDecision(True, why), EVERY_RECORD, "id asc")
+            return self._whole_table(ExportDecision(True, why))
         return ExportDecision(
             False,
             f"no record of {owner} was modified, deleted or restored since the last full "

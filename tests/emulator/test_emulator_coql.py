@@ -8,7 +8,6 @@ ground truth, never from the COQL code itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,19 +17,9 @@ from tests.zoho_client import ZohoTestClient, ground_truth
 from zoho_bulkread_emulator import Emulator
 
 
-@pytest.fixture(scope="module")
-def org() -> Iterator[Emulator]:
-    with Emulator() as emu:
-        yield emu
-
-
-CLIENTS: dict[str, ZohoTestClient] = {}  # one token per emulator: Zoho limits refreshes
-
-
-def coql(org: Emulator, query: str, product: str = "crm", version: str = "v8") -> Any:
-    client = CLIENTS.setdefault(org.url, ZohoTestClient(org.url))
+def coql(client: ZohoTestClient, query: str, product: str = "crm", version: str = "v8") -> Any:
     return client.session.post(
-        f"{org.url}/{product}/{version}/coql",
+        f"{client.url}/{product}/{version}/coql",
         headers=client.headers(),
         json={"select_query": query},
         timeout=30,
@@ -104,37 +93,39 @@ def refusal(answer: requests.Response) -> tuple[int, str]:
     ],
 )
 def test_what_zoho_documents_as_refused_is_refused_with_its_code(
-    org: Emulator, query: str, code: str
+    shared_client: ZohoTestClient, query: str, code: str
 ) -> None:
-    status, answered = refusal(coql(org, query))
+    status, answered = refusal(coql(shared_client, query))
     assert status == 400 and answered == code
 
 
-def test_25_criteria_in_brackets_of_two_are_accepted(org: Emulator) -> None:
+def test_25_criteria_in_brackets_of_two_are_accepted(shared_client: ZohoTestClient) -> None:
     clause = "id is not null"
     for _ in range(24):
         clause = f"({clause}) and (id is not null)"
-    answer = coql(org, f"select id from Leads where {clause} limit 5")
+    answer = coql(shared_client, f"select id from Leads where {clause} limit 5")
     assert answer.status_code == 200
     clause = f"({clause}) and (id is not null)"
-    assert refusal(coql(org, f"select id from Leads where {clause} limit 5")) == (
+    assert refusal(coql(shared_client, f"select id from Leads where {clause} limit 5")) == (
         400,
         "LIMIT_EXCEEDED",
     )
 
 
-def test_pages_by_limit_and_offset_cover_a_criterion_once_in_order(org: Emulator) -> None:
+def test_pages_by_limit_and_offset_cover_a_criterion_once_in_order(
+    shared_client: ZohoTestClient,
+) -> None:
     since = "2025-01-01T00:00:00+00:00"
     truth = sorted(
         (row["Modified_Time"], int(row["id"]))
-        for row in ground_truth(org.url, "Leads")
+        for row in ground_truth(shared_client.url, "Leads")
         if row["Modified_Time"] >= since
     )
     seen: list[str] = []
     offset = 0
     while True:
         answer = coql(
-            org,
+            shared_client,
             f"select id, Modified_Time from Leads where Modified_Time >= '{since}' "
             f"order by Modified_Time asc, id asc limit {offset}, 100",
         )
@@ -148,23 +139,31 @@ def test_pages_by_limit_and_offset_cover_a_criterion_once_in_order(org: Emulator
     assert seen == [str(record_id) for _, record_id in truth]
 
 
-def test_nothing_matching_is_204_and_a_subform_module_can_be_queried(org: Emulator) -> None:
-    nothing = coql(org, "select id from Leads where Created_Time >= '2099-01-01T00:00:00+00:00'")
+def test_nothing_matching_is_204_and_a_subform_module_can_be_queried(
+    shared_client: ZohoTestClient,
+) -> None:
+    nothing = coql(
+        shared_client, "select id from Leads where Created_Time >= '2099-01-01T00:00:00+00:00'"
+    )
     assert nothing.status_code == 204 and nothing.content == b""
-    items = coql(org, "select id, Parent_Id from Quoted_Items where id is not null limit 2000")
+    items = coql(
+        shared_client, "select id, Parent_Id from Quoted_Items where id is not null limit 2000"
+    )
     assert items.status_code == 200
-    truth = {row["id"] for row in ground_truth(org.url, "Quoted_Items")}
+    truth = {row["id"] for row in ground_truth(shared_client.url, "Quoted_Items")}
     assert {row["id"] for row in items.json()["data"]} == truth
     assert all(set(row["Parent_Id"]) == {"id"} for row in items.json()["data"])
 
 
-def test_a_dot_field_holds_the_looked_up_records_value(org: Emulator) -> None:
+def test_a_dot_field_holds_the_looked_up_records_value(shared_client: ZohoTestClient) -> None:
     answer = coql(
-        org,
+        shared_client,
         "select id, Account_Name, Account_Name.Account_Name from Contacts "
         "where Account_Name is not null limit 50",
     )
-    accounts = coql(org, "select id, Account_Name from Accounts where id is not null limit 2000")
+    accounts = coql(
+        shared_client, "select id, Account_Name from Accounts where id is not null limit 2000"
+    )
     names = {row["id"]: row["Account_Name"] for row in accounts.json()["data"]}
     rows = answer.json()["data"]
     assert rows and all(
@@ -174,10 +173,12 @@ def test_a_dot_field_holds_the_looked_up_records_value(org: Emulator) -> None:
 
 def test_the_query_api_needs_the_coql_scope() -> None:
     with Emulator(scopes=("ZohoCRM.bulk.read", "ZohoCRM.modules.ALL")) as emu:
-        answer = coql(emu, "select id from Leads where id is not null")
+        answer = coql(ZohoTestClient(emu.url), "select id from Leads where id is not null")
     assert refusal(answer) == (401, "OAUTH_SCOPE_MISMATCH")
 
 
-def test_bigin_has_the_query_api_too(org: Emulator) -> None:
-    answer = coql(org, "select id from Contacts where id is not null limit 3", "bigin", "v2")
+def test_bigin_has_the_query_api_too(shared_client: ZohoTestClient) -> None:
+    answer = coql(
+        shared_client, "select id from Contacts where id is not null limit 3", "bigin", "v2"
+    )
     assert answer.status_code == 200 and len(answer.json()["data"]) == 3
