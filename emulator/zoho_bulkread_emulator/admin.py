@@ -140,6 +140,45 @@ class AdminRoutes(HandlerBase):
             )  # fmt: skip
             self._json(200, {"restored": restored})
 
+    def admin_convert(self) -> None:
+        """POST /__emulator__/convert {"module": "Leads", "ids": [...] or "count"}: Convert Lead.
+
+        Each lead gets a new Contact and Account and is modified now; answers
+        ``{"converted": [{"id", "contact", "account"}]}``.
+        """
+        change = self._module_change()
+        if change is not None:
+            body, product, module = change
+            ids = body.get("ids")
+            try:
+                made = self.state.dataset.convert(
+                    product, module, count=int(body.get("count", 0)),
+                    ids=[str(i) for i in ids] if isinstance(ids, list) else None,
+                )  # fmt: skip
+            except ValueError as exc:
+                self._json(400, {"error": str(exc)})
+                return
+            self._json(200, {"converted": made})
+
+    def admin_set(self) -> None:
+        """POST /__emulator__/set {"module", "id", "values": {field: value}}: edit one record.
+
+        Values as the ground truth writes them (decimals and datetimes as text); the record is
+        modified now. ``Record_Approval_Status`` ("Approved", "Pending") holds it for approval.
+        """
+        change = self._module_change()
+        if change is not None:
+            body, product, module = change
+            values = body.get("values")
+            try:
+                if not isinstance(values, dict):
+                    raise ValueError("values must be an object")
+                self.state.dataset.set_values(product, module, str(body.get("id")), values)
+            except ValueError as exc:
+                self._json(400, {"error": str(exc)})
+                return
+            self._json(200, {"set": sorted(values)})
+
     def admin_grant_code(self) -> None:
         """POST /__emulator__/grant_code {"scopes": [...], "seconds": 180}: a Self Client code."""
         body = self._json_body() or {}
@@ -177,7 +216,7 @@ def truth_value(item: Field, value: Any) -> Any:
     """A field value as JSON: datetimes in UTC text, dates ISO, decimals as exact strings."""
     if value is None:
         return None
-    if item.data_type == "datetime":
+    if item.value_type == "datetime":
         return utc_text(value)
     if isinstance(value, date):
         return value.isoformat()

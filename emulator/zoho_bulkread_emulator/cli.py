@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="HTTP status of RESOURCE_NOT_FOUND for an expired result (v8 spec: 400)",
     )
     add(
+        "--coql-record-set",
+        choices=("all", "records_api_default"),
+        default=defaults.coql_record_set,
+        help="whether COQL returns converted and unapproved records (Zoho does not document it)",
+    )
+    add(
         "--job-seconds",
         type=float,
         default=defaults.job_seconds,
@@ -156,6 +162,7 @@ def config_from_args(argv: list[str] | None = None) -> EmulatorConfig:
         download_window_kind=args.download_window_kind,
         max_token_refreshes=args.max_token_refreshes,
         gone_result_status=args.gone_result_status,
+        coql_record_set=args.coql_record_set,
     )
 
 

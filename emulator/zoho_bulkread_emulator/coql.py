@@ -30,7 +30,7 @@ from zoho_bulkread_emulator.criteria import (
     resolve_field,
 )
 from zoho_bulkread_emulator.org import MULTI_LOOKUP_TYPES, Field
-from zoho_bulkread_emulator.records import Dataset, ModuleData, format_datetime
+from zoho_bulkread_emulator.records import APPROVED, Dataset, ModuleData, format_datetime
 
 MAX_COLUMNS = 50
 TAG_ID_BASE = 4876543000000300000
@@ -324,10 +324,20 @@ class Query:
     offset: int
     limit: int
 
-    def run(self, zone: ZoneInfo) -> dict[str, Any] | None:
-        """The answer's body (None when no record matches: 204)."""
+    def run(self, zone: ZoneInfo, record_set: str = "all") -> dict[str, Any] | None:
+        """The answer's body (None when no record matches: 204).
+
+        ``record_set``: no Zoho document says whether COQL returns converted records and records
+        awaiting approval; "all" returns them, "records_api_default" leaves them out as the
+        records API does by default.
+        """
+        data = self.data
+        held = record_set == "records_api_default"
         matching = [
-            i for i in self.data.live_indices() if self.predicate is None or self.predicate(i)
+            i
+            for i in data.live_indices()
+            if (self.predicate is None or self.predicate(i))
+            and not (held and (data.conversion(i) is not None or data.approval(i) != APPROVED))
         ]
         # in id order already (Zoho's default); nulls first in ascending order
         for key, descending in reversed(self.order):
@@ -358,7 +368,7 @@ def json_value(item: Field, value: Any, zone: ZoneInfo) -> Any:
     """One stored value in the shape Zoho's JSON APIs give it."""
     if value is None:
         return None
-    data_type = item.data_type
+    data_type = item.value_type
     if item.api_name == "Tag":
         return [
             {"name": tag, "id": str(TAG_ID_BASE + zlib.crc32(tag.encode()) % 1000)} for tag in value
@@ -370,7 +380,9 @@ def json_value(item: Field, value: Any, zone: ZoneInfo) -> Any:
     if data_type in ("lookup", "ownerlookup", "userlookup"):
         return {"id": str(value)}
     if data_type in NUMBER_TYPES:
-        return _NUMBER_MARK + str(Decimal(value))
+        # a JSON number has no scale: Zoho's COQL page writes 100000 and 243333.33333333334,
+        # so 10.10 arrives as 10.1 and a 9-place 1.000000000 as 1
+        return _NUMBER_MARK + format(Decimal(value).normalize(), "f")
     if data_type == "integer" or isinstance(value, (bool, list)):
         return value
     return str(value)

@@ -22,6 +22,7 @@ from zoho_bulkread_emulator.org import (
     Field,
     Module,
     criteria_category,
+    record_state_columns,
 )
 from zoho_bulkread_emulator.records import ModuleData
 
@@ -35,17 +36,6 @@ DATETIME_WITH_FRACTION = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+"
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NEGATIVE_COMPARATORS = frozenset({"not_equal", "not_in", "not_contains", "not_between"})
 USERS_BY_ID = {user.id: user for user in USERS}
-
-# Columns Zoho adds to every export beside the fields asked for.
-SYSTEM_COLUMNS: tuple[Field, ...] = (
-    Field("Locked__s", "boolean"),
-    Field("Record_Approval_Status", "picklist", pick_list=("Approved",)),
-    Field("Change_Log_Time__s", "datetime"),
-)
-LEADS_COLUMNS: tuple[Field, ...] = (
-    Field("$converted", "boolean"),
-    Field("Converted__s", "boolean"),
-)
 
 
 class QueryError(Exception):
@@ -89,10 +79,7 @@ class CompiledQuery:
 
 def virtual_fields(module: Module) -> dict[str, Field]:
     """Columns a module exports that the fields metadata does not list (none for child rows)."""
-    if module.is_child:
-        return {}
-    extra = SYSTEM_COLUMNS + (LEADS_COLUMNS if module.api_name == "Leads" else ())
-    return {item.api_name: item for item in extra}
+    return {item.api_name: item for item in record_state_columns(module)}
 
 
 def resolve_field(

@@ -18,9 +18,9 @@ from zoho_bulkread_emulator.records import ModuleData, format_datetime
 
 def cell_formatter(item: Field, zone: ZoneInfo) -> Callable[[Any], str]:
     """Return the function that writes one value of ``item`` as a CSV cell."""
-    if item.data_type == "datetime":
+    if item.value_type == "datetime":
         return lambda v: "" if v is None else format_datetime(v, zone)
-    if item.data_type == "boolean":
+    if item.value_type == "boolean":
         return lambda v: "" if v is None else ("true" if v else "false")
     separator = "," if item.api_name == "Tag" else ";"
 

@@ -109,6 +109,19 @@ JSON_TYPES = {
 }
 
 
+# A formula's ``formula.return_type`` (Zoho's v8 fields metadata; the official v8 SDK's
+# ``Formula`` model) -> the data type its values take.
+FORMULA_VALUE_TYPES = {
+    "double": "double",
+    "currency": "currency",
+    "decimal": "decimal",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "datetime",
+    "text": "text",
+}
+
+
 @dataclass(frozen=True)
 class Field:
     """One field of a module, as the fields metadata call describes it."""
@@ -124,6 +137,14 @@ class Field:
     custom: bool = False
     json_type: str | None = None
     bulk_refused: bool = False  # like Zoho's composite and distance fields: FIELD_NOT_SUPPORTED
+    return_type: str | None = None  # a formula's ``formula.return_type``
+
+    @property
+    def value_type(self) -> str:
+        """The type of the values the field holds: a formula's return type, else its own."""
+        if self.data_type != "formula":
+            return self.data_type
+        return FORMULA_VALUE_TYPES.get(self.return_type or "text", "text")
 
     def metadata(
         self, field_id: str, org: Org | None = None, product: str = "crm", owner: str = ""
@@ -153,6 +174,11 @@ class Field:
             "json_type": self.json_type or JSON_TYPES.get(self.data_type, "string"),
             "length": self.length,
             "decimal_place": self.decimal_place,
+            "formula": (
+                {"return_type": self.return_type or "text", "expression": "emulated"}
+                if self.data_type == "formula"
+                else None
+            ),
             "visible": True,
             "read_only": self.read_only,
             "custom_field": self.custom,
@@ -223,7 +249,7 @@ class Module:
             "creatable": self.api_supported,
             "editable": self.api_supported,
             "deletable": self.api_supported,
-            "convertable": self.api_name == "Leads",
+            "convertable": self.api_name in CONVERTIBLE_MODULES,
             "lookupable": not child,
             "quick_create": not child,
             "show_as_tab": not child,
@@ -297,6 +323,41 @@ class CustomView:
     criteria: dict[str, object]
 
 
+# Columns real exports carry that the fields metadata does not list (docs/record-sets.md):
+# every record's lock, approval and change log state; a lead's conversion; Zia enrichment.
+RECORD_STATE_COLUMNS: tuple[Field, ...] = (
+    Field("Locked__s", "boolean"),
+    Field("Record_Approval_Status", "picklist", pick_list=("Approved", "Pending")),
+    Field("Change_Log_Time__s", "datetime"),
+)
+ENRICHMENT_COLUMNS: tuple[Field, ...] = (
+    Field("Last_Enriched_Time__s", "datetime"),
+    Field("Enrich_Status__s", "picklist", pick_list=("Enriched", "Available")),
+)
+CONVERSION_COLUMNS: tuple[Field, ...] = (
+    Field("$converted", "boolean"),
+    Field("Converted__s", "boolean"),
+    Field("Converted_Date_Time", "datetime"),
+    Field("Converted_Account", "lookup", lookup_module="Accounts"),
+    Field("Converted_Contact", "lookup", lookup_module="Contacts"),
+    Field("Converted_Deal", "lookup", lookup_module="Deals"),
+)
+CONVERTIBLE_MODULES = frozenset({"Leads"})
+ENRICHED_MODULES = frozenset({"Leads", "Contacts"})
+
+
+def record_state_columns(module: Module) -> tuple[Field, ...]:
+    """The unlisted columns a module's exports carry (none for a subform's or link's rows)."""
+    if module.is_child:
+        return ()
+    name = module.api_name
+    return (
+        (CONVERSION_COLUMNS if name in CONVERTIBLE_MODULES else ())
+        + RECORD_STATE_COLUMNS
+        + (ENRICHMENT_COLUMNS if name in ENRICHED_MODULES else ())
+    )
+
+
 def _text(name: str, *, required: bool = False, length: int = 255) -> Field:
     return Field(name, "text", required=required, length=length)
 
@@ -358,7 +419,6 @@ def _crm_modules() -> tuple[Module, ...]:
             Field("Probability_Of_Close", "percent"),
             Field("Birth_Date", "date"),
             Field("Record_Image", "profileimage"),
-            Field("Converted_Date_Time", "datetime"),
             *CURRENCY_FIELDS,
             *SYSTEM_FIELDS,
         ),
@@ -379,7 +439,9 @@ def _crm_modules() -> tuple[Module, ...]:
             Field("Account_Number", "bigint"),
             _text("Billing_City"),
             Field("Description", "textarea", length=32000),
-            Field("nearby_distance__s", "double", read_only=True, bulk_refused=True),
+            Field(
+                "nearby_distance__s", "double", read_only=True, bulk_refused=True, decimal_place=2
+            ),
             *CURRENCY_FIELDS,
             *SYSTEM_FIELDS,
         ),
@@ -420,10 +482,18 @@ def _crm_modules() -> tuple[Module, ...]:
             ),
             Field("Probability", "percent"),
             Field("Closing_Date", "date", required=True),
-            Field("Expected_Revenue", "formula", read_only=True),
+            Field(
+                "Expected_Revenue",
+                "formula",
+                read_only=True,
+                return_type="currency",
+                decimal_place=2,
+            ),
+            Field("Is_Big_Deal", "formula", read_only=True, return_type="boolean"),
+            Field("Budget_Whole", "currency", decimal_place=0),
             _pick("Type", "New Business", "Existing Business"),
             _pick("Lead_Source", *SOURCES),
-            Field("Overall_Sales_Duration", "rollup_summary", read_only=True),
+            Field("Overall_Sales_Duration", "rollup_summary", read_only=True, decimal_place=2),
             Field("Description", "textarea", length=32000),
             *CURRENCY_FIELDS,
             *SYSTEM_FIELDS,
@@ -519,7 +589,14 @@ def _crm_modules() -> tuple[Module, ...]:
             Field("Priority_Score", "integer", custom=True),
             _pick("Risk_Level", "Low", "Medium", "High"),
             Field("Project_Notes", "textarea", length=32000, custom=True),
-            Field("Estimated_Profit", "formula", read_only=True, custom=True),
+            Field(
+                "Estimated_Profit",
+                "formula",
+                read_only=True,
+                custom=True,
+                return_type="double",
+                decimal_place=2,
+            ),
             _multi("Skills", "Python", "SQL", "Design", "Sales"),
             Field("Milestones", "subform", lookup_module="Project_Milestones", custom=True),
             *SYSTEM_FIELDS,

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from zoho_bulkread_emulator.org import USERS, Field, Module, Org
+from zoho_bulkread_emulator.org import CONVERTIBLE_MODULES, USERS, Field, Module, Org
 
 MASK = (1 << 63) - 1
 ID_BASE = 4_876_543_000_000_000_000
@@ -29,6 +29,9 @@ EPOCH_END = int(datetime(2025, 10, 1, tzinfo=timezone.utc).timestamp())
 LAYOUT_ID = "4876543000000091055"
 IMPORTED_PERCENT = 8
 SAME_SECOND_PERCENT = 3
+CONVERTED_PERCENT = 10  # leads converted before the emulated org's data ends
+PENDING_PERCENT = 2  # records awaiting approval
+APPROVED, PENDING = "Approved", "Pending"
 
 WORDS = (
     "Acme",
@@ -76,15 +79,27 @@ class Deletion:
     kind: str  # "recycle" or "permanent"
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """A converted lead: when, and the ids of the records its conversion made or used."""
+
+    time: int
+    contact: str | None
+    account: str | None
+    deal: str | None = None
+
+
 @dataclass
 class Overlay:
-    """What mutations changed: appended, updated and deleted records."""
+    """What mutations changed: appended, updated, deleted, converted and held records."""
 
     created_times: dict[int, int] = field(default_factory=dict)
     modified_times: dict[int, int] = field(default_factory=dict)
     values: dict[tuple[int, str], Any] = field(default_factory=dict)
     appended: int = 0
     deleted: dict[int, Deletion] = field(default_factory=dict)
+    conversions: dict[int, Conversion] = field(default_factory=dict)
+    approvals: dict[int, str] = field(default_factory=dict)
 
 
 class ModuleData:
@@ -166,6 +181,54 @@ class ModuleData:
         window = max(min(400 * 86400, EPOCH_END - created), 1)
         return created + self._hash(index, 4) % window
 
+    def conversion(self, index: int) -> Conversion | None:
+        """How a lead was converted, or None: a tenth of the generated leads are."""
+        found = self.overlay.conversions.get(index)
+        if found is not None or index >= self.base_count:
+            return found
+        if self.module.api_name not in CONVERTIBLE_MODULES:
+            return None
+        h = self._hash(index, 5)
+        if h % 100 >= CONVERTED_PERCENT:
+            return None
+
+        def some(module: str, bits: int) -> str | None:
+            target = self.dataset.get(self.product, module)
+            if target is None or target.base_count == 0:
+                return None
+            return target.id_of((h >> bits) % target.base_count)
+
+        deal = some("Deals", 24) if (h >> 8) & 1 else None
+        contact, account = some("Contacts", 10), some("Accounts", 40)
+        return Conversion(self.modified_time(index), contact, account, deal)
+
+    def approval(self, index: int) -> str:
+        """``Record_Approval_Status``: a few generated records await approval."""
+        found = self.overlay.approvals.get(index)
+        if found is not None:
+            return found
+        if index >= self.base_count or self.module.is_child:
+            return APPROVED
+        return PENDING if self._hash(index, 6) % 100 < PENDING_PERCENT else APPROVED
+
+    def _state_reader(self, name: str) -> Callable[[int], Any] | None:
+        """The reader of a record state column (conversion, approval, lock), or None."""
+        conversion = self.conversion
+        readers: dict[str, Callable[[int], Any]] = {
+            "$converted": lambda i: conversion(i) is not None,
+            "Converted__s": lambda i: conversion(i) is not None,
+            "Converted_Date_Time": lambda i: getattr(conversion(i), "time", None),
+            "Converted_Contact": lambda i: getattr(conversion(i), "contact", None),
+            "Converted_Account": lambda i: getattr(conversion(i), "account", None),
+            "Converted_Deal": lambda i: getattr(conversion(i), "deal", None),
+            "Record_Approval_Status": self.approval,
+            "Locked__s": lambda i: self.approval(i) != APPROVED,
+            "Change_Log_Time__s": self.modified_time,
+        }
+        if self.module.is_child or self.module.get(name) is not None:
+            return None
+        return readers.get(name)
+
     def value(self, index: int, item: Field) -> Any:
         """The value of one field of one record (None for an empty value).
 
@@ -185,6 +248,8 @@ class ModuleData:
             base = self.created_time
         elif name == "Modified_Time":
             base = self.modified_time
+        elif (state := self._state_reader(name)) is not None:
+            base = state
         else:
             make = self._maker(item)
             seed_key, key, optional = self.seed_key, _stable_key(name), not item.required
@@ -209,7 +274,7 @@ class ModuleData:
 
     def _maker(self, item: Field) -> Callable[[int, int], Any]:  # noqa: C901, PLR0912
         """The generator of one field's values from (record index, record hash)."""
-        data_type = item.data_type
+        data_type = item.value_type
         words = WORDS
         if item.api_name == "Tag":
             return lambda i, h: [TAGS[(h >> 8) % 5], TAGS[(h >> 16) % 5]][: (h >> 4) % 3] or None
@@ -261,8 +326,6 @@ class ModuleData:
         if data_type == "autonumber":
             prefix = self.module.api_name[:3].upper()
             return lambda i, h: f"{prefix}-{i + 1:07d}"
-        if data_type == "formula":
-            return lambda i, h: str(Decimal((h >> 8) % 1_000_000) / 100)
         if data_type in ("fileupload", "imageupload", "profileimage"):
             return lambda i, h: f"{words[h % 12].lower()}_{i}.png"
         if data_type == "event_reminder":
@@ -409,6 +472,75 @@ class Dataset:
             for index in chosen:
                 del data.overlay.deleted[index]
         return [data.id_of(index) for index in chosen]
+
+    def convert(
+        self, product: str, module: str, *, ids: list[str] | None = None, count: int = 0
+    ) -> list[dict[str, str]]:
+        """Convert leads as Zoho's Convert Lead does: a new Contact and Account, stamped now.
+
+        ``ids`` (else ``count`` live leads not yet converted, newest first). The lead is
+        modified by its conversion and cannot be edited afterwards. Returns, per lead, its id
+        and the new records' ids.
+        """
+        data = self.modules[(product, module)]
+        if module not in CONVERTIBLE_MODULES:
+            raise ValueError(f"{module} records cannot be converted")
+        now = int(time.time())
+        if ids is not None:
+            chosen = [i for i in (data.index_of(text) for text in ids) if i is not None]
+        else:
+            live = [i for i in data.live_indices() if data.conversion(i) is None]
+            chosen = live[::-1][: max(count, 0)]
+        made = []
+        for index in chosen:
+            contact = self.mutate(product, "Contacts", create=1)["created"][0]
+            account = self.mutate(product, "Accounts", create=1)["created"][0]
+            with self.lock:
+                data.overlay.conversions[index] = Conversion(now, contact, account)
+                data.overlay.modified_times[index] = now
+            made.append({"id": data.id_of(index), "contact": contact, "account": account})
+        return made
+
+    def set_values(self, product: str, module: str, record_id: str, values: dict[str, Any]) -> None:
+        """Give one record the ``values`` (as the ground truth writes them), modified now."""
+        data = self.modules[(product, module)]
+        index = data.index_of(record_id)
+        if index is None:
+            raise ValueError(f"no record {record_id} in {module}")
+        parsed = {}
+        for name, text in values.items():
+            if name == "Record_Approval_Status":
+                parsed[name] = str(text)
+                continue
+            item = data.module.get(name)
+            if item is None:
+                raise ValueError(f"no field {name} in {module}")
+            parsed[name] = _stored_value(item, text)
+        with self.lock:
+            for name, value in parsed.items():
+                if name == "Record_Approval_Status":
+                    data.overlay.approvals[index] = value
+                else:
+                    data.overlay.values[(index, name)] = value
+            data.overlay.modified_times[index] = int(time.time())
+
+
+def _stored_value(item: Field, text: Any) -> Any:
+    """A value written as the ground truth writes it, as the dataset stores it."""
+    kind = item.value_type
+    if text is None:
+        return None
+    if kind == "datetime":
+        return int(datetime.fromisoformat(str(text)).timestamp())
+    if kind == "date":
+        return date.fromisoformat(str(text))
+    if kind in ("double", "currency", "percent", "decimal", "rollup_summary"):
+        return Decimal(str(text))
+    if kind == "integer":
+        return int(text)
+    if kind == "boolean":
+        return bool(text)
+    return text
 
 
 _DAY_OFFSETS: dict[tuple[str, int], tuple[int, str] | None] = {}

@@ -6,13 +6,13 @@ current user (the one a token belongs to).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from zoho_bulkread_emulator.org import USERS, User
-from zoho_bulkread_emulator.records import ModuleData, format_datetime
+from zoho_bulkread_emulator.records import APPROVED, ModuleData, format_datetime
 
 T = TypeVar("T")
 ORG_ID = "4876543000000000400"
@@ -188,6 +188,7 @@ def records_answer(
     unknown = [name for name in fields if name != "id" and data.module.get(name) is None]
     if unknown:
         raise RestError("INVALID_DATA", "invalid field", {"api_name": unknown[0]})
+    shown = _record_set(data, params)
     deleted = data.overlay.deleted
     after = _since(since)
     if "ids" in params:
@@ -195,11 +196,13 @@ def records_answer(
         if len(ids) > MAX_IDS:
             raise RestError("LIMIT_EXCEEDED", f"more than {MAX_IDS} ids", {"limit": MAX_IDS})
         found = {data.index_of(text) for text in ids} - {None}
-        chosen: Sequence[int] = sorted(i for i in found if i is not None and i not in deleted)
+        chosen: Sequence[int] = sorted(
+            i for i in found if i is not None and i not in deleted and shown(i)
+        )
         info = {"per_page": len(chosen), "count": len(chosen), "page": 1, "more_records": False}
     else:
         _, page, per_page = _listing(params, ("all",))
-        live = list(data.live_indices())
+        live = [index for index in data.live_indices() if shown(index)]
         if after is not None:
             live = [index for index in live if data.modified_time(index) > after]
             if not live:
@@ -219,6 +222,31 @@ def records_answer(
                 entry[name] = times[name](index) if name in times else None
         entries.append(entry)
     return {"data": entries, "info": info}
+
+
+RECORD_SETS = ("true", "false", "both")
+
+
+def _record_set(data: ModuleData, params: dict[str, str]) -> Callable[[int], bool]:
+    """Which records ``converted`` and ``approved`` let through, with Zoho's defaults.
+
+    Get Records (v2 to v8; both parameters in the official v8 SDK's ``GetRecordsParam``):
+    ``converted`` "Default value is false" (only records not converted), ``approved``
+    "Default value is true" (only approved records); ``both`` lists all.
+    """
+    converted, approved = params.get("converted", "false"), params.get("approved", "true")
+    for name, value in (("converted", converted), ("approved", approved)):
+        if value not in RECORD_SETS:
+            raise RestError("INVALID_DATA", f"invalid value for {name}", {"param_name": name})
+
+    def shown(index: int) -> bool:
+        is_converted = data.conversion(index) is not None
+        is_approved = data.approval(index) == APPROVED
+        return (converted == "both" or is_converted == (converted == "true")) and (
+            approved == "both" or is_approved == (approved == "true")
+        )
+
+    return shown
 
 
 def _sorted(data: ModuleData, indices: list[int], params: dict[str, str]) -> list[int]:

@@ -63,6 +63,7 @@ class RestRoutes(HandlerBase):
         self._api(product, version)
         data = self._known_module(product, module)
         self._authorize(product, "records", module)
+        self.log_entry["query"] = dict(self.params)  # no secret: the token is in a header
         try:
             answer = records_answer(
                 data, self.params, self.state.zone, self.headers.get("If-Modified-Since")
@@ -82,7 +83,7 @@ class RestRoutes(HandlerBase):
         self._authorize(product, "coql")
         query = coql.parse(self.state.dataset, product, self._json_body())
         self._authorize(product, "records", query.data.module.api_name)
-        answer = query.run(self.state.zone)
+        answer = query.run(self.state.zone, self.state.config.coql_record_set)
         if answer is None:
             self._answer_or_no_content(None)
             return

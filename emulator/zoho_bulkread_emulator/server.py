@@ -62,6 +62,8 @@ ROUTES = [
     ("POST", re.compile(rf"^{ADMIN}/mutate$"), "admin_mutate"),
     ("POST", re.compile(rf"^{ADMIN}/delete$"), "admin_delete"),
     ("POST", re.compile(rf"^{ADMIN}/restore$"), "admin_restore"),
+    ("POST", re.compile(rf"^{ADMIN}/convert$"), "admin_convert"),
+    ("POST", re.compile(rf"^{ADMIN}/set$"), "admin_set"),
     ("POST", re.compile(rf"^{ADMIN}/faults$"), "admin_faults"),
     ("POST", re.compile(rf"^{ADMIN}/reset$"), "admin_reset"),
     ("POST", re.compile(rf"^{ADMIN}/grant_code$"), "admin_grant_code"),

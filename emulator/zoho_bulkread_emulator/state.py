@@ -57,6 +57,9 @@ class EmulatorConfig:
     download_window_kind: str = "anchored"
     max_token_refreshes: int = 10
     gone_result_status: int = 400  # Zoho's v8 spec; 404 as seen from older versions
+    # whether COQL returns converted records and records awaiting approval: no Zoho document
+    # says; "all" does, "records_api_default" leaves them out as the records API's defaults do
+    coql_record_set: str = "all"
 
 
 @dataclass

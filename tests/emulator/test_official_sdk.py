@@ -314,8 +314,13 @@ def test_the_newest_modified_record_and_if_modified_since_read_by_the_sdk(sdk) -
     )
     from zohocrmsdk.src.com.zoho.crm.api.record import ResponseWrapper as RecordsWrapper
 
-    def newest(since: datetime | None) -> tuple[int, list[tuple[str, datetime]]]:
+    def newest(
+        since: datetime | None, record_set: str | None = "both"
+    ) -> tuple[int, list[tuple[str, datetime]]]:
         params = ParameterMap()
+        if record_set:  # what the tap sends: converted and unapproved records too
+            params.add(GetRecordsParam.converted, record_set)
+            params.add(GetRecordsParam.approved, record_set)
         params.add(GetRecordsParam.fields, "Modified_Time")
         params.add(GetRecordsParam.sort_by, "Modified_Time")
         params.add(GetRecordsParam.sort_order, "desc")
@@ -331,13 +336,18 @@ def test_the_newest_modified_record_and_if_modified_since_read_by_the_sdk(sdk) -
         rows = [(str(r.get_id()), r.get_key_value("Modified_Time")) for r in wrapper.get_data()]
         return answer.get_status_code(), rows
 
-    truth = ground_truth(sdk.url, "Leads")
+    truth = ground_truth(sdk.url, "Leads", fields="$converted,Record_Approval_Status")
     latest = max(truth, key=lambda row: (row["Modified_Time"], int(row["id"])))
     moment = datetime.fromisoformat(latest["Modified_Time"])
+    shown = [r for r in truth if not r["$converted"] and r["Record_Approval_Status"] == "Approved"]
+    latest_shown = max(shown, key=lambda row: (row["Modified_Time"], int(row["id"])))
+    assert len(shown) < len(truth)  # the data holds converted or unapproved leads
 
     status, rows = newest(None)
     assert status == 200 and len(rows) == 1
     assert rows[0][0] == latest["id"] and rows[0][1] == moment
+    # Zoho's defaults (converted=false, approved=true) leave converted and unapproved leads out
+    assert newest(None, record_set=None)[1][0][0] == latest_shown["id"]
     assert newest(moment) == (304, [])  # nothing modified after the newest
 
     touched = requests.post(
