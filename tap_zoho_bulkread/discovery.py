@@ -23,6 +23,7 @@ from tap_zoho_bulkread.bulk.metadata import (
     field_specs,
     module_is_exportable,
     nested_api_name,
+    record_state_specs,
     specs_from_schema,
     stream_schema,
 )
@@ -117,6 +118,7 @@ def modules_from_metadata(
     client: ZohoClient,
     *,
     prefix: str,
+    product: str = "crm",
     wanted: list[str] | None,
     module_settings: dict[str, ModuleSettings],
     logger: logging.Logger,
@@ -146,6 +148,7 @@ def modules_from_metadata(
     for module in chosen:
         entries = fields.of(module)
         specs = field_specs(entries, module, logger)
+        specs += record_state_specs(exportable[module], product, specs)
         settings = module_settings.get(module) or ModuleSettings()
         check_lookup_fields(module, settings.lookup_fields, entries)
         child_of = None

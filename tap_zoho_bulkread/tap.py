@@ -340,6 +340,7 @@ class TapZohoBulkRead(ZohoTapBase):
             found = modules_from_metadata(
                 self.zoho_client,
                 prefix=f"{self.api_root}/settings",
+                product=self.product,
                 wanted=list(self.settings.modules) if self.settings.modules else None,
                 module_settings={
                     name: self._module_settings(name) for name in self.settings.module_settings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,25 +98,64 @@ _SCHEMAS: dict[str, dict[str, Any]] = {
 }
 
 
+# A formula field's values take the type its ``formula.return_type`` names (Zoho's v8 fields
+# metadata; the official v8 SDK's ``Formula`` model).
+FORMULA_KINDS = {
+    "double": KIND_NUMBER,
+    "currency": KIND_NUMBER,
+    "decimal": KIND_NUMBER,
+    "boolean": KIND_BOOLEAN,
+    "date": KIND_DATE,
+    "datetime": KIND_DATETIME,
+    "text": KIND_STRING,
+}
+MAX_DECIMAL_PLACES = 30
+_DESCRIPTION = re.compile(
+    r"Zoho data type: (?P<type>[a-z_]+)(?: returning (?P<returns>[a-z_]+))?"
+    r"(?:, (?P<scale>\d{1,2}) decimal places)?"
+)
+RECORD_STATE_NOTE = "a column of Zoho's exports the fields metadata does not list"
+
+
 @dataclass(frozen=True)
 class FieldSpec:
-    """One exportable field: its Zoho name, Zoho type and how it is decoded."""
+    """One exportable field: its Zoho name, Zoho type and how it is decoded.
+
+    ``scale`` is a number field's ``decimal_place``: a value read without it (the Query API's
+    JSON numbers) is written with that many decimals, as bulk read's CSV writes it.
+    ``returns`` is a formula's ``return_type``; ``note`` ends the description.
+    """
 
     name: str
     data_type: str
     kind: str
+    scale: int | None = None
+    returns: str | None = None
+    note: str = ""
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of the field: every property nullable, no enums."""
         schema = dict(_SCHEMAS[self.kind])
-        schema["description"] = f"Zoho data type: {self.data_type}"
+        text = f"Zoho data type: {self.data_type}"
+        if self.returns:
+            text += f" returning {self.returns}"
+        if self.scale is not None:
+            text += f", {self.scale} decimal places"
+        schema["description"] = text + (f"; {self.note}" if self.note else "")
         return schema
 
 
-def field_kind(api_name: str, data_type: str, json_type: str | None) -> str | None:
-    """How a field is decoded, or None when bulk read cannot export it."""
+def field_kind(
+    api_name: str, data_type: str, json_type: str | None, returns: str | None = None
+) -> str | None:
+    """How a field is decoded, or None when bulk read cannot export it.
+
+    ``returns`` is a formula's ``formula.return_type``; a formula without a known one is text.
+    """
     if data_type in NOT_EXPORTABLE_TYPES:
         return None
+    if data_type == "formula":
+        return FORMULA_KINDS.get(returns or "text", KIND_STRING)
     if api_name == "Tag" or (json_type == "jsonarray" and data_type == "text"):
         return KIND_TAGS
     if data_type == "multiselectpicklist":
@@ -145,7 +185,8 @@ def field_specs(
         data_type = str(entry.get("data_type") or "")
         if not isinstance(name, str) or not name:
             continue
-        kind = field_kind(name, data_type, entry.get("json_type"))
+        returns = _return_type(entry)
+        kind = field_kind(name, data_type, entry.get("json_type"), returns)
         if kind is None and data_type in NOT_EXPORTABLE_TYPES:
             child = child_module_of(entry)
             logger.info(
@@ -165,8 +206,72 @@ def field_specs(
                 data_type,
             )
             kind = KIND_STRING
-        specs.append(FieldSpec(name, data_type, kind))
+        scale = _decimal_place(entry) if kind == KIND_NUMBER else None
+        specs.append(FieldSpec(name, data_type, kind, scale, returns))
     return specs
+
+
+def _state_spec(name: str, data_type: str, kind: str) -> FieldSpec:
+    return FieldSpec(name, data_type, kind, note=RECORD_STATE_NOTE)
+
+
+# Record state columns real exports carry beside the listed fields (docs/record-sets.md says
+# where each name comes from): a lead's conversion, every record's approval, lock and change log
+# state, and Zia enrichment on Leads and Contacts.
+CONVERSION_SPECS = (
+    _state_spec("$converted", "boolean", KIND_BOOLEAN),
+    _state_spec("Converted__s", "boolean", KIND_BOOLEAN),
+    _state_spec("Converted_Date_Time", "datetime", KIND_DATETIME),
+    _state_spec("Converted_Account", "lookup", KIND_STRING),
+    _state_spec("Converted_Contact", "lookup", KIND_STRING),
+    _state_spec("Converted_Deal", "lookup", KIND_STRING),
+)
+RECORD_STATE_SPECS = (
+    _state_spec("Record_Approval_Status", "picklist", KIND_STRING),
+    _state_spec("Locked__s", "boolean", KIND_BOOLEAN),
+    _state_spec("Change_Log_Time__s", "datetime", KIND_DATETIME),
+)
+ENRICHMENT_SPECS = (
+    _state_spec("Last_Enriched_Time__s", "datetime", KIND_DATETIME),
+    _state_spec("Enrich_Status__s", "picklist", KIND_STRING),
+)
+ENRICHED_MODULES = frozenset({"Leads", "Contacts"})
+
+
+def record_state_specs(
+    module: dict[str, Any], product: str, listed: list[FieldSpec]
+) -> list[FieldSpec]:
+    """The record state columns a module's exports carry that its fields metadata left out.
+
+    Conversion columns where the modules metadata says ``convertable``; approval, lock and
+    change log columns on every module of its own (a subform's or link's rows have none);
+    enrichment on CRM Leads and Contacts, where real exports showed it.
+    """
+    if module.get("generated_type") in CHILD_GENERATED_TYPES:
+        return []
+    name = module.get("api_name")
+    wanted = (
+        (CONVERSION_SPECS if module.get("convertable") is True else ())
+        + RECORD_STATE_SPECS
+        + (ENRICHMENT_SPECS if product == "crm" and name in ENRICHED_MODULES else ())
+    )
+    taken = {spec.name for spec in listed}
+    return [spec for spec in wanted if spec.name not in taken]
+
+
+def _return_type(entry: dict[str, Any]) -> str | None:
+    """A formula's ``formula.return_type`` when it is one of the known ones, else None."""
+    formula = entry.get("formula")
+    returns = formula.get("return_type") if isinstance(formula, dict) else None
+    return returns if returns in FORMULA_KINDS else None
+
+
+def _decimal_place(entry: dict[str, Any]) -> int | None:
+    """A number field's ``decimal_place``, when it is a plausible one."""
+    places = entry.get("decimal_place")
+    if type(places) is int and 0 <= places <= MAX_DECIMAL_PLACES:
+        return places
+    return None
 
 
 def nested_api_name(entry: dict[str, Any], *path: str) -> str | None:
@@ -225,8 +330,12 @@ def specs_from_schema(schema: dict[str, Any]) -> list[FieldSpec]:
         if name == "id":
             continue
         description = str(prop.get("description", ""))
-        data_type = description.removeprefix("Zoho data type: ")
-        specs.append(FieldSpec(name, data_type, _kind_from_json_schema(name, prop)))
+        found = _DESCRIPTION.match(description)
+        data_type = found["type"] if found else description.removeprefix("Zoho data type: ")
+        kind = _kind_from_json_schema(name, prop)
+        scale = int(found["scale"]) if found and found["scale"] and kind == KIND_NUMBER else None
+        returns = found["returns"] if found else None
+        specs.append(FieldSpec(name, data_type, kind, scale, returns))
     return specs
 
 

@@ -30,6 +30,10 @@ class NotAValue(ValueError):
     """A JSON value that is not one of the kind's shapes."""
 
 
+class NoScale(Exception):
+    """A number for a text property (a lookup dot field): its CSV text's scale is not known."""
+
+
 def _refuse(value: Any) -> NoReturn:
     raise NotAValue(repr(value)[:60])
 
@@ -108,9 +112,48 @@ CONVERTERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def converter(kind: str) -> Callable[[Any], Any]:
-    """How a JSON value of a property of ``kind`` becomes the record's value (null stays null)."""
+def scaled(places: int) -> Callable[[Any], Any]:
+    """A number given the field's ``decimal_place`` scale: JSON has none (``10.1`` for 10.10).
+
+    Bulk read's CSV writes the scale (``10.10``, ``1.000000000``); a JSON value with more
+    decimals than that is kept as Zoho wrote it, never rounded.
+    """
+    exponent = Decimal(1).scaleb(-places)
+
+    def number(value: Any) -> Decimal:
+        found = _number(value)
+        places_given = found.as_tuple().exponent
+        if isinstance(places_given, int) and -places_given <= places:
+            return found.quantize(exponent)
+        return found
+
+    return number
+
+
+def _dot_text(value: Any) -> str | None:
+    """A lookup dot field's value as its CSV cell; a number's decimals cannot be known."""
+    if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        raise NoScale(repr(value)[:60])
+    return _text(value)
+
+
+def dot_field_converter() -> Callable[[Any], Any]:
+    """How a JSON value of a lookup dot field becomes its CSV text (null stays null).
+
+    The target field's ``decimal_place`` is not in the stream's metadata, so a number
+    (``12.3`` for the CSV's ``12.30``) raises :class:`NoScale`: the read takes a bulk job.
+    """
+    return lambda value: None if value is None else _dot_text(value)
+
+
+def converter(kind: str, scale: int | None = None) -> Callable[[Any], Any]:
+    """How a JSON value of a property of ``kind`` becomes the record's value (null stays null).
+
+    ``scale``: a number field's ``decimal_place``, written as bulk read writes it.
+    """
     convert: Callable[[Any], Any] = CONVERTERS.get(kind, _text)
+    if kind == KIND_NUMBER and scale is not None:
+        convert = scaled(scale)
 
     def value_of(value: Any) -> Any:
         return None if value is None else convert(value)

@@ -16,7 +16,7 @@ from typing import Any
 from tap_zoho_bulkread.bulk.batches import newest
 from tap_zoho_bulkread.bulk.export import ExportItem, ExportPlan, PageEnd
 from tap_zoho_bulkread.bulk.metadata import dot_field_property
-from tap_zoho_bulkread.coql.decode import NotAValue, converter
+from tap_zoho_bulkread.coql.decode import NoScale, NotAValue, converter, dot_field_converter
 from tap_zoho_bulkread.coql.query import MAX_LIMIT, column_chunks, select
 from tap_zoho_bulkread.errors import TAP_REFUSALS, ZohoAPIError
 from tap_zoho_bulkread.zoho.answers import API_NAME, unexpected, zoho_id
@@ -69,10 +69,10 @@ class DeltaReader:
             row["id"] = zoho_id(row.get("id"), f"{what}: a row's id")
         return rows, more
 
-    def count(self, module: str, where: str, order_by: str) -> int | None:
-        """How many records match (ids only), or None when more than ``max_records`` do."""
+    def ids(self, module: str, where: str, order_by: str) -> list[str] | None:
+        """The ids of the records that match, or None when more than ``max_records`` do."""
         rows, more = self._select(select(module, ["id"], where, order_by, self.max_records), module)
-        return None if more else len(rows)
+        return None if more else [row["id"] for row in rows]
 
     def read(self, plan: ExportPlan, where: str, order_by: str) -> DeltaExport:
         """Every matching record, decoded as the bulk path decodes it."""
@@ -102,19 +102,26 @@ class DeltaReader:
                 raise DeltaUnusable("records changed while they were read")
             for row in rows:
                 merged[row["id"]].update(row)
-        decode = _RowDecoder(plan, column_of)
+        decode = _RowDecoder(plan, column_of, frozenset(dotted))
         return DeltaExport(plan, [decode(merged[record_id]) for record_id in order])
 
 
 class _RowDecoder:
     """One merged COQL row -> the record the bulk path emits for it."""
 
-    def __init__(self, plan: ExportPlan, column_of: dict[str, str]) -> None:
-        kinds = {spec.name: spec.kind for spec in plan.specs}
+    def __init__(self, plan: ExportPlan, column_of: dict[str, str], dotted: frozenset[str]) -> None:
+        specs = {spec.name: spec for spec in plan.specs}
         self.module = plan.module
         self.columns = [
-            (prop, column, converter(kinds.get(prop, "string")))
+            (
+                prop,
+                column,
+                dot_field_converter()
+                if prop in dotted or spec is None
+                else converter(spec.kind, spec.scale),
+            )
             for prop, column in column_of.items()
+            for spec in [specs.get(prop)]
         ]
         self.fixed: dict[str, Any] = {
             **{prop: None for prop in plan.selected if prop in plan.absent},
@@ -129,6 +136,11 @@ class _RowDecoder:
                 raise DeltaUnusable(f"the Query API's rows leave out the column {column}")
             try:
                 record[prop] = convert(row[column])
+            except NoScale:
+                raise DeltaUnusable(
+                    f"the Query API gives the dot field {column} as a number without the "
+                    "decimals its CSV text has"
+                ) from None
             except (NotAValue, ValueError, ArithmeticError):
                 raise unexpected(
                     f"{self.module}: the Query API gave record {row['id']} a {column} that is "

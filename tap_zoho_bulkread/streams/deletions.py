@@ -25,6 +25,7 @@ from tap_zoho_bulkread.streams.rest import MAX_PAGE_BYTES, PageGuard
 from tap_zoho_bulkread.summary import plural
 from tap_zoho_bulkread.times import utc_datetime, zoho_datetime
 from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
+from tap_zoho_bulkread.zoho.changes import EVERY_RECORD_SET
 from tap_zoho_bulkread.zoho.client import ZohoClient
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ class DeletionReader:
         what = f"the records of {module} asked by id"
         for first in range(0, len(wanted), IDS_PER_LOOKUP):
             asked = wanted[first : first + IDS_PER_LOOKUP]
-            params = {"ids": ",".join(asked), "fields": key_field}
+            params = {"ids": ",".join(asked), "fields": key_field, **EVERY_RECORD_SET}
             asked_ids = set(asked)
             answer = self.client.get_json(self.path_of(module), params, max_bytes=MAX_PAGE_BYTES)
             entries = answer.get("data", [])

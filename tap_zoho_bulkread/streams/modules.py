@@ -382,14 +382,14 @@ class ZohoModuleStream(ZohoStream):
         last = self._last_export_began()
         if last is None:
             why = "when the last export began is not in the state"
-            return self._small(ExportDecision(True, why), where, order_by)
+            return self._small(ExportDecision(True, why), where, order_by, start)
         if start > last - SAME_SECOND_MARGIN:
             # the records API cannot tell; a count at or after the bookmark, like the job, can
             why = "the bookmark is too close to the last export's start to trust its second"
-            return self._small(ExportDecision(True, why), where, order_by)
+            return self._small(ExportDecision(True, why), where, order_by, start)
         changed = self._changed(self.module, start, f"the bookmark {zoho_datetime(start)}", key)
         if changed is not None:
-            return self._small(changed, where, order_by)
+            return self._small(changed, where, order_by, start)
         return ExportDecision(
             False,
             f"the records API lists nothing {DONE_TO[key]} after {zoho_datetime(start)}; the "
@@ -415,25 +415,53 @@ class ZohoModuleStream(ZohoStream):
             True, f"{subject} was {DONE_TO[key]} at {zoho_datetime(change.newest)}, after {what}"
         )
 
-    def _small(self, changed: ExportDecision, where: str, order_by: str) -> ExportDecision:
+    def _small(
+        self, changed: ExportDecision, where: str, order_by: str, since: datetime | None = None
+    ) -> ExportDecision:
         """The change read through the Query API when at most its threshold of records match.
 
         Counted with one call listing ids. A custom view or criteria of the module's settings
-        are bulk read's own, so such a module stays on bulk read.
+        are bulk read's own, so such a module stays on bulk read. ``since``: the window starts
+        at that value of the replication key (else the whole table).
         """
         if self.delta is None:
             return changed
         if self.settings.cvid or self.settings.criteria:
             return ExportDecision(True, f"{changed.why}; a cvid or criteria needs bulk read")
         try:
-            count = self.delta.count(self.module, where, order_by)
+            ids = self.delta.ids(self.module, where, order_by)
         except DeltaUnusable as exc:
             return ExportDecision(True, f"{changed.why}; {exc}")
-        if count is None:
+        if ids is None:
             limit = self.delta.max_records
             return ExportDecision(True, f"{changed.why}; more than {limit} records to read")
-        read = f"{changed.why}; {count} records to read, at most {self.delta.max_records}"
+        left_out = self._left_out_by_coql(set(ids), since)
+        if left_out:
+            return ExportDecision(True, f"{changed.why}; {left_out}")
+        read = f"{changed.why}; {len(ids)} records to read, at most {self.delta.max_records}"
         return ExportDecision(False, read, where, order_by)
+
+    def _left_out_by_coql(self, ids: set[str], since: datetime | None) -> str:
+        """Why the Query API's ids cannot be trusted as the whole window, or "" if they can.
+
+        No Zoho document says whether COQL returns converted records or records awaiting
+        approval; the records API says (with ``converted=both`` and ``approved=both``). Every
+        id it lists in the window must be among COQL's, else the module takes its job. A
+        subform's or link's rows have no conversion or approval of their own.
+        """
+        if self.child_of is not None or self.changes is None or self.delta is None:
+            return ""
+        key = self.replication_key or "Modified_Time"
+        listed = self.changes.ids_since(self.module, since, key, self.delta.max_records)
+        if listed is None:
+            return "the records API cannot list the same records to check the Query API's"
+        missing = listed - ids
+        if missing:
+            return (
+                f"the Query API leaves out {len(missing)} of the records the records API lists "
+                "(converted or awaiting approval), so bulk read exports them"
+            )
+        return ""
 
     def _whole_table(self, changed: ExportDecision) -> ExportDecision:
         """A full table read again: through the Query API when it holds few enough rows."""

@@ -6,6 +6,11 @@ otherwise the record with the newest ``key`` (``Modified_Time`` or ``Created_Tim
 modified since. That value is compared with the moment as well, so the answer is right whether
 Zoho counts the moment itself as "since" or not. A record created after the moment was modified
 after it too, so it is among them: the same call tells whether anything was created after it.
+
+Every records API call asks for the record set a bulk read exports: ``converted=both`` and
+``approved=both``. Zoho's defaults (``converted`` false, ``approved`` true) leave converted
+leads and records awaiting approval out, and a lead converted after the bookmark would never be
+seen (docs/record-sets.md).
 """
 
 from __future__ import annotations
@@ -13,15 +18,20 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tap_zoho_bulkread.errors import TAP_REFUSALS, ZohoAPIError
 from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
-from tap_zoho_bulkread.zoho.answers import unexpected
+from tap_zoho_bulkread.zoho.answers import unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
 
 MAX_PROBE_BYTES = 64 * 1024  # one record with one field
+MAX_LIST_BYTES = 1024 * 1024  # 200 records with two fields
+PER_PAGE = 200  # Zoho's largest records API page
+MAX_PAGES = 10  # ``page`` reaches 2,000 records; past that a page_token is needed
+# The record set a bulk read exports: Get Records' defaults are converted=false, approved=true.
+EVERY_RECORD_SET = {"converted": "both", "approved": "both"}
 
 
 @dataclass(frozen=True)
@@ -74,7 +84,10 @@ class ChangeProbe:
         return entries, ""
 
     def _ask(self, module: str, moment: datetime, key: str) -> Change:
-        params = {"fields": key, "sort_by": key, "sort_order": "desc", "per_page": "1"}
+        params = {
+            "fields": key, "sort_by": key, "sort_order": "desc", "per_page": "1",
+            **EVERY_RECORD_SET,
+        }  # fmt: skip
         what = f"the record of {module} with the newest {key}"
         entries, refusal = self._since(
             self.path_of(module), params, moment, f"{what} is one record"
@@ -101,3 +114,57 @@ class ChangeProbe:
             f"the newest deletion of {module} is one entry",
         )
         return None if refusal else bool(entries)
+
+    def ids_since(
+        self, module: str, moment: datetime | None, key: str, most: int
+    ) -> set[str] | None:
+        """The ids of the records whose ``key`` is at or after ``moment`` (all without one).
+
+        Listed by the records API, whose inclusion rule is documented (converted and unapproved
+        records with ``converted=both``, ``approved=both``), newest ``key`` first, 200 a page,
+        asked with ``If-Modified-Since`` a second before ``moment`` so that a record modified in
+        its own second is listed whichever way Zoho reads "since". None when Zoho refuses, or
+        when more than ``most`` (at most 2,000) records are listed.
+        """
+        params = {"fields": key, "sort_by": key, "sort_order": "desc",
+                  "per_page": str(PER_PAGE), **EVERY_RECORD_SET}  # fmt: skip
+        headers = {} if moment is None else {
+            "If-Modified-Since": zoho_datetime(moment - timedelta(seconds=1))
+        }  # fmt: skip
+        found: set[str] = set()
+        what = f"the records of {module} listed by the records API"
+        for page in range(1, MAX_PAGES + 1):
+            try:
+                answer = self.client.get_json(
+                    self.path_of(module), {**params, "page": str(page)}, headers,
+                    max_bytes=MAX_LIST_BYTES,
+                )  # fmt: skip
+            except ZohoAPIError as exc:
+                if exc.code in TAP_REFUSALS:
+                    raise
+                return None
+            entries, info = answer.get("data", []), answer.get("info", {})
+            if not isinstance(entries, list) or len(entries) > PER_PAGE:
+                raise unexpected(f"{what} are", entries)
+            older = False
+            for entry in entries:
+                if not isinstance(entry, dict):
+                    raise unexpected(f"{what} hold an entry that is not an object", entry)
+                record_id = zoho_id(entry.get("id"), f"a record id of {module}")
+                if moment is not None and self._value(entry, key, what) < moment:
+                    older = True
+                else:
+                    found.add(record_id)
+            if len(found) > most:
+                return None
+            more = info.get("more_records") if isinstance(info, dict) else None
+            if older or not entries or more is not True:
+                return found
+        return None
+
+    @staticmethod
+    def _value(entry: dict[str, Any], key: str, what: str) -> datetime:
+        try:
+            return parse_datetime(str(entry.get(key)))
+        except ValueError:
+            raise unexpected(f"{what} hold a {key} that is", entry.get(key)) from None

@@ -89,7 +89,12 @@ def test_discovery_types_every_zoho_data_type(catalog: dict) -> None:
         (leads, "Record_Image"): ["string", "null"],
         (deals, "Account_Name"): ["string", "null"],
         (deals, "Deal_Number"): ["string", "null"],
-        (deals, "Expected_Revenue"): ["string", "null"],
+        (deals, "Expected_Revenue"): ["number", "null"],  # a formula returning currency
+        (deals, "Is_Big_Deal"): ["boolean", "null"],  # a formula returning boolean
+        (leads, "$converted"): ["boolean", "null"],  # record state: not in the fields metadata
+        (leads, "Converted_Contact"): ["string", "null"],
+        (leads, "Record_Approval_Status"): ["string", "null"],
+        (deals, "Locked__s"): ["boolean", "null"],
         (deals, "Overall_Sales_Duration"): ["number", "null"],
         (tasks, "Remind_At"): ["string", "null"],
         (products, "Manual"): ["string", "null"],
@@ -97,6 +102,9 @@ def test_discovery_types_every_zoho_data_type(catalog: dict) -> None:
     for (module, name), wanted in expectations.items():
         assert props[module][name]["type"] == wanted, name
     assert props[leads]["Birth_Date"]["format"] == "date"
+    assert props[leads]["Converted_Date_Time"]["format"] == "date-time"
+    assert "$converted" not in props[deals]  # the modules metadata: Deals are not convertable
+    assert props[deals]["Expected_Revenue"]["description"].endswith("2 decimal places")
     assert props[leads]["Created_Time"]["format"] == "date-time"
     assert all("enum" not in p for p in props[leads].values())
     assert "Price_Tiers" not in props[products]  # subform: its rows are the stream Price_Tiers
