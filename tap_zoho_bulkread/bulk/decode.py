@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -160,10 +161,16 @@ class RecordDecoder:
         absent: frozenset[str] = frozenset(),
         raw_numbers: bool = False,
         constants: Mapping[str, int] | None = None,
+        logger: logging.Logger | None = None,
     ) -> None:
         self.stream = stream
         self.selected = selected
         self.absent = absent  # selected, but left out of the export: always null
+        # record state columns, known from real exports, not from the metadata: an export
+        # without one leaves it null, with one warning
+        self.optional = frozenset(spec.name for spec in specs if spec.optional)
+        self.logger = logger
+        self.warned = False
         self.constants = dict(constants or {})  # selected, not exported: one value each
         self.raw_numbers = raw_numbers
         self.kinds = {spec.name: spec.kind for spec in specs}
@@ -191,6 +198,19 @@ class RecordDecoder:
         plan += [(-1, name, KIND_ABSENT) for name in self.selected if name in self.absent]
         plan += [(-1, name, KIND_CONSTANT) for name in self.selected if name in self.constants]
         missing = set(self.selected) - {name for _, name, _ in plan}
+        unlisted = missing & self.optional
+        if unlisted:
+            plan += [(-1, name, KIND_ABSENT) for name in sorted(unlisted)]
+            missing -= unlisted
+            if self.logger is not None and not self.warned:
+                self.warned = True
+                self.logger.warning(
+                    "%s: the export has no column for %s, record state columns real exports "
+                    "carry beside the listed fields; they stay null. Deselect them to silence "
+                    "this warning.",
+                    self.stream,
+                    sorted(unlisted),
+                )
         if missing:
             raise ExportFileError(
                 f"{self.stream}: the export has no column for {sorted(missing)}; the field may "

@@ -143,6 +143,7 @@ class ModuleExport:
             absent=refused | plan.absent,
             constants=plan.constants,
             raw_numbers=self.raw_numbers,
+            logger=self.logger,
         )
         if not self.raw_numbers:
             return strict

@@ -133,6 +133,11 @@ class FieldSpec:
     returns: str | None = None
     note: str = ""
 
+    @property
+    def optional(self) -> bool:
+        """A record state column: known from real exports, not listed by the metadata."""
+        return self.note == RECORD_STATE_NOTE
+
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of the field: every property nullable, no enums."""
         schema = dict(_SCHEMAS[self.kind])
@@ -335,7 +340,8 @@ def specs_from_schema(schema: dict[str, Any]) -> list[FieldSpec]:
         kind = _kind_from_json_schema(name, prop)
         scale = int(found["scale"]) if found and found["scale"] and kind == KIND_NUMBER else None
         returns = found["returns"] if found else None
-        specs.append(FieldSpec(name, data_type, kind, scale, returns))
+        note = RECORD_STATE_NOTE if description.endswith(RECORD_STATE_NOTE) else ""
+        specs.append(FieldSpec(name, data_type, kind, scale, returns, note))
     return specs
 
 

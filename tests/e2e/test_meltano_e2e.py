@@ -615,3 +615,90 @@ def test_after_child_rows_change_and_records_are_restored_every_table_equals_zoh
         assert live_edits and all(descriptions[i].startswith("Updated ") for i in live_edits)
     finally:
         warehouse.close()
+
+
+# -- the record set: a lead converted after the first run reaches the warehouse --------------
+
+CONVERSION_COLUMNS = ["$converted", "Converted__s", "Converted_Contact", "Converted_Account"]
+RECORD_SET_MODES = {
+    # the Query API returns converted leads: the records API agrees, COQL reads the change
+    "coql-returns-them": ("all", {}, "Leads: Query API: "),
+    # the Query API leaves them out: the records API lists one more, the module takes its job
+    "coql-leaves-them-out": ("records_api_default", {}, "Leads: bulk read: "),
+    "bulk_only": ("all", {"TAP_ZOHO_BULKREAD_BULK_ONLY": "true"}, "Leads: bulk read: "),
+}
+
+
+def converted_row(warehouse: Warehouse, lead: str) -> tuple:
+    """The lead's conversion columns and Converted_Date_Time (UTC text) as loaded."""
+    if warehouse.server is not None:
+        columns = ", ".join(f'"{name}"' for name in [*CONVERSION_COLUMNS, "Converted_Date_Time"])
+        sql = f"select {columns} from zoho.\"Leads\" where id = '{lead}'"
+    else:
+        columns = ", ".join(f'"{name.lower()}"' for name in CONVERSION_COLUMNS)
+        sql = f"select {columns}, converted_date_time from zoho.leads where id = '{lead}'"
+    (row,) = warehouse.execute(sql)
+    *state, when = row
+    stamp = when if isinstance(when, str) or when is None else utc_text(when)
+    return (*state, stamp.replace("Z", "+00:00") if isinstance(stamp, str) else stamp)
+
+
+@pytest.mark.parametrize("mode", list(RECORD_SET_MODES))
+@pytest.mark.parametrize("target", ["target-duckdb", "target-postgres"])
+def test_a_lead_converted_after_the_first_run_arrives_with_its_conversion(
+    tmp_path, target, mode
+) -> None:
+    """Leads on Modified_Time; one old lead is converted and nothing else in Leads changes.
+
+    Zoho's records API hides converted leads unless asked (converted=both); the next run must
+    still bring the lead, converted, with the new contact's id and the time, on every path."""
+    coql_record_set, extra_env, path = RECORD_SET_MODES[mode]
+    warehouse = Warehouse(target, tmp_path)
+    with Emulator(job_seconds=0.05, download_limit=10_000, coql_record_set=coql_record_set) as emu:
+        try:
+            env = {
+                **emulator_env(emu, tmp_path),
+                "TAP_ZOHO_BULKREAD_MODULES": json.dumps(["Leads"]),
+                "TAP_ZOHO_BULKREAD_MODULE_SETTINGS": json.dumps(
+                    {"Leads": {"replication_key": "Modified_Time"}}
+                ),
+                **extra_env,
+                **warehouse.env(),
+            }
+            meltano_run(env, target)
+            truth = ground_truth(emu.url, "Leads", fields="$converted,Record_Approval_Status")
+            old = next(
+                r["id"]
+                for r in sorted(truth, key=lambda r: r["Modified_Time"])
+                if not r["$converted"] and r["Record_Approval_Status"] == "Approved"
+            )
+            assert converted_row(warehouse, old)[0] is False
+
+            time.sleep(1.1)  # the conversion lands after the first run's bookmark second
+            answer = requests.post(
+                f"{emu.url}/__emulator__/convert",
+                json={"module": "Leads", "ids": [old]},
+                timeout=10,
+            )
+            answer.raise_for_status()
+            (made,) = answer.json()["converted"]
+            second = meltano_run(env, target)
+
+            assert path in second.stderr, second.stderr[-3000:]
+            (after,) = [
+                r
+                for r in ground_truth(emu.url, "Leads", fields="Converted_Date_Time")
+                if r["id"] == old
+            ]
+            assert converted_row(warehouse, old) == (
+                True, True, made["contact"], made["account"], after["Converted_Date_Time"]
+            )  # fmt: skip
+            asked = [
+                entry.get("query", {})
+                for entry in requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json()
+                if entry["path"] == "/crm/v8/Leads"
+            ]
+            assert asked or mode == "bulk_only"
+            assert all(q.get("converted") == q.get("approved") == "both" for q in asked), asked
+        finally:
+            warehouse.close()

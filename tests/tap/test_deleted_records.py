@@ -268,7 +268,9 @@ def test_a_restored_record_is_exported_again_and_listed_as_restored_and_a_purged
     restored = [r for r in second.records("Deleted_Records") if r["type"] == "restored"]
     assert sorted(r["id"] for r in restored) == sorted(back)
     assert all(r["module"] == "Leads" and r["deleted_time"] is None for r in restored)
-    assert len(lookups) == 1 and lookups[0]["params"] == ["fields", "ids"]  # one call, 4 ids
+    # one call, 4 ids, asking for converted and unapproved records too
+    assert len(lookups) == 1 and lookups[0]["params"] == ["approved", "converted", "fields", "ids"]
+    assert lookups[0]["query"]["converted"] == lookups[0]["query"]["approved"] == "both"
     criteria = bodies[-1]["query"]["criteria"]
     assert criteria["group_operator"] == "or" and criteria["group"][1]["comparator"] == "in"
     assert "2 records restored from the recycle bin" in second.stderr
