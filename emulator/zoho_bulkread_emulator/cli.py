@@ -22,6 +22,8 @@ Admin paths: GET /__emulator__/health, GET /__emulator__/records/{module}?produc
 {"seed","error_rate","burst_429","drop_downloads","fail_next_job":{module:code},
 "slow_job_seconds","download_delay_seconds","token_seconds","revoke_tokens",
 "retry_after_seconds","html_answers","corrupt_downloads"},
+POST /__emulator__/convert {"module":"Leads","ids":[...] or "count"} (Convert Lead),
+POST /__emulator__/set {"module","id","values":{field: value}} (edit one record),
 POST /__emulator__/reset.
 """
 

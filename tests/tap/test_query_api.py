@@ -257,3 +257,43 @@ def test_a_bookmark_near_the_last_runs_start_is_counted_and_read_through_the_que
     expected = {i for i, r in truth.items() if r["Modified_Time"] >= second.bookmark("Leads")}
     assert set(third.ids("Leads")) == expected
     assert third.bookmark("Leads") == newest
+
+
+EXACT_NUMBERS = {  # the text each path must write: Zoho's CSV writes the field's scale
+    "Amount": "10.10",  # currency, 2 places
+    "Exchange_Rate": "1.000000000",  # decimal, 9 places
+    "Budget_Whole": "5",  # currency, 0 places
+    "Expected_Revenue": "100.50",  # a formula returning currency, 2 places
+}
+
+
+def test_numbers_keep_the_fields_scale_on_both_paths(org: Emulator, tmp_path: Path) -> None:
+    """One Deal holding 10.10, 1.000000000, 5 and a formula's 100.50: the Query API's JSON
+    writes 10.1, 1, 5 and 100.5; both paths must write the digits Zoho's CSV has."""
+    (deal,) = [r["id"] for r in ground_truth(org.url, "Deals")][:1]
+    answer = requests.post(
+        f"{org.url}/__emulator__/set",
+        json={"module": "Deals", "id": deal, "values": EXACT_NUMBERS},
+        timeout=10,
+    )
+    answer.raise_for_status()
+    config = settings(org, ["Deals"])
+    catalog = catalog_of(tmp_path / "discover", config)
+    state = {"bookmarks": {"Deals": state_of()["bookmarks"]["Deals"]}}
+
+    through_coql = run_tap(tmp_path / "coql", config, catalog=catalog, state=state)
+    through_bulk = run_tap(
+        tmp_path / "bulk", settings(org, ["Deals"], query_api_max_records=0),
+        catalog=catalog, state=state,
+    )  # fmt: skip
+
+    assert through_coql.returncode == through_bulk.returncode == 0, through_coql.stderr[-3000:]
+    assert "Deals: Query API: " in through_coql.stderr
+    assert "Deals: bulk read: " in through_bulk.stderr
+    for run in (through_coql, through_bulk):
+        (line,) = [
+            line for line in run.stdout.splitlines() if '"type":"RECORD"' in line and deal in line
+        ]
+        for name, text in EXACT_NUMBERS.items():
+            assert f'"{name}":{text},' in line or f'"{name}":{text}}}' in line, (name, line)
+    assert records_by_id(through_coql, "Deals")[deal] == records_by_id(through_bulk, "Deals")[deal]
