@@ -34,6 +34,8 @@ def deletion_sql(target: str, module: str) -> str:
 
 def full_table_sql(module: str) -> str:
     """The README's statement keeping a full-table table's last export (target-duckdb)."""
-    return readme_statement("keep the rows of the last complete export").replace(
-        "zoho.quoted_items", f"zoho.{module.lower()}"
+    return (
+        readme_statement("keep the rows of the last complete export")
+        .replace("zoho.quoted_items", f"zoho.{module.lower()}")
+        .replace("'Quoted_Items'", f"'{module}'")
     )

@@ -33,7 +33,7 @@ from tap_zoho_bulkread.zoho.answers import metadata_entries
 from tap_zoho_bulkread.zoho.client import ZohoClient
 
 LOOKUP_TYPES = frozenset({"lookup", "ownerlookup", "userlookup"})
-REST_STREAMS = ("Users", "Deleted_Records", "Events_ICS")  # streams not of a module
+REST_STREAMS = ("Users", "Deleted_Records", "Events_ICS", "Full_Table_Reads")  # not modules
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 
@@ -24,6 +25,25 @@ class StreamTally:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class TableRead:
+    """A full-table read that completed: its stream, table version, rows and when."""
+
+    stream: str
+    version: int
+    rows: int
+    finished_at: str
+
+    def record(self) -> dict[str, Any]:
+        """The read as a Full_Table_Reads record."""
+        return {
+            "stream": self.stream,
+            "zoho_table_version": self.version,
+            "row_count": self.rows,
+            "finished_at": self.finished_at,
+        }
+
+
 class RunSummary:
     """Tallies the streams report as they finish, for the run's last lines."""
 
@@ -31,6 +51,18 @@ class RunSummary:
         self.started = time.monotonic()
         self.streams: dict[str, StreamTally] = {}
         self.lock = threading.Lock()
+        self._table_reads: list[TableRead] = []
+
+    def table_read(self, stream: str, version: int, rows: int) -> None:
+        """Note a full-table read that completed (its table version now holds every row)."""
+        finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self.lock:
+            self._table_reads.append(TableRead(stream, version, rows, finished))
+
+    def table_reads(self) -> list[TableRead]:
+        """The full-table reads completed so far in this run."""
+        with self.lock:
+            return list(self._table_reads)
 
     def add(self, stream: str, *, records: int = 0, seconds: float = 0.0, pages: int = 0) -> None:
         """Count a stream's records, export pages and time."""

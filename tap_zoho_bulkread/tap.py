@@ -43,6 +43,7 @@ from tap_zoho_bulkread.settings import (
 from tap_zoho_bulkread.streams.base import ZohoTapBase
 from tap_zoho_bulkread.streams.deletions import DeletedRecordsStream, DeletionReader, RestoreFinder
 from tap_zoho_bulkread.streams.events_ics import EventsIcsStream
+from tap_zoho_bulkread.streams.full_table_reads import FullTableReadsStream
 from tap_zoho_bulkread.streams.modules import CHECKPOINT_KEY, ZohoModuleStream
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 from tap_zoho_bulkread.streams.rest import UsersStream
@@ -162,6 +163,8 @@ class TapZohoBulkRead(ZohoTapBase):
                     description="Log singer-sdk's METRIC lines (record counts, timings as "
                     "JSON); off, the run ends with a readable summary instead."),
     ).to_dict()  # fmt: skip
+
+    SYNCED_LAST = (FullTableReadsStream.name,)  # it lists the reads of the streams before it
 
     #: the tap of the current command, for the summary once its sync is over
     current: ClassVar[TapZohoBulkRead | None] = None
@@ -352,11 +355,16 @@ class TapZohoBulkRead(ZohoTapBase):
         with_ics = "Events_ICS" in catalog if catalog else self.settings.events_ics
         streams: list[Stream] = [self._module_stream(module) for module in found]
         if with_ics:
-            streams.append(EventsIcsStream(self, bulk_reader=self.bulk_reader))
+            streams.append(
+                EventsIcsStream(self, bulk_reader=self.bulk_reader, summary=self.run_summary)
+            )
         if with_users:
             streams.append(self._users_stream())
         if with_deletions:
             streams.append(self._deleted_records_stream())
+        if not catalog or FullTableReadsStream.name in catalog:
+            # last: it lists the full-table reads the streams before it completed
+            streams.append(FullTableReadsStream(self, summary=self.run_summary))
         return streams
 
     @cached_property
@@ -449,6 +457,7 @@ class TapZohoBulkRead(ZohoTapBase):
             client=self.zoho_client,
             users_path=f"{self.api_root}/users",
             scope=f"{SCOPE_PREFIXES[self.product]}.users.READ",
+            summary=self.run_summary,
         )
 
     def _module_stream(self, found: DiscoveredModule) -> ZohoModuleStream:

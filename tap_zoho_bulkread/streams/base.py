@@ -27,9 +27,30 @@ if TYPE_CHECKING:
 
     from tap_zoho_bulkread.bulk.batches import Batch
 
-__all__ = ["PROGRESS_MARKERS", "BaseBatchFileEncoding", "BatchConfig", "ZohoStream", "ZohoTapBase"]
+__all__ = [
+    "PROGRESS_MARKERS",
+    "TABLE_VERSION",
+    "TABLE_VERSION_SCHEMA",
+    "BaseBatchFileEncoding",
+    "BatchConfig",
+    "ZohoStream",
+    "ZohoTapBase",
+    "with_table_version",
+]
 
 PROGRESS_MARKERS = "progress_markers"  # singer-sdk's key for a bookmark not yet final
+TABLE_VERSION = "zoho_table_version"
+TABLE_VERSION_SCHEMA = {
+    "type": ["integer", "null"],
+    "description": "The run's table version (ms since 1970), the same in every row of one "
+    "full export: rows of a smaller one are gone from Zoho (ACTIVATE_VERSION says the same; "
+    "the stream Full_Table_Reads names each completed read's version).",
+}
+
+
+def with_table_version(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with the ``zoho_table_version`` property of a full-table stream."""
+    return {**schema, "properties": {**schema["properties"], TABLE_VERSION: TABLE_VERSION_SCHEMA}}
 
 
 class RecordWriter(Protocol):
@@ -201,6 +222,19 @@ class ZohoTapBase(Tap):
 
     def on_termination(self, signum: int) -> None:
         """SIGTERM or SIGINT arrived; raise to unwind."""
+
+    #: streams synced after every other, in this order (singer-sdk sorts the rest by name)
+    SYNCED_LAST: tuple[str, ...] = ()
+
+    @property
+    @override
+    def streams(self) -> dict[str, Stream]:
+        """singer-sdk's streams (sorted by name), those of ``SYNCED_LAST`` moved to the end."""
+        found = super().streams  # the SDK's cached dict: reordered in place
+        for name in self.SYNCED_LAST:
+            if name in found:
+                found[name] = found.pop(name)
+        return found
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:

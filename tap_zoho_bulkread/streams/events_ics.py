@@ -13,7 +13,8 @@ from tap_zoho_bulkread.bulk.ics import EVENT_SCHEMA, ics_records
 from tap_zoho_bulkread.bulk.jobs import BulkReader, download_folder
 from tap_zoho_bulkread.bulk.query import JobQuery
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, ZohoError, rule_of
-from tap_zoho_bulkread.streams.base import ZohoStream
+from tap_zoho_bulkread.streams.base import TABLE_VERSION, ZohoStream, with_table_version
+from tap_zoho_bulkread.summary import RunSummary
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -34,21 +35,28 @@ class EventsIcsStream(ZohoStream):
     replication_key = None
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: Tap, *, bulk_reader: Callable[[Path, str], BulkReader]) -> None:
-        super().__init__(tap=tap, name=self.name, schema=EVENT_SCHEMA)
+    def __init__(
+        self,
+        tap: Tap,
+        *,
+        bulk_reader: Callable[[Path, str], BulkReader],
+        summary: RunSummary | None = None,
+    ) -> None:
+        super().__init__(tap=tap, name=self.name, schema=with_table_version(EVENT_SCHEMA))
         self.bulk_reader = bulk_reader
+        self.summary = summary
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the ICS export's jobs page by page and yield a record per VEVENT."""
         del context
-        self.new_table_version()
+        version = self.new_table_version()
         emitted, started = 0, time.monotonic()
         with download_folder() as work_dir:
             try:
                 for page in self.bulk_reader(work_dir, self.name).pages(ICS_QUERY):
                     for record in ics_records(page.path, page.job_id, self.name, page.count):
                         emitted += 1
-                        yield record
+                        yield {**record, TABLE_VERSION: version}
                     self.logger.info(
                         "Events_ICS: page %d read, %d events so far", page.page, emitted
                     )
@@ -66,3 +74,5 @@ class EventsIcsStream(ZohoStream):
                 ) from None
         self.logger.info("Events_ICS: %d events in %.1fs", emitted, time.monotonic() - started)
         self.activate_version()
+        if self.summary is not None:
+            self.summary.table_read(self.name, version, emitted)

@@ -22,7 +22,13 @@ from tap_zoho_bulkread.coql.query import EVERY_RECORD, since
 from tap_zoho_bulkread.coql.read import DeltaExport, DeltaReader, DeltaUnusable
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
-from tap_zoho_bulkread.streams.base import BaseBatchFileEncoding, BatchConfig, ZohoStream
+from tap_zoho_bulkread.streams.base import (
+    TABLE_VERSION,
+    BaseBatchFileEncoding,
+    BatchConfig,
+    ZohoStream,
+    with_table_version,
+)
 from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
 from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.summary import RunSummary
@@ -47,12 +53,6 @@ DELETED_AT_SCHEMA = {
     "type": ["string", "null"],
     "format": "date-time",
     "description": "When Zoho deleted the record (deletions_in_module_streams); UTC",
-}
-TABLE_VERSION = "zoho_table_version"
-TABLE_VERSION_SCHEMA = {
-    "type": ["integer", "null"],
-    "description": "The run's table version (ms since 1970), the same in every row of one "
-    "full export: rows of a smaller one are gone from Zoho (ACTIVATE_VERSION says the same).",
 }
 
 
@@ -129,10 +129,7 @@ class ZohoModuleStream(ZohoStream):
                 "properties": {**schema["properties"], DELETED_AT: DELETED_AT_SCHEMA},
             }
         if replication_key is None:
-            schema = {
-                **schema,
-                "properties": {**schema["properties"], TABLE_VERSION: TABLE_VERSION_SCHEMA},
-            }
+            schema = with_table_version(schema)
         super().__init__(tap=tap, name=module, schema=schema)
         self.deletions = deletions
         self.module = module
@@ -319,7 +316,7 @@ class ZohoModuleStream(ZohoStream):
             self.stream_state[EXPORTED_AT_KEY] = zoho_datetime(self.run_started)
         else:  # its first pages were read in another run, from jobs made then
             self.stream_state.pop(EXPORTED_AT_KEY, None)
-        yield from self._after_export(activate=self.replication_key is None)
+        yield from self._after_export(activate=self.replication_key is None, rows=export.emitted)
         self._save_checkpoint(None)
         self.logger.info(
             "%s: %d records in %.1fs", self.module, export.emitted, time.monotonic() - started
@@ -345,16 +342,21 @@ class ZohoModuleStream(ZohoStream):
         )
         return export
 
-    def _after_export(self, *, activate: bool = False) -> Iterator[list[dict[str, Any]]]:
+    def _after_export(
+        self, *, activate: bool = False, rows: int = 0
+    ) -> Iterator[list[dict[str, Any]]]:
         """What follows the export, read or skipped: deletions, the recycle bin kept.
 
-        ``activate``: a full table was read; ACTIVATE_VERSION comes only after its last page,
-        so an interrupted export never makes the target drop rows.
+        ``activate``: a full table was read (``rows`` rows); ACTIVATE_VERSION comes only after
+        its last page, so an interrupted export never makes the target drop rows, and the read
+        is noted for Full_Table_Reads.
         """
         if self.deletions is not None:
             yield from self._deleted_records()
         if activate:
             self.activate_version()
+            if self.summary is not None and self.table_version is not None:
+                self.summary.table_read(self.name, self.table_version, rows)
         self._keep_recycle_bin()
 
     def export_needed(self) -> bool:

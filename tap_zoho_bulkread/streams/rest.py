@@ -14,8 +14,8 @@ from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, rule_of
-from tap_zoho_bulkread.streams.base import ZohoStream
-from tap_zoho_bulkread.summary import plural
+from tap_zoho_bulkread.streams.base import TABLE_VERSION, ZohoStream, with_table_version
+from tap_zoho_bulkread.summary import RunSummary, plural
 from tap_zoho_bulkread.times import utc_datetime
 from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
@@ -117,11 +117,20 @@ class UsersStream(ZohoStream):
     replication_key = None
     TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.NONE
 
-    def __init__(self, tap: Tap, *, client: ZohoClient, users_path: str, scope: str) -> None:
-        super().__init__(tap=tap, name=self.name, schema=USERS_SCHEMA)
+    def __init__(
+        self,
+        tap: Tap,
+        *,
+        client: ZohoClient,
+        users_path: str,
+        scope: str,
+        summary: RunSummary | None = None,
+    ) -> None:
+        super().__init__(tap=tap, name=self.name, schema=with_table_version(USERS_SCHEMA))
         self.client = client
         self.users_path = users_path
         self.scope = scope
+        self.summary = summary
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every page of ``GET {users_path}?type=AllUsers``; a missing scope skips the stream.
@@ -130,8 +139,8 @@ class UsersStream(ZohoStream):
         is read, so an interrupted or refused read never tells the target to drop users.
         """
         del context
-        self.new_table_version()
-        pages = PageGuard()
+        version = self.new_table_version()
+        pages, read = PageGuard(), 0
         for page in range(1, MAX_USER_PAGES + 1):
             params = {"type": "AllUsers", "page": str(page), "per_page": str(USERS_PER_PAGE)}
             try:
@@ -150,11 +159,15 @@ class UsersStream(ZohoStream):
             if not isinstance(users, list):
                 raise unexpected("the users answer holds users", users)
             pages.check(users, USERS_PER_PAGE, "the users list")
-            yield from (user_record(entry) for entry in users)
+            for entry in users:
+                read += 1
+                yield {**user_record(entry), TABLE_VERSION: version}
             info = answer.get("info")
             more = info.get("more_records") if isinstance(info, dict) else False
             if more is not True:
                 self.logger.info("Users: %s read", plural(page, "page"))
                 self.activate_version()
+                if self.summary is not None:
+                    self.summary.table_read(self.name, version, read)
                 return
         raise unexpected(f"the users list goes on past {MAX_USER_PAGES} pages", MAX_USER_PAGES)

@@ -702,3 +702,53 @@ def test_a_lead_converted_after_the_first_run_arrives_with_its_conversion(
             assert all(q.get("converted") == q.get("approved") == "both" for q in asked), asked
         finally:
             warehouse.close()
+
+
+@pytest.mark.parametrize("target", ["target-duckdb", "target-postgres"])
+def test_a_child_module_zoho_empties_is_empty_in_the_warehouse_after_the_next_run(
+    emulator, tmp_path, target
+) -> None:
+    """Every price tier removed in Zoho: the next run reads the subform whole and finds no row;
+    Full_Table_Reads lists that read with 0 rows, and the README's SQL (DuckDB) or
+    ACTIVATE_VERSION (Postgres) leaves the table empty, as Zoho's is."""
+    warehouse = Warehouse(target, tmp_path)
+    modules = ["Products", "Price_Tiers"]
+    try:
+        env = {
+            **emulator_env(emulator, tmp_path),
+            "TAP_ZOHO_BULKREAD_MODULES": json.dumps(modules),
+            **warehouse.env(),
+        }
+        meltano_run(env, target)
+        loaded = warehouse.rows("Price_Tiers", [])
+        assert loaded and {r[0] for r in loaded} == {
+            t["id"] for t in ground_truth(emulator.url, "Price_Tiers")
+        }
+
+        time.sleep(1.1)  # the removals land after the first run's bookmark second
+        answer = requests.post(
+            f"{emulator.url}/__emulator__/delete",
+            json={"module": "Price_Tiers", "count": len(loaded)},
+            timeout=10,
+        )
+        answer.raise_for_status()
+        assert ground_truth(emulator.url, "Price_Tiers") == []
+        meltano_run(env, target)
+        if warehouse.server is None:  # target-duckdb ignores ACTIVATE_VERSION: the README's SQL
+            warehouse.execute(full_table_sql("Price_Tiers"))
+            reads = warehouse.execute(
+                "select zoho_table_version, row_count from zoho.full_table_reads "
+                "where stream = 'Price_Tiers' order by zoho_table_version"
+            )
+        else:
+            reads = warehouse.execute(
+                'select zoho_table_version, row_count from zoho."Full_Table_Reads" '
+                "where stream = 'Price_Tiers' order by zoho_table_version"
+            )
+        assert [count for _, count in reads] == [len(loaded), 0]
+        assert warehouse.rows("Price_Tiers", []) == set()
+        assert {r[0] for r in warehouse.rows("Products", [])} == {
+            t["id"] for t in ground_truth(emulator.url, "Products")
+        }
+    finally:
+        warehouse.close()

@@ -62,6 +62,7 @@ def test_discovery_has_one_stream_per_exportable_module(catalog: dict) -> None:
         "Projects_X_Users",
         "Users",  # through the REST API
         "Deleted_Records",
+        "Full_Table_Reads",  # the full-table reads a run completed
     } == names
     leads = next(s for s in catalog["streams"] if s["tap_stream_id"] == "Leads")
     assert leads["key_properties"] == ["id"]
@@ -310,6 +311,7 @@ def test_bigin_sync_uses_bigin_paths_and_v2_shapes(tmp_path: Path) -> None:
             "Contacts",
             "Users",
             "Deleted_Records",
+            "Full_Table_Reads",
         }
         run = run_tap(
             tmp_path / "run",
