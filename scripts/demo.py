@@ -3,7 +3,8 @@
 Starts the emulator, runs `meltano run tap-zoho-bulkread target-duckdb` into a DuckDB file,
 checks every table row by row against the emulator's ground truth (incremental streams by id,
 Created_Time and Modified_Time; full-table streams by id and every value), creates, updates,
-deletes and restores records, edits and removes line items and links, runs again to show the
+deletes and restores records, converts a lead, edits and removes line items and links, removes
+every price tier (a child table Zoho empties), runs again to show the
 incremental run (Leads and Quotes replicate on Modified_Time, so their updates arrive, a line
 item edit included: Zoho writes it through its Quote; the other modules append on Created_Time,
 and those with nothing new make no bulk read job; a small change is read through the Query API
@@ -209,6 +210,17 @@ def keep_last_exports(warehouse: Warehouse, streams: dict[str, Stream], modules:
     )
 
 
+def converted_lead(warehouse: Warehouse, lead: str) -> tuple:
+    """The lead's ``$converted`` and ``Converted_Contact`` as loaded (names as each target has
+    them; ``$`` needs quotes)."""
+    if warehouse.name == "duckdb":
+        sql = f"select \"$converted\", converted_contact from zoho.leads where id = '{lead}'"
+    else:
+        sql = f'select "$converted", "Converted_Contact" from zoho."Leads" where id = \'{lead}\''
+    (row,) = warehouse.rows(sql)
+    return tuple(row)
+
+
 def meltano_run(env: dict[str, str], label: str, target: str) -> dict[str, int]:
     print(f"\n== {label}: meltano run tap-zoho-bulkread {target}", flush=True)
     started = time.monotonic()
@@ -306,8 +318,9 @@ def main() -> int:
 
         print(
             "\n== changing data in Zoho: 25 new Leads, 10 new Contacts, 5 Leads updated, "
-            "3 Leads deleted, 1 Lead restored from the recycle bin, 5 line items edited, "
-            "3 removed, 2 Contact-Deal links removed"
+            "3 Leads deleted, 1 Lead restored from the recycle bin, 1 old Lead converted, "
+            "5 line items edited, 3 removed, 2 Contact-Deal links removed, every price tier "
+            "removed"
         )
         time.sleep(1.1)  # the changes get a Modified_Time after the first run's bookmark second
         leads = json.loads(admin(url, "mutate", {"module": "Leads", "create": 25, "update": 5}))
@@ -318,6 +331,13 @@ def main() -> int:
         admin(url, "mutate", {"module": "Quoted_Items", "update": 5})
         admin(url, "delete", {"module": "Quoted_Items", "count": 3})
         admin(url, "delete", {"module": "Contacts_X_Deals", "count": 2})
+        admin(url, "delete", {"module": "Price_Tiers", "count": 100_000})
+        old_lead = min(
+            (row for row in table_rows(warehouse, streams, ["Leads"])["Leads"]),
+            key=lambda row: str(row[2]),  # the least recently modified loaded lead
+        )[0]
+        conversion = json.loads(admin(url, "convert", {"module": "Leads", "ids": [old_lead]}))
+        contact = conversion["converted"][0]["contact"]
         second = meltano_run(env, "second run", warehouse.target)
         # a Lead created and deleted between the runs was never loaded: nothing to remove
         loaded = {row[0] for row in table_rows(warehouse, streams, ["Leads"])["Leads"]}
@@ -341,6 +361,14 @@ def main() -> int:
         print(
             f"\n   the restored Lead (deleted before the first run, never loaded) is in the "
             f"warehouse after the second run: {'yes' if back == restored_ids else 'NO'}"
+        )
+        converted = converted_lead(warehouse, str(old_lead)) == (True, contact)
+        ok &= converted and not tables["Price_Tiers"]
+        print(
+            f"   the converted Lead carries $converted = true and its new Contact's id "
+            f"(Zoho's records API hides converted leads unless asked; the tap asks): "
+            f"{'yes' if converted else 'NO'}; the emptied Price_Tiers table is empty (the "
+            f"README's SQL reads Full_Table_Reads): {'yes' if not tables['Price_Tiers'] else 'NO'}"
         )
         updated = {row for row in truth["Leads"] if row[0] in set(leads["updated"])}
         arrived = updated <= tables["Leads"]
