@@ -303,6 +303,9 @@ def main() -> int:
                 {
                     "Leads": {"replication_key": "Modified_Time"},
                     "Quotes": {"replication_key": "Modified_Time"},
+                    # price tiers are written through their Product, as line items through
+                    # their Quote: removing them modifies the Products
+                    "Products": {"replication_key": "Modified_Time"},
                 }
             ),
             **warehouse.env(),
