@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
+from tests.tap.test_batch import batch_config, batch_records_of
 from tests.tap_runner import TapRun, discover, job_bodies, run_tap, select, tap_config
 from tests.zoho_client import ZohoTestClient, ground_truth
 from zoho_bulkread_emulator import Emulator
@@ -286,14 +287,26 @@ def test_numbers_keep_the_fields_scale_on_both_paths(org: Emulator, tmp_path: Pa
         tmp_path / "bulk", settings(org, ["Deals"], query_api_max_records=0),
         catalog=catalog, state=state,
     )  # fmt: skip
+    batches = batch_config(tmp_path / "files", 1000)
+    in_files = run_tap(
+        tmp_path / "batch", settings(org, ["Deals"], batch_config=batches),
+        catalog=catalog, state=state,
+    )  # fmt: skip
 
-    assert through_coql.returncode == through_bulk.returncode == 0, through_coql.stderr[-3000:]
-    assert "Deals: Query API: " in through_coql.stderr
+    assert through_coql.returncode == through_bulk.returncode == in_files.returncode == 0, (
+        through_coql.stderr[-3000:]
+    )
+    assert "Deals: Query API: " in through_coql.stderr and "Deals: Query API: " in in_files.stderr
     assert "Deals: bulk read: " in through_bulk.stderr
-    for run in (through_coql, through_bulk):
-        (line,) = [
-            line for line in run.stdout.splitlines() if '"type":"RECORD"' in line and deal in line
-        ]
+    batch_lines = [
+        line for m in in_files.messages if m["type"] == "BATCH" for line in batch_records_of(m)
+    ]
+    for run_lines in (
+        through_coql.stdout.splitlines(),
+        through_bulk.stdout.splitlines(),
+        batch_lines,
+    ):
+        (line,) = [line for line in run_lines if f'"id":"{deal}"' in line]
         for name, text in EXACT_NUMBERS.items():
             assert f'"{name}":{text},' in line or f'"{name}":{text}}}' in line, (name, line)
     assert records_by_id(through_coql, "Deals")[deal] == records_by_id(through_bulk, "Deals")[deal]
