@@ -221,6 +221,32 @@ def converted_lead(warehouse: Warehouse, lead: str) -> tuple:
     return tuple(row)
 
 
+def convert_oldest_lead(
+    url: str, warehouse: Warehouse, streams: dict[str, Stream]
+) -> tuple[str, str]:
+    """Convert the least recently modified loaded lead; its id and the new Contact's."""
+    old_lead = min(table_rows(warehouse, streams, ["Leads"])["Leads"], key=lambda row: str(row[2]))[
+        0
+    ]
+    conversion = json.loads(admin(url, "convert", {"module": "Leads", "ids": [old_lead]}))
+    return str(old_lead), conversion["converted"][0]["contact"]
+
+
+def conversion_and_emptied_table_arrived(
+    warehouse: Warehouse, tables: dict[str, set[Row]], lead: str, contact: str
+) -> bool:
+    """Whether the converted lead and the emptied Price_Tiers table are as Zoho has them."""
+    converted = converted_lead(warehouse, lead) == (True, contact)
+    emptied = not tables["Price_Tiers"]
+    print(
+        f"   the converted Lead carries $converted = true and its new Contact's id (Zoho's "
+        f"records API hides converted leads unless asked; the tap asks): "
+        f"{'yes' if converted else 'NO'}; the emptied Price_Tiers table is empty (the README's "
+        f"SQL reads Full_Table_Reads): {'yes' if emptied else 'NO'}"
+    )
+    return converted and emptied
+
+
 def meltano_run(env: dict[str, str], label: str, target: str) -> dict[str, int]:
     print(f"\n== {label}: meltano run tap-zoho-bulkread {target}", flush=True)
     started = time.monotonic()
@@ -335,12 +361,7 @@ def main() -> int:
         admin(url, "delete", {"module": "Quoted_Items", "count": 3})
         admin(url, "delete", {"module": "Contacts_X_Deals", "count": 2})
         admin(url, "delete", {"module": "Price_Tiers", "count": 100_000})
-        old_lead = min(
-            (row for row in table_rows(warehouse, streams, ["Leads"])["Leads"]),
-            key=lambda row: str(row[2]),  # the least recently modified loaded lead
-        )[0]
-        conversion = json.loads(admin(url, "convert", {"module": "Leads", "ids": [old_lead]}))
-        contact = conversion["converted"][0]["contact"]
+        old_lead, contact = convert_oldest_lead(url, warehouse, streams)
         second = meltano_run(env, "second run", warehouse.target)
         # a Lead created and deleted between the runs was never loaded: nothing to remove
         loaded = {row[0] for row in table_rows(warehouse, streams, ["Leads"])["Leads"]}
@@ -365,14 +386,7 @@ def main() -> int:
             f"\n   the restored Lead (deleted before the first run, never loaded) is in the "
             f"warehouse after the second run: {'yes' if back == restored_ids else 'NO'}"
         )
-        converted = converted_lead(warehouse, str(old_lead)) == (True, contact)
-        ok &= converted and not tables["Price_Tiers"]
-        print(
-            f"   the converted Lead carries $converted = true and its new Contact's id "
-            f"(Zoho's records API hides converted leads unless asked; the tap asks): "
-            f"{'yes' if converted else 'NO'}; the emptied Price_Tiers table is empty (the "
-            f"README's SQL reads Full_Table_Reads): {'yes' if not tables['Price_Tiers'] else 'NO'}"
-        )
+        ok &= conversion_and_emptied_table_arrived(warehouse, tables, old_lead, contact)
         updated = {row for row in truth["Leads"] if row[0] in set(leads["updated"])}
         arrived = updated <= tables["Leads"]
         ok &= arrived
