@@ -105,7 +105,20 @@ def main(argv: list[str] | None = None) -> int:
     if not args.client_id:
         print("tap-zoho-bulkread-auth: give --client-id (or ZOHO_CLIENT_ID).", file=sys.stderr)
         return 1
-    secret = os.environ.get("ZOHO_CLIENT_SECRET") or getpass.getpass("Client secret: ")
+    secret = os.environ.get("ZOHO_CLIENT_SECRET")
+    if not secret and not sys.stdin.isatty():
+        print(
+            "tap-zoho-bulkread-auth: no client secret: set ZOHO_CLIENT_SECRET, or run the "
+            "command in a terminal to type it at a prompt that does not echo.",
+            file=sys.stderr,
+        )
+        return 1
+    if not secret:
+        try:
+            secret = getpass.getpass("Client secret: ")
+        except (EOFError, KeyboardInterrupt):
+            print("\ntap-zoho-bulkread-auth: no client secret was typed.", file=sys.stderr)
+            return 1
     accounts = args.accounts_url or ACCOUNTS_SERVERS[args.data_center]
     try:
         found = exchange(accounts, args.client_id, secret, args.code.strip())
@@ -113,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tap-zoho-bulkread-auth: {exc}", file=sys.stderr)
         return 1
     print(json.dumps({**found, "accounts_url": accounts}, indent=2))
+    where = (
+        f"accounts_url to {accounts}" if args.accounts_url else f"data_center to {args.data_center}"
+    )
     print(
         "Put refresh_token in the tap's settings (meltano config set tap-zoho-bulkread "
-        "refresh_token ...) and data_center to the one used here.",
+        f"refresh_token ...) and {where}, as used here.",
         file=sys.stderr,
     )
     return 0

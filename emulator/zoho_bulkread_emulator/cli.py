@@ -24,7 +24,9 @@ Admin paths: GET /__emulator__/health, GET /__emulator__/records/{module}?produc
 "retry_after_seconds","html_answers","corrupt_downloads"},
 POST /__emulator__/convert {"module":"Leads","ids":[...] or "count"} (Convert Lead),
 POST /__emulator__/set {"module","id","values":{field: value}} (edit one record),
-POST /__emulator__/reset.
+POST /__emulator__/reset, POST /__emulator__/grant_code {"scopes": [...], "seconds": 180}
+(a Self Client grant code, as Zoho's API console makes one: give it to tap-zoho-bulkread-auth
+with --accounts-url set to this server).
 """
 
 

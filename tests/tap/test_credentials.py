@@ -78,3 +78,22 @@ def test_a_wrong_data_center_that_cannot_be_reached_is_one_line() -> None:
     assert result.stderr.strip() == (
         "tap-zoho-bulkread-auth: cannot reach 127.0.0.1:9: the connection was refused"
     )
+
+
+def test_no_secret_and_no_terminal_is_one_line_naming_both_ways_to_give_it() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "ZOHO_CLIENT_SECRET"}
+    result = subprocess.run(
+        [*AUTH, "--client-id", "emulator-client-id", "--code", "1000.x.y"],
+        capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "set ZOHO_CLIENT_SECRET" in lines[0], lines
+    assert "Traceback" not in result.stderr and "echoed" not in result.stderr
+
+
+def test_after_an_emulator_login_the_hint_names_accounts_url() -> None:
+    with Emulator(job_seconds=0.0) as emu:
+        result = auth(emu.url, grant_code(emu.url))
+    assert result.returncode == 0, result.stderr
+    assert f"accounts_url to {emu.url}" in result.stderr and "data_center" not in result.stderr
