@@ -180,6 +180,18 @@ ZOHO_CODES: Mapping[str, CodeRule] = MappingProxyType({
 })  # fmt: skip
 
 
+def refuses_checkpoint(exc: Exception) -> bool:
+    """Whether a failure resuming an export may be Zoho refusing the checkpoint itself.
+
+    An unknown job, a page token invalid or expired, a page past the end: anything but an
+    answer that is not Zoho's, a refresh token without access, or a module Zoho does not export.
+    Exporting again from the bookmark then loses nothing; the same failure on page 1 ends the run.
+    """
+    code = getattr(exc, "code", "")
+    rule = rule_of(code)
+    return not (code in TAP_REFUSALS or rule.fix_says_all or rule.on_job is Action.SKIP_MODULE)
+
+
 def rule_of(code: str) -> CodeRule:
     """What the tap does about ``code`` (fail, naming it, when the table does not know it)."""
     return ZOHO_CODES.get(code, CodeRule())

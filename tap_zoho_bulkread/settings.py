@@ -241,16 +241,14 @@ def read_state(text: str, source: str) -> dict[str, Any]:
     A state the tap cannot use would otherwise mean a full export or a crash mid-run; it is
     refused instead, naming what is wrong.
     """
-    where = f"The state file {source}"
+    where, fix = state_wording(source)
     if not text.strip():
-        raise ConfigurationError(
-            f"{where} is empty; pass a state the tap wrote, or no --state for a full export."
-        )
+        raise ConfigurationError(f"{where} is empty; {fix}.")
     try:
         state = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigurationError(
-            f"{where} is not JSON ({exc.msg} at line {exc.lineno}); pass a state the tap wrote."
+            f"{where} is not JSON ({exc.msg} at line {exc.lineno}); {fix}."
         ) from None
     if isinstance(state, dict) and set(state) == {"singer_state"}:
         state = state["singer_state"]  # what `meltano state get` prints
@@ -279,6 +277,29 @@ def read_state(text: str, source: str) -> dict[str, Any]:
                 ) from None
         _check_recycle_bins(where, stream, bookmark)
     return state
+
+
+def under_meltano() -> bool:
+    """Whether Meltano runs the tap (it names the extractor in the plugin's environment)."""
+    return bool(os.environ.get("MELTANO_EXTRACTOR_NAME"))
+
+
+def state_wording(source: str) -> tuple[str, str]:
+    """What a message calls the state, and how to replace it: Meltano's commands under Meltano.
+
+    Meltano writes its state to a new file each run, so naming that file helps no one.
+    """
+    if under_meltano():
+        return (
+            "The state Meltano keeps for this pipeline (`meltano state list` names its id; "
+            "`meltano state get <state id>` shows it)",
+            "set one the tap wrote with `meltano state set <state id> '<state>'`, or drop it "
+            "with `meltano state clear <state id>` for a full export",
+        )
+    return (
+        f"The state file {source}",
+        "pass a state the tap wrote, or no --state for a full export",
+    )
 
 
 def _check_recycle_bins(where: str, stream: str, bookmark: dict[str, Any]) -> None:

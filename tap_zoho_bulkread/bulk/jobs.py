@@ -25,6 +25,7 @@ from tap_zoho_bulkread.errors import (
     JobTimeout,
     ZohoAPIError,
     codes_where,
+    refuses_checkpoint,
 )
 from tap_zoho_bulkread.summary import plural
 from tap_zoho_bulkread.zoho.answers import (
@@ -297,29 +298,43 @@ class BulkReader:
         first = job_body(query, product=settings.product, version=settings.version)
         export = fingerprint(first)
         resumed = self._resumable(resume, export, query) if resume is not None else None
+        page, token, body = 1, None, first
+        job_id = ""
         if resumed is not None:
             page, token, job_id = resumed.page, resumed.page_token, resumed.job_id
             body = self._page_body(query, page, token)
             self.logger.info(
-                "%s: resuming the interrupted export at page %d with job %s",
+                "%s: resuming the interrupted export at page %d%s",
                 query.module,
                 page,
-                job_id,
+                f" with job {job_id}" if job_id else " with a new job",
             )
             if resumed.job_id:
                 self.created_at[job_id] = resumed.created
                 self.ledger.add(job_id)
             else:  # Zoho lost the job or its result expired: the same page, a new job
-                job_id = self.create(body, query.module, page)
-        else:
-            page, token, body = 1, None, first
+                job_id = self._resumed_job(body, query.module, page)
+            if not job_id:
+                page, token, body = 1, None, first
+        if not job_id:
             job_id = self.ledger.take_ahead(query.module, first) or self.create(first, query.module)
             self.created_at.setdefault(job_id, time.time())
         save(Checkpoint(export, page, token, job_id, self.created_at[job_id]))
         self.schedule_ahead()
         seen_tokens: set[str] = set()
+        unconfirmed = resumed is not None and body is not first  # the checkpoint's job
         while True:
-            job_id, result = self._complete(job_id, body, query.module, page)
+            try:
+                job_id, result = self._complete(job_id, body, query.module, page)
+            except (JobFailed, ZohoAPIError) as exc:
+                if not (unconfirmed and refuses_checkpoint(exc)):
+                    raise
+                self._checkpoint_refused(query.module, page, exc)
+                page, token, body, unconfirmed = 1, None, first, False
+                job_id = self.create(first, query.module)
+                save(Checkpoint(export, page, token, job_id, self.created_at[job_id]))
+                continue
+            unconfirmed = False
             if result.page is not None and result.page != page and token is None:
                 raise ZohoAPIError(
                     TAP_UNEXPECTED_RESPONSE,
@@ -352,6 +367,26 @@ class BulkReader:
             token = body["query"].get("page_token")
             save(Checkpoint(export, page, token, job_id, self.created_at[job_id]))
 
+    def _resumed_job(self, body: dict[str, Any], module: str, page: int) -> str:
+        """A new job for the checkpoint's page; "" when Zoho refuses the checkpoint (logged)."""
+        try:
+            return self.create(body, module, page)
+        except ZohoAPIError as exc:
+            if not refuses_checkpoint(exc):
+                raise
+            self._checkpoint_refused(module, page, exc)
+            return ""
+
+    def _checkpoint_refused(self, module: str, page: int, exc: Exception) -> None:
+        self.logger.warning(
+            "%s: Zoho no longer accepts the interrupted export's checkpoint (page %d: %s); the "
+            "checkpoint is dropped and the module is exported again from its bookmark (records "
+            "already loaded come again; the target keeps one of each)",
+            module,
+            page,
+            exc,
+        )
+
     def _resumable(self, resume: Checkpoint, export: str, query: JobQuery) -> Checkpoint | None:
         """The checkpoint, if its job is confirmed to be this export's; else None, logged."""
         reason = ""
@@ -363,7 +398,8 @@ class BulkReader:
             except ZohoAPIError as exc:
                 if not result_is_gone(exc):
                     raise
-                self.logger.warning(
+                # a warning only if Zoho refuses the new job too (the checkpoint is dropped then)
+                self.logger.info(
                     "%s: Zoho no longer knows job %s (%s); creating the job for page %d again",
                     query.module,
                     resume.job_id,

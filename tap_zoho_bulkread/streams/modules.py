@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -284,6 +285,13 @@ class ZohoModuleStream(ZohoStream):
             )
             saved = self.stream_state.get(CHECKPOINT_KEY)
             resume = Checkpoint.from_state(saved)
+            if saved and resume is None:
+                self.logger.warning(
+                    "%s: the state's checkpoint (%s) is not one the tap writes; it is dropped "
+                    "and the module is exported from its bookmark",
+                    self.module,
+                    json.dumps(saved)[:120],
+                )
             export = ModuleExport(
                 self._export_plan(),
                 self.bulk_reader,

@@ -201,3 +201,47 @@ def test_chaos_sync_of_several_modules_killed_and_resumed_loses_nothing(tmp_path
     assert tokens >= 3
     for secret in ("emulator-client-secret", "emulator-refresh-token"):
         assert secret not in second.stderr and secret not in json.dumps(second.messages)
+
+
+def test_a_restarted_zoho_that_forgot_the_checkpoint_costs_one_warning_and_no_record(
+    tmp_path: Path,
+) -> None:
+    """The export is interrupted at page 2; Zoho then forgets its jobs and page tokens (the
+    emulator restarts). The next run warns once, exports again from the bookmark, loses nothing;
+    the run after it finds nothing wedged."""
+    options: dict[str, Any] = {"job_seconds": 0.1, "per_page": 100, "download_limit": 10_000}
+    with Emulator(**options) as before:
+        config = tap_config(before.url)
+        catalog = select(discover(tmp_path, config), CALLS)
+        first = run_until(tmp_path / "first", config, catalog, checkpoint_at(2))
+    state = last_state(first)
+    assert state["bookmarks"]["Calls"]["zoho_export"]["page_token"]  # v8: a token to resume
+    with Emulator(**options) as after:  # the same org, no memory of jobs or tokens
+        config = tap_config(after.url)
+        second = run_tap(tmp_path / "second", config, catalog=catalog, state=state)
+        third = run_tap(tmp_path / "third", config, catalog=catalog, state=second.final_state)
+        truth = {t["id"] for t in ground_truth(after.url, "Calls")}
+    assert second.returncode == 0, second.stderr[-2000:]
+    warnings = [line for line in second.stderr.splitlines() if "| WARNING" in line]
+    assert (
+        len(warnings) == 1
+        and "Calls: Zoho no longer accepts the interrupted export's" in (warnings[0])
+    ), warnings
+    assert set(second.ids("Calls")) == truth  # exported again from the bookmark: all of it
+    assert third.returncode == 0 and "zoho_export" not in json.dumps(third.final_state)
+
+
+def test_a_checkpoint_the_tap_could_not_have_written_is_dropped_with_a_warning(
+    tmp_path: Path,
+) -> None:
+    with Emulator(job_seconds=0.1, per_page=100, download_limit=10_000) as emu:
+        config = tap_config(emu.url)
+        catalog = select(discover(tmp_path, config), CALLS)
+        state = {"bookmarks": {"Calls": {"zoho_export": {"page": -4, "job_id": "x"}}}}
+        run = run_tap(tmp_path / "run", config, catalog=catalog, state=state)
+        truth = {t["id"] for t in ground_truth(emu.url, "Calls")}
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Calls: the state's checkpoint" in run.stderr and "is not one the tap writes" in (
+        run.stderr
+    )
+    assert set(run.ids("Calls")) == truth

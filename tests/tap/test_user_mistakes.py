@@ -303,3 +303,27 @@ def test_an_unreachable_accounts_server_is_one_line_naming_host_and_cause(
     assert "urllib3" not in run.stderr and "checkpoint" not in run.stderr
     assert len([x for x in run.stderr.splitlines() if "Token refresh failed" in x]) == 2
     assert elapsed < 60, elapsed  # about a minute at most; here two short waits
+
+
+def test_under_meltano_a_state_the_tap_cannot_use_names_meltanos_state_commands(
+    emu, leads_catalog, tmp_path: Path
+) -> None:
+    """Meltano writes its state to a new file each run: the line names `meltano state`."""
+    import os
+    import subprocess
+
+    from tests.tap_runner import TAP
+
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "state.json").write_text("{not json")
+    (tmp_path / "config.json").write_text(json.dumps(tap_config(emu.url, modules=["Leads"])))
+    (tmp_path / "catalog.json").write_text(json.dumps(leads_catalog))
+    result = subprocess.run(
+        [*TAP, "--config", str(tmp_path / "config.json"), "--catalog",
+         str(tmp_path / "catalog.json"), "--state", str(tmp_path / "state.json")],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "MELTANO_EXTRACTOR_NAME": "tap-zoho-bulkread"},
+    )  # fmt: skip
+    run = TapRun(result.returncode, [], result.stderr, result.stdout)
+    assert_refused(run, "is not JSON", "meltano state clear <state id>", "meltano state list")
+    assert "state.json" not in result.stderr
