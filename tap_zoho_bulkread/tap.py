@@ -297,7 +297,9 @@ class TapZohoBulkRead(ZohoTapBase):
         A stream with a checkpoint resumes its own jobs instead.
         """
         streams = [
-            s for s in self.streams.values() if s.selected and isinstance(s, ZohoModuleStream)
+            s
+            for s in self.streams.values()
+            if s.selected and isinstance(s, ZohoModuleStream) and not s.dry_run
         ]
         names = [s.name for s in streams]
         if current not in names:
@@ -476,6 +478,7 @@ class TapZohoBulkRead(ZohoTapBase):
             deletions=None if found.child_of else self._module_deletions(),
             restores=self.restore_finder,
             changes=None if self.settings.bulk_only else self.change_probe,
+            sampler=self.change_probe,
             delta=self.delta_reader,
             run_started=self.run_started,
             child_of=found.child_of,

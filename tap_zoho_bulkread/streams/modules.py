@@ -21,7 +21,7 @@ from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.config import DEFAULTS
 from tap_zoho_bulkread.coql.query import EVERY_RECORD, since
 from tap_zoho_bulkread.coql.read import DeltaExport, DeltaReader, DeltaUnusable
-from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError, rule_of
+from tap_zoho_bulkread.errors import Action, ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
 from tap_zoho_bulkread.streams.base import (
     TABLE_VERSION,
@@ -107,6 +107,7 @@ class ZohoModuleStream(ZohoStream):
         summary: RunSummary | None = None,
         restores: RestoreFinder | None = None,
         changes: ChangeProbe | None = None,
+        sampler: ChangeProbe | None = None,
         delta: DeltaReader | None = None,
         run_started: datetime | None = None,
         compression_level: int = DEFAULTS.batch_compression_level,
@@ -150,6 +151,7 @@ class ZohoModuleStream(ZohoStream):
         self.restores = restores
         self.compression_level = compression_level  # gzip level of BATCH files
         self.changes = changes
+        self.sampler = sampler  # reads one record for --test
         self.delta = delta
         self.run_started = run_started or datetime.now(timezone.utc)
         self._decision: ExportDecision | None = None
@@ -161,6 +163,8 @@ class ZohoModuleStream(ZohoStream):
         stream's turn), so a module Zoho refuses gets no SCHEMA, and so no empty table in the
         target: one warning, and the run goes on.
         """
+        if self.dry_run:
+            return True  # --test makes no job
         if not self.stream_state.get(CHECKPOINT_KEY) and self.export_needed():
             with download_folder() as work_dir:
                 reader = self.bulk_reader(work_dir, self.name)
@@ -266,6 +270,9 @@ class ZohoModuleStream(ZohoStream):
         del context
         if self._refusal is not None:
             return  # said when the SCHEMA was held back
+        if self.dry_run:
+            yield from self._sample()
+            return
         export: ModuleExport | DeltaExport | None = None
         resume = None
         if not self.export_needed():
@@ -329,6 +336,34 @@ class ZohoModuleStream(ZohoStream):
         self.logger.info(
             "%s: %d records in %.1fs", self.module, export.emitted, time.monotonic() - started
         )
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether this is ``--test`` (singer-sdk caps each stream at a record or so)."""
+        return self.ABORT_AT_RECORD_COUNT is not None
+
+    def _sample(self) -> Iterator[list[dict[str, Any]]]:
+        """``--test``: one record's id through the records API, one small request, no job."""
+        if self.sampler is None:
+            return
+        try:
+            found = self.sampler.one_record(self.module)
+        except ZohoAPIError as exc:
+            if rule_of(exc.code).on_list is not Action.SKIP_LIST:
+                raise self._explain(exc) from None
+            self.logger.info(
+                "%s: the records API does not list this module (%s); --test makes no job for it",
+                self.module,
+                exc.code,
+            )
+            return
+        self.logger.info(
+            "%s: --test read %s through the records API (no bulk read job)",
+            self.module,
+            "one record" if found else "no record (the module is empty)",
+        )
+        if found:
+            yield [{"id": found}]
 
     def _query_api_export(self) -> DeltaExport | None:
         """The change read through the Query API, or None (the decision is bulk read then)."""

@@ -115,6 +115,20 @@ class ChangeProbe:
         )
         return None if refusal else bool(entries)
 
+    def one_record(self, module: str) -> str | None:
+        """The id of one record of ``module`` (``per_page=1``), None if there is none.
+
+        What ``--test`` asks of each module: one small request, no bulk read job.
+        """
+        params = {"fields": "id", "per_page": "1", **EVERY_RECORD_SET}
+        answer = self.client.get_json(self.path_of(module), params, max_bytes=MAX_PROBE_BYTES)
+        entries = answer.get("data", [])
+        if not isinstance(entries, list) or len(entries) > 1:
+            raise unexpected(f"one record of {module} is one record, not", entries)
+        if not entries or not isinstance(entries[0], dict):
+            return None
+        return zoho_id(entries[0].get("id"), f"a record id of {module}")
+
     def ids_since(
         self, module: str, moment: datetime | None, key: str, most: int
     ) -> set[str] | None:

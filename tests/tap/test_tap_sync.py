@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 import requests
 
 from tests.tap_runner import (
+    command_line,
     discover,
     faults,
     job_bodies,
@@ -404,3 +406,24 @@ def test_fast_record_path_writes_what_the_sdk_path_writes(org, catalog, tmp_path
     assert fast.bookmark("Leads") == aliased.bookmark("Leads")
     record_lines = [m for m in fast.messages if m["type"] == "RECORD"]
     assert all(set(m) == {"type", "stream", "record", "time_extracted"} for m in record_lines)
+
+
+def test_the_connection_test_asks_one_small_request_per_stream_and_makes_no_job(
+    tmp_path: Path,
+) -> None:
+    """`--test` (what `meltano invoke tap-zoho-bulkread --test` runs): no bulk read job."""
+    with Emulator(job_seconds=0.05, download_limit=10_000) as emu:
+        modules = ["Leads", "Contacts", "Quoted_Items"]
+        config = tap_config(emu.url, modules=modules, events_ics=True)
+        catalog = discover(tmp_path / "d", config)
+        asked_before = len(requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json())
+        command = [*command_line(tmp_path / "t", config, catalog), "--test"]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+        log = requests.get(f"{emu.url}/__emulator__/requests", timeout=10).json()[asked_before:]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not [e for e in log if "/bulk/" in e["path"]]  # no job, no download
+    for module in modules:
+        assert f"{module}: --test read one record through the records API" in result.stderr
+        assert [e for e in log if e["path"] == f"/crm/v8/{module}"], module
+    records = [json.loads(line) for line in result.stdout.splitlines() if '"RECORD"' in line]
+    assert {r["stream"] for r in records} >= set(modules)
