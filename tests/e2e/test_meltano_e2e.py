@@ -11,6 +11,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -752,3 +753,128 @@ def test_a_child_module_zoho_empties_is_empty_in_the_warehouse_after_the_next_ru
         }
     finally:
         warehouse.close()
+
+
+# -- a user's own Meltano project, from the built wheel and the plugin definition -------------
+
+TARGET_JSONL = """\
+name: target-jsonl
+namespace: target_jsonl
+pip_url: target-jsonl==0.1.4
+executable: target-jsonl
+settings:
+- name: destination_path
+  kind: string
+- name: do_timestamp_file
+  kind: boolean
+  value: false
+"""
+
+
+def meltano_in(project_dir: Path, env: dict[str, str], *args: str) -> str:
+    """One Meltano command in the user's project; it must succeed without a traceback."""
+    result = subprocess.run(
+        [str(MELTANO), *args], cwd=project_dir, env=env, capture_output=True, text=True,
+        timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, f"meltano {' '.join(args)}\n{result.stderr[-4000:]}"
+    assert "Traceback" not in result.stderr, result.stderr[-4000:]
+    return result.stdout + result.stderr
+
+
+def test_a_new_meltano_project_adds_the_tap_from_its_definition_and_runs_it_twice(
+    tmp_path: Path,
+) -> None:
+    """As the README tells a user: the wheel, `meltano add extractor --from-ref` with the
+    repository's definition, the emulator installed alone with `pip install ./emulator`, secrets
+    through `meltano config set` (into .env), modules and stream_maps as JSON, two runs."""
+    dist = tmp_path / "dist"
+    build = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(dist)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-3000:]
+    (wheel,) = dist.glob("*.whl")
+    definition = (ROOT / "plugin" / "tap-zoho-bulkread.yml").read_text()
+    assert "pip_url: tap-zoho-bulkread[fast]\n" in definition
+    own = tmp_path / "tap-zoho-bulkread.yml"  # only the package's location differs: no index
+    own.write_text(definition.replace(
+        "pip_url: tap-zoho-bulkread[fast]\n", f"pip_url: tap-zoho-bulkread[fast]@{wheel.as_uri()}\n"
+    ))  # fmt: skip
+    (tmp_path / "target-jsonl.yml").write_text(TARGET_JSONL)
+
+    emulator_venv = tmp_path / "emulator-venv"
+    for command in (
+        [sys.executable, "-m", "venv", str(emulator_venv)],
+        [str(emulator_venv / "bin" / "pip"), "install", "--quiet", str(ROOT / "emulator")],
+    ):
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    server = subprocess.Popen(
+        [str(emulator_venv / "bin" / "zoho-bulkread-emulator"), "--port", "0",
+         "--job-seconds", "0.05", "--download-limit", "1000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip().removeprefix("listening on ")
+        assert url.startswith("http://127.0.0.1:"), server.stderr.read() if server.stderr else ""
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("TAP_ZOHO", "MELTANO_"))},
+            "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",  # uv, for the venvs
+            "MELTANO_SEND_ANONYMOUS_USAGE_STATS": "false",
+            "MELTANO_VENV_BACKEND": "uv",
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        }
+        meltano_in(tmp_path, env, "init", "project", "--no-usage-stats")
+        folder = tmp_path / "project"
+        meltano_in(folder, env, "add", "extractor", "tap-zoho-bulkread", "--from-ref", str(own))
+        meltano_in(folder, env, "add", "loader", "target-jsonl", "--from-ref",
+                   str(tmp_path / "target-jsonl.yml"))  # fmt: skip
+        for name, value in [
+            ("client_id", "emulator-client-id"),
+            ("client_secret", "emulator-client-secret"),
+            ("refresh_token", "emulator-refresh-token"),
+            ("accounts_url", url),
+            ("modules", '["Leads", "Accounts"]'),
+            ("stream_maps", '{"Leads": {"Email": "__NULL__"}}'),
+        ]:
+            meltano_in(folder, env, "config", "set", "tap-zoho-bulkread", name, value)
+        meltano_in(folder, env, "config", "set", "target-jsonl", "destination_path",
+                   str(tmp_path / "jsonl"))  # fmt: skip
+        (tmp_path / "jsonl").mkdir()
+        secrets = (folder / ".env").read_text()
+        assert "emulator-client-secret" in secrets and "emulator-refresh-token" in secrets
+        assert "emulator-client-secret" not in (folder / "meltano.yml").read_text()
+
+        first = meltano_in(folder, env, "run", "tap-zoho-bulkread", "target-jsonl")
+        # the tap's own levels reach Meltano's log (structured-logging): a refused field warns
+        assert re.search(r"\[warning\s*\].*nearby_distance__s", first), first[-3000:]
+        leads = [json.loads(line) for line in (tmp_path / "jsonl" / "Leads.jsonl").open()]
+        assert {r["id"] for r in leads} == {t["id"] for t in ground_truth(url, "Leads")}
+        assert not any("Email" in r for r in leads)  # the stream map took it out
+
+        time.sleep(1.1)  # the new Leads after the first run's bookmark second
+        created = requests.post(
+            f"{url}/__emulator__/mutate", json={"module": "Leads", "create": 3}, timeout=10
+        ).json()["created"]
+        second = meltano_in(folder, env, "run", "tap-zoho-bulkread", "target-jsonl")
+        assert "Leads: Query API" in second  # incremental: the 3 new ones, no job
+        lines = (tmp_path / "jsonl" / "Leads.jsonl").read_text().splitlines()
+        assert set(created) <= {json.loads(line)["id"] for line in lines[len(leads) :]}
+
+        (state_id,) = [
+            line.strip()
+            for line in meltano_in(folder, env, "state", "list").splitlines()
+            if line.strip().endswith("tap-zoho-bulkread-to-target-jsonl")
+        ]
+        printed = meltano_in(folder, env, "state", "get", state_id)
+        state = json.loads(next(line for line in printed.splitlines() if line.startswith("{")))
+        bookmarks = state["singer_state"]["bookmarks"]
+        assert bookmarks["Leads"]["replication_key_value"] >= max(
+            t["Created_Time"] for t in ground_truth(url, "Leads")
+        )
+        assert "replication_key_value" in bookmarks["Accounts"]
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
