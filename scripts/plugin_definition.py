@@ -2,8 +2,9 @@
 
 ``plugin/tap-zoho-bulkread.yml`` is what users add with
 ``meltano add extractor tap-zoho-bulkread --from-ref <file>``; this repository's ``meltano.yml``
-declares the same plugin (only ``pip_url`` differs: the working tree instead of the package).
-Both are written here from the tap's own settings schema, so they cannot drift from it:
+declares the same plugin (only ``pip_url`` differs: the working tree instead of the package),
+and the README's settings table lists the same settings. All three are written here from the
+tap's own settings schema, so they cannot drift from it:
 
     .venv/bin/python scripts/plugin_definition.py          # write both files
     .venv/bin/python scripts/plugin_definition.py --check  # exit 1 if either is out of date
@@ -23,6 +24,9 @@ import yaml  # type: ignore[import-untyped]
 ROOT = Path(__file__).resolve().parents[1]
 DEFINITION = ROOT / "plugin" / "tap-zoho-bulkread.yml"
 MELTANO_YML = ROOT / "meltano.yml"
+README = ROOT / "README.md"
+TABLE_BEGIN = "<!-- BEGIN settings: written by scripts/plugin_definition.py from --about -->"
+TABLE_END = "<!-- END settings -->"
 TAP = Path(sys.executable).parent / "tap-zoho-bulkread"
 PACKAGE_PIP_URL = "tap-zoho-bulkread[fast]"
 REPOSITORY_PIP_URL = "-e .[fast]"
@@ -106,12 +110,34 @@ def meltano_yml(text: str, block: dict[str, Any]) -> str:
     return "\n".join([*lines[: start + 1], *item, *lines[end:]]) + "\n"
 
 
+def settings_table(found: dict[str, Any]) -> list[str]:
+    """The README's table of settings: name, required, default, description."""
+    required = set(found["settings"].get("required", []))
+    rows = [
+        "| Setting | Required | Default | Description |",
+        "|:--------|:--------:|:-------:|:------------|",
+    ]
+    for name, schema in found["settings"]["properties"].items():
+        text = " ".join(str(schema.get("description", "")).split()).replace("|", "\\|")
+        default = json.dumps(schema["default"]) if "default" in schema else ""
+        rows.append(f"| {name} | {'yes' if name in required else ''} | {default} | {text} |")
+    return rows
+
+
+def readme(text: str, found: dict[str, Any]) -> str:
+    """The README with the settings table between its markers written anew."""
+    lines = text.splitlines()
+    start, end = lines.index(TABLE_BEGIN), lines.index(TABLE_END)
+    return "\n".join([*lines[: start + 1], *settings_table(found), *lines[end:]]) + "\n"
+
+
 def wanted() -> dict[Path, str]:
     """Each file's content as the tap's ``--about`` makes it."""
     found = about()
     return {
         DEFINITION: HEADER + dump(definition(found, PACKAGE_PIP_URL)),
         MELTANO_YML: meltano_yml(MELTANO_YML.read_text(), definition(found, REPOSITORY_PIP_URL)),
+        README: readme(README.read_text(), found),
     }
 
 

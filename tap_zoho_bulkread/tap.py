@@ -126,7 +126,8 @@ class TapZohoBulkRead(ZohoTapBase):
                     description="Give up on a job still unfinished after this long."),
         th.Property("max_tries", th.IntegerType, default=DEFAULTS.max_tries,
                     description="Tries per request before giving up on 429s, 5xx answers "
-                    "and dropped connections."),
+                    "and dropped connections (a host name that does not resolve or a refused "
+                    "connection: 3 at most)."),
         th.Property("retry_wait_seconds", th.NumberType, default=DEFAULTS.retry_wait_seconds,
                     description="First wait between tries (doubling, up to 60s) when Zoho "
                     "sends no Retry-After."),
