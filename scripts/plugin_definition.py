@@ -75,10 +75,12 @@ def setting(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         found["kind"] = next((KINDS[t] for t in types if t in KINDS), "string")
     if schema.get("secret"):
         found["sensitive"] = True
+    text = " ".join(str(schema.get("description", "")).split())
     if "default" in schema:
-        found["value"] = schema["default"]
-    if schema.get("description"):
-        found["description"] = " ".join(str(schema["description"]).split())
+        # said, not set: a `value` would freeze this version's default in the user's project
+        text += f" Default: {json.dumps(schema['default'])}."
+    if text:
+        found["description"] = text
     return found
 
 
