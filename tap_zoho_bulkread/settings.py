@@ -106,15 +106,24 @@ def _schema_problem(error: ValidationError) -> str:
         )
     if error.validator == "additionalProperties":
         return f"{where}: {error.message}; allowed keys: {', '.join(MODULE_SETTING_KEYS)}"
+    if error.validator == "type" and isinstance(error.instance, str) and len(error.path) == 1:
+        kind = "array" if "array" in str(error.validator_value) else "object"
+        return (
+            f"{where} arrived as the text {error.instance[:60]!r}, not as JSON: Meltano passes "
+            f"text for a setting it does not know as kind {kind}; declare it with "
+            f"`kind: {kind}` (the plugin definition plugin/tap-zoho-bulkread.yml declares "
+            "every setting), or write it as JSON, not as a string, in the config file"
+        )
     return f"{where}: {error.message}"
 
 
-# Settings singer-sdk itself reads for every tap with these capabilities.
-SDK_SETTINGS = frozenset(
-    name
+# Settings singer-sdk itself reads for every tap with these capabilities, with their schemas.
+SDK_PROPERTIES: dict[str, Any] = {
+    name: schema
     for capability in (STREAM_MAPS_CONFIG, FLATTENING_CONFIG, BATCH_CONFIG)
-    for name in capability["properties"]
-)
+    for name, schema in capability["properties"].items()
+}
+SDK_SETTINGS = frozenset(SDK_PROPERTIES)
 
 
 def check_known_settings(config: dict[str, Any], schema: dict[str, Any]) -> None:
@@ -147,13 +156,14 @@ def future_start_date(config: dict[str, Any]) -> str | None:
 def validate_against_schema(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Check the config against the tap's settings schema, in every mode (discovery too)."""
     check_known_settings(config, schema)
-    errors = sorted(
-        Draft7Validator(schema).iter_errors(config), key=lambda e: list(e.absolute_path)
-    )
+    # singer-sdk's own settings too: a stream_maps that is text would end the sync in a traceback
+    full = {**schema, "properties": {**SDK_PROPERTIES, **schema.get("properties", {})}}
+    errors = sorted(Draft7Validator(full).iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         problems = "; ".join(_schema_problem(error) for error in errors[:3])
         more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        raise ConfigurationError(f"Invalid settings: {problems}{more}. {FIX}")
+        fix = "" if "not as JSON" in problems else f" {FIX}"
+        raise ConfigurationError(f"Invalid settings: {problems}{more}.{fix}")
 
 
 def check_settings(config: dict[str, Any]) -> None:

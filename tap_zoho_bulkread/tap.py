@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import signal
 import sys
 from datetime import datetime, timezone
@@ -75,6 +76,11 @@ MODULE_SETTINGS = th.ObjectType(
     ),
     additional_properties=False,
 )
+
+
+def _quiet_sdk_lines(record: logging.LogRecord) -> bool:
+    """Drop singer-sdk's line on every run that tells a user nothing."""
+    return record.getMessage() != "Skipping parse of env var settings..."
 
 
 class TapZohoBulkRead(ZohoTapBase):
@@ -173,6 +179,7 @@ class TapZohoBulkRead(ZohoTapBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """The SDK's tap, with secrets redacted from every log line from here on."""
         redact.install()
+        logging.getLogger(self.name).addFilter(_quiet_sdk_lines)
         self.run_summary = RunSummary()
         self.run_started = datetime.now(timezone.utc)  # before any job of this run
         self.discovering = False  # set by run_discovery: an interruption then writes no STATE

@@ -79,6 +79,14 @@ BAD_SETTINGS = [
         ["lookup_fields", "Owner.last_name"],
         id="dot-field",
     ),
+    pytest.param(  # what Meltano passes for a setting declared without kind: object
+        {"stream_maps": '{"Leads": {"Email": "__NULL__"}}'},
+        ["stream_maps arrived as the text", "kind: object"],
+        id="stream-maps-as-text",
+    ),
+    pytest.param(
+        {"modules": '["Leads"]'}, ["modules arrived as the text", "kind: array"], id="modules-text"
+    ),
 ]
 
 
