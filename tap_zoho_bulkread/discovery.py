@@ -147,7 +147,7 @@ def modules_from_metadata(
     found = []
     for module in chosen:
         entries = fields.of(module)
-        specs = field_specs(entries, module, logger)
+        specs = field_specs(entries, module, logger, frozenset(chosen))
         specs += record_state_specs(exportable[module], product, specs)
         settings = module_settings.get(module) or ModuleSettings()
         check_lookup_fields(module, settings.lookup_fields, entries)

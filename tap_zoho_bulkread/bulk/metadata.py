@@ -181,9 +181,16 @@ def field_kind(
 
 
 def field_specs(
-    fields: list[dict[str, Any]], module: str, logger: logging.Logger
+    fields: list[dict[str, Any]],
+    module: str,
+    logger: logging.Logger,
+    streams: frozenset[str] | None = None,
 ) -> list[FieldSpec]:
-    """Turn ``settings/fields`` entries into field specs; unknown types become strings."""
+    """Turn ``settings/fields`` entries into field specs; unknown types become strings.
+
+    ``streams``: the modules discovered as streams (all when None), to say where a left-out
+    field's rows are.
+    """
     specs: list[FieldSpec] = []
     for entry in fields:
         name = entry.get("api_name")
@@ -194,13 +201,14 @@ def field_specs(
         kind = field_kind(name, data_type, entry.get("json_type"), returns)
         if kind is None and data_type in NOT_EXPORTABLE_TYPES:
             child = child_module_of(entry)
+            if child is None:
+                where = "bulk read cannot export it"
+            elif streams is None or child in streams:
+                where = f"its rows are the stream {child}"
+            else:
+                where = f"its rows are the module {child}: add it to modules to export them"
             logger.info(
-                "%s.%s (%s) is not a column of %s; %s",
-                module,
-                name,
-                data_type,
-                module,
-                f"its rows are the stream {child}" if child else "bulk read cannot export it",
+                "%s.%s (%s) is not a column of %s; %s", module, name, data_type, module, where
             )
             continue
         if kind is None:

@@ -90,3 +90,12 @@ def test_a_left_out_field_names_its_child_stream_in_the_log(caplog) -> None:
         "Quoted_Items" in caplog.text  # fmt: skip
     assert "its rows are the stream Contacts_X_Deals" in caplog.text
     assert "bulk read cannot export it" not in caplog.text
+
+
+def test_a_left_out_field_whose_child_is_not_synced_says_how_to_export_it(caplog) -> None:
+    with caplog.at_level(logging.INFO):
+        field_specs([MULTI_SELECT_LOOKUP], "Contacts", logging.getLogger("t"), frozenset({"Leads"}))
+    assert "its rows are the module Contacts_X_Deals: add it to modules to export them" in (
+        caplog.text
+    )
+    assert "the stream Contacts_X_Deals" not in caplog.text
