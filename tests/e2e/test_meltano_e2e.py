@@ -847,6 +847,10 @@ def test_a_new_meltano_project_adds_the_tap_from_its_definition_and_runs_it_twic
         assert "emulator-client-secret" in secrets and "emulator-refresh-token" in secrets
         assert "emulator-client-secret" not in (folder / "meltano.yml").read_text()
 
+        tested = meltano_in(folder, env, "invoke", "tap-zoho-bulkread", "--test")
+        assert "--test read one record through the records API" in tested
+        log = requests.get(f"{url}/__emulator__/requests", timeout=10).json()
+        assert not [e for e in log if "/bulk/" in e["path"]]  # --test made no bulk read job
         first = meltano_in(folder, env, "run", "tap-zoho-bulkread", "target-jsonl")
         # the tap's own levels reach Meltano's log (structured-logging): a refused field warns
         assert re.search(r"\[warning\s*\].*nearby_distance__s", first), first[-3000:]
