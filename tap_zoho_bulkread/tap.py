@@ -26,6 +26,7 @@ from tap_zoho_bulkread.discovery import (
     modules_from_metadata,
 )
 from tap_zoho_bulkread.errors import ConfigurationError, Interrupted, ZohoError
+from tap_zoho_bulkread.planner import ReadPlanner
 from tap_zoho_bulkread.settings import (
     ACCOUNTS_SERVERS,
     API_DOMAIN_SUFFIXES,
@@ -404,6 +405,13 @@ class TapZohoBulkRead(ZohoTapBase):
             max_records=self.settings.query_api_max_records,
         )
 
+    @cached_property
+    def read_planner(self) -> ReadPlanner | None:
+        """Decides each module's read path this run; None with ``bulk_only`` (a job each)."""
+        if self.settings.bulk_only:
+            return None
+        return ReadPlanner(self.change_probe, self.delta_reader, self.restore_finder)
+
     def records_path(self, module: str) -> str:
         """A module's REST records path: ``/crm/v8/Leads``."""
         return f"{self.api_root}/{module}"
@@ -485,7 +493,7 @@ class TapZohoBulkRead(ZohoTapBase):
             product=self.product,
             deletions=None if found.child_of else self._module_deletions(),
             restores=self.restore_finder,
-            changes=None if self.settings.bulk_only else self.change_probe,
+            planner=self.read_planner,
             sampler=self.change_probe,
             delta=self.delta_reader,
             run_started=self.run_started,

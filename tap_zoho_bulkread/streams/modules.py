@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +18,9 @@ from tap_zoho_bulkread.bulk.jobs import BulkReader, Checkpoint, create_jobs_ahea
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.config import DEFAULTS
-from tap_zoho_bulkread.coql.query import EVERY_RECORD, since
 from tap_zoho_bulkread.coql.read import DeltaExport, DeltaReader, DeltaUnusable
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, ZohoError, rule_of
+from tap_zoho_bulkread.planner import ModuleRun, ReadPlan, ReadPlanner
 from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
 from tap_zoho_bulkread.streams.base import (
     TABLE_VERSION,
@@ -45,9 +44,6 @@ if TYPE_CHECKING:
 
 CHECKPOINT_KEY = "zoho_export"
 EXPORTED_AT_KEY = "zoho_last_export_began"  # when the last whole export's run began (UTC)
-# A bookmark at least this long before the export began cannot gain a record in its own second.
-SAME_SECOND_MARGIN = timedelta(seconds=60)
-DONE_TO = {"Created_Time": "created", "Modified_Time": "modified"}  # what a key's value says
 DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA = {
@@ -55,26 +51,6 @@ DELETED_AT_SCHEMA = {
     "format": "date-time",
     "description": "When Zoho deleted the record (deletions_in_module_streams); UTC",
 }
-
-
-@dataclass(frozen=True)
-class ExportDecision:
-    """Whether a run makes bulk read jobs for a module, and why (logged once).
-
-    ``where`` (with ``order_by``) is set when the change is read through the Query API.
-    """
-
-    bulk: bool
-    why: str
-    where: str = ""
-    order_by: str = ""
-
-    @property
-    def path(self) -> str:
-        """The path the module's records take, as the log line names it."""
-        if self.bulk:
-            return "bulk read"
-        return "Query API" if self.where else "no bulk read job"
 
 
 class ZohoModuleStream(ZohoStream):
@@ -106,7 +82,7 @@ class ZohoModuleStream(ZohoStream):
         child_kind: str | None = None,
         summary: RunSummary | None = None,
         restores: RestoreFinder | None = None,
-        changes: ChangeProbe | None = None,
+        planner: ReadPlanner | None = None,
         sampler: ChangeProbe | None = None,
         delta: DeltaReader | None = None,
         run_started: datetime | None = None,
@@ -116,11 +92,12 @@ class ZohoModuleStream(ZohoStream):
 
         With ``deletions``, the stream also emits ``{id, _sdc_deleted_at}`` for each record Zoho
         lists as deleted since the last run. With ``restores``, records restored from the
-        recycle bin since the last run are exported again. With ``changes``, an incremental
-        export is skipped (no job) when the records API says nothing changed after the bookmark;
+        recycle bin since the last run are exported again. ``planner`` decides the read path
+        (none: ``bulk_only``, a job every run): nothing when the records API says nothing
+        changed, the Query API (``delta`` reads it) for a small change, else a bulk read job;
         ``run_started`` (before any job of the run) is kept as when the export began, which
-        tells whether the bookmark's own second can have changed since. With ``delta``, a
-        change small enough is read through the Query API instead of a bulk read job.
+        tells whether the bookmark's own second can have changed since. ``sampler`` reads one
+        record for ``--test``.
         ``child_of`` names the parent of a subform or linking module. Without a replication key
         the stream is FULL_TABLE: each run exports everything and ends with ACTIVATE_VERSION, so
         targets can drop rows that disappeared.
@@ -150,11 +127,11 @@ class ZohoModuleStream(ZohoStream):
         self.summary = summary
         self.restores = restores
         self.compression_level = compression_level  # gzip level of BATCH files
-        self.changes = changes
+        self.planner = planner  # decides the read path; None: bulk_only
         self.sampler = sampler  # reads one record for --test
         self.delta = delta
         self.run_started = run_started or datetime.now(timezone.utc)
-        self._decision: ExportDecision | None = None
+        self._decision: ReadPlan | None = None
 
     def schema_wanted(self) -> bool:
         """False when Zoho refuses bulk read of the module as a whole (no SCHEMA, no table).
@@ -374,7 +351,7 @@ class ZohoModuleStream(ZohoStream):
         try:
             export = self.delta.read(self._export_plan(), decision.where, decision.order_by)
         except DeltaUnusable as exc:
-            self._decision = ExportDecision(True, f"the Query API read was given up: {exc}")
+            self._decision = ReadPlan(True, f"the Query API read was given up: {exc}")
             self.logger.info("%s: bulk read after all: %s", self.module, exc)
             return None
         self.logger.info(
@@ -405,112 +382,27 @@ class ZohoModuleStream(ZohoStream):
     def export_needed(self) -> bool:
         """Whether this run makes bulk read jobs for the module (decided and logged once)."""
         if self._decision is None:
-            self._decision = self._decide()
+            self._decision = (
+                self.planner.plan(self._run_facts())
+                if self.planner is not None
+                else ReadPlan(True, "bulk_only is set")
+            )
             self.logger.info("%s: %s: %s", self.module, self._decision.path, self._decision.why)
         return self._decision.bulk
 
-    def _decide(self) -> ExportDecision:
-        """Bulk read, or nothing to read: asked of the records API when the state allows."""
-        if self.changes is None:
-            return ExportDecision(True, "bulk_only is set")
-        if self.stream_state.get(CHECKPOINT_KEY):
-            return ExportDecision(True, "the interrupted export resumes")
-        if self.replication_key is None:
-            return self._decide_full_table()
-        start = self.starting_timestamp()
-        if start is None:
-            return ExportDecision(True, "no bookmark yet: the whole module")
-        if self._restored_keys():
-            return ExportDecision(True, "records restored from the recycle bin are read again")
-        key = self.replication_key
-        where, order_by = since(key, start), f"{key} asc, id asc"
-        last = self._last_export_began()
-        if last is None:
-            why = "when the last export began is not in the state"
-            return self._small(ExportDecision(True, why), where, order_by, start)
-        if start > last - SAME_SECOND_MARGIN:
-            # the records API cannot tell; a count at or after the bookmark, like the job, can
-            why = "the bookmark is too close to the last export's start to trust its second"
-            return self._small(ExportDecision(True, why), where, order_by, start)
-        changed = self._changed(self.module, start, f"the bookmark {zoho_datetime(start)}", key)
-        if changed is not None:
-            return self._small(changed, where, order_by, start)
-        return ExportDecision(
-            False,
-            f"the records API lists nothing {DONE_TO[key]} after {zoho_datetime(start)}; the "
-            "bookmark stays",
+    def _run_facts(self) -> ModuleRun:
+        """What the planner is told of this module: its settings and its state."""
+        return ModuleRun(
+            module=self.module,
+            replication_key=self.replication_key,
+            child_of=self.child_of,
+            child_kind=self.child_kind,
+            resumes=bool(self.stream_state.get(CHECKPOINT_KEY)),
+            start=self.starting_timestamp(),
+            last_export_began=self._last_export_began(),
+            restored_records=bool(self.replication_key and self._restored_keys()),
+            own_filter=bool(self.settings.cvid or self.settings.criteria),
         )
-
-    def _changed(
-        self, module: str, since: datetime, what: str, key: str = "Modified_Time"
-    ) -> ExportDecision | None:
-        """Bulk read if the records API says ``module`` changed after ``since``, or cannot say.
-
-        ``key`` is the field asked about; ``what`` names ``since`` in the log line.
-        """
-        assert self.changes is not None
-        change = self.changes.after(module, since, key)
-        if change.changed is None:
-            return ExportDecision(True, f"the records API cannot tell ({change.refusal})")
-        if not change.changed:
-            return None
-        assert change.newest is not None
-        subject = "a record" if module == self.module else f"a record of {module}"
-        return ExportDecision(
-            True, f"{subject} was {DONE_TO[key]} at {zoho_datetime(change.newest)}, after {what}"
-        )
-
-    def _small(
-        self, changed: ExportDecision, where: str, order_by: str, since: datetime | None = None
-    ) -> ExportDecision:
-        """The change read through the Query API when at most its threshold of records match.
-
-        Counted with one call listing ids. A custom view or criteria of the module's settings
-        are bulk read's own, so such a module stays on bulk read. ``since``: the window starts
-        at that value of the replication key (else the whole table).
-        """
-        if self.delta is None:
-            return changed
-        if self.settings.cvid or self.settings.criteria:
-            return ExportDecision(True, f"{changed.why}; a cvid or criteria needs bulk read")
-        try:
-            ids = self.delta.ids(self.module, where, order_by)
-        except DeltaUnusable as exc:
-            return ExportDecision(True, f"{changed.why}; {exc}")
-        if ids is None:
-            limit = self.delta.max_records
-            return ExportDecision(True, f"{changed.why}; more than {limit} records to read")
-        left_out = self._left_out_by_coql(set(ids), since)
-        if left_out:
-            return ExportDecision(True, f"{changed.why}; {left_out}")
-        read = f"{changed.why}; {len(ids)} records to read, at most {self.delta.max_records}"
-        return ExportDecision(False, read, where, order_by)
-
-    def _left_out_by_coql(self, ids: set[str], since: datetime | None) -> str:
-        """Why the Query API's ids cannot be trusted as the whole window, or "" if they can.
-
-        No Zoho document says whether COQL returns converted records or records awaiting
-        approval; the records API says (with ``converted=both`` and ``approved=both``). Every
-        id it lists in the window must be among COQL's, else the module takes its job. A
-        subform's or link's rows have no conversion or approval of their own.
-        """
-        if self.child_of is not None or self.changes is None or self.delta is None:
-            return ""
-        key = self.replication_key or "Modified_Time"
-        listed = self.changes.ids_since(self.module, since, key, self.delta.max_records)
-        if listed is None:
-            return "the records API cannot list the same records to check the Query API's"
-        missing = listed - ids
-        if missing:
-            return (
-                f"the Query API leaves out {len(missing)} of the records the records API lists "
-                "(converted or awaiting approval), so bulk read exports them"
-            )
-        return ""
-
-    def _whole_table(self, changed: ExportDecision) -> ExportDecision:
-        """A full table read again: through the Query API when it holds few enough rows."""
-        return self._small(changed, EVERY_RECORD, "id asc")
 
     def _last_export_began(self) -> datetime | None:
         began = self.stream_state.get(EXPORTED_AT_KEY)
@@ -518,47 +410,6 @@ class ZohoModuleStream(ZohoStream):
             return parse_datetime(began) if isinstance(began, str) else None
         except ValueError:
             return None
-
-    def _decide_full_table(self) -> ExportDecision:
-        """A full table is read again only if the records holding its rows changed.
-
-        A subform's rows are written through their parent record (Kaizen #31), so they can
-        only have changed if a parent record was modified, deleted or restored since the last
-        export began; a plain module's rows, if one of its own was. A linking module's links
-        can be made from either side, so it is always read whole: through COQL when small and
-        once a job has read it (no Zoho document says COQL reads linking modules; if Zoho
-        refuses, the job).
-        """
-        assert self.changes is not None
-        last = self._last_export_began()
-        if last is None:
-            return ExportDecision(True, "when the last full export began is not in the state")
-        if self.child_of and self.child_kind != "subform":
-            # no change check: read whole, through COQL when small (Zoho refusing: a job)
-            linking = ExportDecision(True, "a linking module is read in full each run")
-            return self._whole_table(linking)
-        owner = self.child_of or self.module
-        moment = last - SAME_SECOND_MARGIN
-        changed = self._changed(owner, moment, "the last full export began")
-        if changed is not None:
-            return self._whole_table(changed)
-        deleted = self.changes.deleted_after(owner, moment)
-        if deleted is None:
-            return ExportDecision(True, f"whether records of {owner} were deleted is not known")
-        if deleted:
-            why = f"records of {owner} were deleted since then"
-            return self._whole_table(ExportDecision(True, why))
-        bin_change = self.restores.change(owner) if self.restores is not None else None
-        if bin_change is None or not (bin_change.checked and bin_change.compared):
-            return ExportDecision(True, f"whether records of {owner} were restored is not known")
-        if bin_change.restored:
-            why = f"records of {owner} were restored from the recycle bin"
-            return self._whole_table(ExportDecision(True, why))
-        return ExportDecision(
-            False,
-            f"no record of {owner} was modified, deleted or restored since the last full "
-            f"export began ({zoho_datetime(last)}); the table stays as it is",
-        )
 
     def _export_plan(self) -> ExportPlan:
         constants = {}

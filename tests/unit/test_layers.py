@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tap_zoho_bulkread"
-LOWER = ("zoho", "bulk")  # talk to Zoho and read its files: no singer-sdk, nothing above
+# talk to Zoho, read its files, decide the read path: no singer-sdk, nothing above
+LOWER = ("zoho", "bulk", "coql", "planner")
 ABOVE = ("streams", "writers", "tap", "discovery", "settings", "credentials")
 
 
@@ -41,9 +42,10 @@ def reachable(start: str) -> set[str]:
     return seen
 
 
-def test_zoho_and_bulk_never_reach_singer_sdk_nor_the_layers_above() -> None:
+def test_zoho_bulk_coql_and_the_planner_never_reach_singer_sdk_nor_the_layers_above() -> None:
     lower = [m for m in MODULES if m.split(".")[1:2] and m.split(".")[1] in LOWER]
-    assert len(lower) >= 12, lower  # the test sees the packages
+    assert len(lower) >= 17, lower  # the test sees the packages
+    assert {"tap_zoho_bulkread.planner", "tap_zoho_bulkread.coql.read"} <= set(lower)
     for module in lower:
         closure = {module, *reachable(module)}
         sdk = {m: sorted(n for n in MODULES[m] if n.split(".")[0] == "singer_sdk") for m in closure}
