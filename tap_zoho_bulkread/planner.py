@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from tap_zoho_bulkread.coql.query import EVERY_RECORD, since
 from tap_zoho_bulkread.coql.read import DeltaReader, DeltaUnusable
 from tap_zoho_bulkread.times import zoho_datetime
 from tap_zoho_bulkread.zoho.changes import ChangeProbe
+from tap_zoho_bulkread.zoho.deletions import RestoreFinder
 
 # A bookmark at least this long before the export began cannot gain a record in its own second.
 SAME_SECOND_MARGIN = timedelta(seconds=60)
@@ -59,29 +59,6 @@ class ModuleRun:
     own_filter: bool = False  # a cvid or criteria of module_settings: bulk read's own
 
 
-class BinChange(Protocol):
-    """What the recycle bin look found for a module (``streams.deletions.BinChange``)."""
-
-    @property
-    def checked(self) -> bool:
-        """Whether the bin could be read."""
-
-    @property
-    def compared(self) -> bool:
-        """Whether the bin of the last run was known, so ``restored`` is complete."""
-
-    @property
-    def restored(self) -> dict[str, str | None]:
-        """The ids restored since the last run, with their replication key values."""
-
-
-class RestoreLook(Protocol):
-    """Finds the records restored from a module's recycle bin since the last run."""
-
-    def change(self, module: str) -> BinChange:
-        """What the bin look found for ``module`` (once per run)."""
-
-
 class ReadPlanner:
     """Decides each module's read path; ``changes`` None means ``bulk_only``."""
 
@@ -89,7 +66,7 @@ class ReadPlanner:
         self,
         changes: ChangeProbe | None,
         delta: DeltaReader | None,
-        restores: RestoreLook | None,
+        restores: RestoreFinder | None,
     ) -> None:
         self.changes = changes
         self.delta = delta

@@ -25,8 +25,8 @@ from tap_zoho_bulkread.config import DEFAULTS
 from tap_zoho_bulkread.coql.query import MAX_LIMIT as MAX_QUERY_API_RECORDS
 from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.streams.base import BatchConfig
-from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 from tap_zoho_bulkread.times import parse_datetime
+from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 
 ACCOUNTS_SERVERS = {
     "us": "https://accounts.zoho.com",

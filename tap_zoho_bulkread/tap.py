@@ -43,11 +43,10 @@ from tap_zoho_bulkread.settings import (
     validate_against_schema,
 )
 from tap_zoho_bulkread.streams.base import ZohoTapBase
-from tap_zoho_bulkread.streams.deletions import DeletedRecordsStream, DeletionReader, RestoreFinder
+from tap_zoho_bulkread.streams.deletions import DeletedRecordsStream
 from tap_zoho_bulkread.streams.events_ics import EventsIcsStream
 from tap_zoho_bulkread.streams.full_table_reads import FullTableReadsStream
 from tap_zoho_bulkread.streams.modules import CHECKPOINT_KEY, ZohoModuleStream
-from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 from tap_zoho_bulkread.streams.rest import UsersStream
 from tap_zoho_bulkread.summary import RunSummary
 from tap_zoho_bulkread.writers.records import BufferedMsgSpecWriter
@@ -55,6 +54,8 @@ from tap_zoho_bulkread.zoho import redact
 from tap_zoho_bulkread.zoho.auth import TokenCache, ZohoAuthenticator
 from tap_zoho_bulkread.zoho.changes import ChangeProbe
 from tap_zoho_bulkread.zoho.client import DownloadLimiter, ZohoClient
+from tap_zoho_bulkread.zoho.deletions import DeletionReader, RestoreFinder
+from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_BIN_KEY, RECYCLE_SEEN_KEY, decode_ids
 
 MODULE_SETTINGS = th.ObjectType(
     th.Property("cvid", th.StringType, description="Custom view id whose records to export."),

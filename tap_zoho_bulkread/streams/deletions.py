@@ -1,44 +1,27 @@
-"""Records deleted in Zoho, and restored from its recycle bin, read through the REST API.
+"""Deleted_Records: the records Zoho lists as deleted, and those restored from its recycle bin.
 
-Bulk read exports only live records. ``GET /{module}/deleted`` lists the records deleted since
-a moment (``If-Modified-Since``); a record restored from the recycle bin simply leaves that
-list, so restores are found by comparing the recycle bin with the one seen the run before.
+The lists are read by ``zoho.deletions``; this stream turns them into rows, one partition per
+module, with a bookmark per module.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
-from tap_zoho_bulkread.errors import Action, ZohoAPIError, codes_where
+from tap_zoho_bulkread.errors import ZohoAPIError
 from tap_zoho_bulkread.streams.base import ZohoStream
-from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_SEEN_KEY, encode_ids
-from tap_zoho_bulkread.streams.rest import MAX_PAGE_BYTES, PageGuard
 from tap_zoho_bulkread.summary import plural
-from tap_zoho_bulkread.times import utc_datetime, zoho_datetime
-from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
-from tap_zoho_bulkread.zoho.changes import EVERY_RECORD_SET
-from tap_zoho_bulkread.zoho.client import ZohoClient
+from tap_zoho_bulkread.zoho.deletions import DeletionReader, RestoreFinder, restored_record
+from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_SEEN_KEY, encode_ids
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
-
-DELETED_PER_PAGE = 200
-MAX_DELETED_PAGES = 5000  # a million deletions per module and run; a bound, not a target
-IDS_PER_LOOKUP = 100  # Zoho's limit on ids in one GET /{module}?ids=
-DELETED_TYPES = ("recycle", "permanent")
-RESTORED = "restored"
-# Refusals that mean "this module has no deletion list for this token": skip it, warn.
-SKIPPABLE_CODES = codes_where("list", Action.SKIP_LIST)
 
 DELETED_SCHEMA = th.PropertiesList(
     th.Property("module", th.StringType, required=True, description="Zoho module api_name"),
@@ -55,210 +38,6 @@ DELETED_SCHEMA = th.PropertiesList(
     th.Property("deleted_by_name", th.StringType),
     th.Property("created_by_id", th.StringType),
 ).to_dict()
-
-
-def deleted_record(module: str, entry: Any) -> dict[str, Any]:
-    """One entry of ``GET /{module}/deleted`` as a flat record; a malformed entry is an error."""
-    if not isinstance(entry, dict):
-        raise unexpected(
-            f"the deleted records of {module} hold an entry that is not an object", entry
-        )
-    kind = entry.get("type")
-    if kind not in DELETED_TYPES:
-        raise unexpected(f"a deleted record of {module} has the type", kind)
-    try:
-        deleted_time = utc_datetime(str(entry.get("deleted_time")))
-    except ValueError:
-        raise unexpected(f"a deleted record of {module} has a deleted_time", entry) from None
-    by_id, by_name = named_id(entry.get("deleted_by"), "a deleting user's id")
-    created_by, _ = named_id(entry.get("created_by"), "a creating user's id")
-    return {
-        "module": module,
-        "id": zoho_id(entry.get("id"), f"a deleted record id of {module}"),
-        "display_name": text_value(
-            entry.get("display_name"), f"a deleted record's display_name of {module}"
-        ),
-        "type": kind,
-        "deleted_time": deleted_time,
-        "deleted_by_id": by_id,
-        "deleted_by_name": by_name,
-        "created_by_id": created_by,
-    }
-
-
-def restored_record(module: str, record_id: str) -> dict[str, Any]:
-    """The row telling the target that a record left the recycle bin alive."""
-    empty = dict.fromkeys(DELETED_SCHEMA["properties"])
-    return {**empty, "module": module, "id": record_id, "type": RESTORED}
-
-
-class DeletionReader:
-    """Reads Zoho's lists of deleted records (every page) and asks which records exist."""
-
-    def __init__(
-        self,
-        client: ZohoClient,
-        *,
-        path_of: Callable[[str], str],
-        scope_of: Callable[[str], str],
-        logger: logging.Logger,
-    ) -> None:
-        """``path_of(module)`` is the module's records path (``/crm/v8/Leads``)."""
-        self.client = client
-        self.path_of = path_of
-        self.scope_of = scope_of
-        self.logger = logger
-
-    def read(self, module: str, start: datetime | None) -> Iterator[dict[str, Any]]:
-        """The deletions of ``module`` since ``start``; one that cannot be listed is a warning."""
-        try:
-            yield from self.since(module, start)
-        except ZohoAPIError as exc:
-            if exc.code not in SKIPPABLE_CODES:
-                raise
-            self.warn_unlisted(module, exc)
-
-    def since(self, module: str, start: datetime | None) -> Iterator[dict[str, Any]]:
-        """The deletions of ``module`` since ``start`` (less a second: the boundary again)."""
-        headers = {}
-        if start is not None:
-            headers["If-Modified-Since"] = zoho_datetime(start - timedelta(seconds=1))
-        return self._listing(module, "all", headers)
-
-    def warn_unlisted(self, module: str, exc: ZohoAPIError) -> None:
-        """One warning for a module whose deletions cannot be read; the run goes on.
-
-        A refusal of SKIPPABLE_CODES (a scope, a module without the list) names the scope to
-        add; anything else says the deletions are read again from the same bookmark next run.
-        """
-        if exc.code in SKIPPABLE_CODES:
-            self.logger.warning(
-                "%s: the deleted records cannot be read (%s: %s); they are skipped. If it is a "
-                "scope, add %s to the refresh token.",
-                module,
-                exc.code,
-                exc.message[:120],
-                self.scope_of(module),
-            )
-            return
-        self.logger.warning(
-            "%s: the deleted records cannot be read (%s); this module's deletions are "
-            "skipped this run and read again from the same bookmark next run",
-            module,
-            str(exc)[:200],
-        )
-
-    def recycle_bin(self, module: str) -> set[str]:
-        """The ids of every record now in the module's recycle bin (the whole list)."""
-        return {record["id"] for record in self._listing(module, "recycle", {})}
-
-    def existing(self, module: str, ids: Iterable[str], key_field: str) -> dict[str, str | None]:
-        """Those of ``ids`` that are live records of ``module``, with their ``key_field`` (UTC).
-
-        ``GET /{module}?ids=...&fields=key_field``, 100 ids a call; ids of deleted or purged
-        records are not in the answer.
-        """
-        wanted, found = sorted(ids), {}
-        what = f"the records of {module} asked by id"
-        for first in range(0, len(wanted), IDS_PER_LOOKUP):
-            asked = wanted[first : first + IDS_PER_LOOKUP]
-            params = {"ids": ",".join(asked), "fields": key_field, **EVERY_RECORD_SET}
-            asked_ids = set(asked)
-            answer = self.client.get_json(self.path_of(module), params, max_bytes=MAX_PAGE_BYTES)
-            entries = answer.get("data", [])
-            if not isinstance(entries, list) or len(entries) > len(asked):
-                raise unexpected(f"{what} are", entries)
-            for entry in entries:
-                if not isinstance(entry, dict):
-                    raise unexpected(f"{what} hold an entry that is not an object", entry)
-                record_id = zoho_id(entry.get("id"), f"a record id of {module}")
-                if record_id not in asked_ids:
-                    raise unexpected(f"{what} hold one not asked for", record_id)
-                value = entry.get(key_field)
-                try:
-                    found[record_id] = None if value is None else utc_datetime(str(value))
-                except ValueError:
-                    raise unexpected(f"{what} have a {key_field} that is", value) from None
-        return found
-
-    def _listing(self, module: str, kind: str, headers: dict[str, str]) -> Iterator[dict[str, Any]]:
-        pages = PageGuard()
-        what = f"the deleted records of {module}"
-        for page in range(1, MAX_DELETED_PAGES + 1):
-            params = {"type": kind, "page": str(page), "per_page": str(DELETED_PER_PAGE)}
-            answer = self.client.get_json(
-                f"{self.path_of(module)}/deleted", params, headers, max_bytes=MAX_PAGE_BYTES
-            )
-            entries = answer.get("data", [])
-            if not isinstance(entries, list):
-                raise unexpected(f"{what} are", entries)
-            pages.check(entries, DELETED_PER_PAGE, what)
-            yield from (deleted_record(module, entry) for entry in entries)
-            info = answer.get("info")
-            if not isinstance(info, dict) or info.get("more_records") is not True:
-                return
-        raise unexpected(f"the deletions of {module} go on past {MAX_DELETED_PAGES} pages", module)
-
-
-@dataclass(frozen=True)
-class BinChange:
-    """A module's recycle bin now, and the records that left it alive since the last run.
-
-    ``restored`` maps each restored record's id to its replication key value (UTC), so the
-    module's export can ask for it again. ``checked`` is False when the bin could not be read.
-    """
-
-    binned: frozenset[str] = frozenset()
-    restored: dict[str, str | None] = field(default_factory=dict)
-    checked: bool = False
-    compared: bool = False  # the bin of the last run was known: ``restored`` is complete
-
-
-class RestoreFinder:
-    """Finds, once per run and module, the records restored from the recycle bin since the last.
-
-    ``previous_of(module)`` gives the ids the bin held at the last run (None before the first
-    run that kept them); ``key_of(module)`` the field whose value the module's export filters on.
-    """
-
-    def __init__(
-        self,
-        reader: DeletionReader,
-        *,
-        previous_of: Callable[[str], set[str] | None],
-        key_of: Callable[[str], str],
-        logger: logging.Logger,
-    ) -> None:
-        self.reader = reader
-        self.previous_of = previous_of
-        self.key_of = key_of
-        self.logger = logger
-        self._changes: dict[str, BinChange] = {}
-        self._lock = threading.Lock()
-
-    def change(self, module: str) -> BinChange:
-        """What the module's recycle bin did since the last run (read once a run)."""
-        with self._lock:
-            if module not in self._changes:
-                self._changes[module] = self._find(module)
-            return self._changes[module]
-
-    def _find(self, module: str) -> BinChange:
-        previous = self.previous_of(module)
-        try:
-            binned = self.reader.recycle_bin(module)
-            left = previous - binned if previous is not None else set()
-            restored = self.reader.existing(module, left, self.key_of(module)) if left else {}
-        except ZohoAPIError as exc:
-            self.reader.warn_unlisted(module, exc)
-            return BinChange()
-        if restored:
-            self.logger.info(
-                "%s: %s restored from the recycle bin since the last run",
-                module,
-                plural(len(restored), "record"),
-            )
-        return BinChange(frozenset(binned), restored, checked=True, compared=previous is not None)
 
 
 class DeletedRecordsStream(ZohoStream):

@@ -29,13 +29,13 @@ from tap_zoho_bulkread.streams.base import (
     ZohoStream,
     with_table_version,
 )
-from tap_zoho_bulkread.streams.deletions import DeletionReader, RestoreFinder
-from tap_zoho_bulkread.streams.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 from tap_zoho_bulkread.summary import RunSummary
 from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
 from tap_zoho_bulkread.writers.batch_files import BatchFileWriter
 from tap_zoho_bulkread.writers.records import RecordLineWriter
 from tap_zoho_bulkread.zoho.changes import ChangeProbe
+from tap_zoho_bulkread.zoho.deletions import DeletionReader, RestoreFinder
+from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_BIN_KEY, encode_ids
 
 if TYPE_CHECKING:
     from singer_sdk import Tap

@@ -5,8 +5,6 @@ Bulk read cannot export users, yet every Owner, Created_By and Modified_By id po
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +17,7 @@ from tap_zoho_bulkread.summary import RunSummary, plural
 from tap_zoho_bulkread.times import utc_datetime
 from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
+from tap_zoho_bulkread.zoho.pages import MAX_PAGE_BYTES, PageGuard
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
@@ -42,33 +41,6 @@ USERS_SCHEMA = th.PropertiesList(
     th.Property("created_time", th.DateTimeType, description="UTC"),
     th.Property("modified_time", th.DateTimeType, description="UTC"),
 ).to_dict()
-
-
-MAX_PAGE_BYTES = 4 * 1024 * 1024  # a page of 200 users or deletions is far under 1 MB
-
-
-class PageGuard:
-    """Checks each page of a REST list against what was asked, and against the page before.
-
-    A page longer than ``per_page`` is not Zoho's; a page whose entries are those of the page
-    before is a server repeating itself, which would otherwise be read up to the page cap.
-    """
-
-    def __init__(self) -> None:
-        self.previous: str | None = None
-
-    def check(self, entries: list[Any], per_page: int, what: str) -> None:
-        """Refuse a page over ``per_page`` entries or equal to the one before it."""
-        if len(entries) > per_page:
-            raise unexpected(
-                f"{what} holds {len(entries)} entries on a page of {per_page} asked for", what
-            )
-        digest = hashlib.sha256(
-            json.dumps(entries, sort_keys=True, default=str).encode()
-        ).hexdigest()
-        if entries and digest == self.previous:
-            raise unexpected(f"{what} sends the same page twice; the list does not advance", what)
-        self.previous = digest
 
 
 def _utc(value: Any) -> str | None:

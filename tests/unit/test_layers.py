@@ -56,3 +56,17 @@ def test_zoho_bulk_coql_and_the_planner_never_reach_singer_sdk_nor_the_layers_ab
 
 def test_the_test_sees_an_import_of_singer_sdk_where_there_is_one() -> None:
     assert "singer_sdk" in {n.split(".")[0] for n in MODULES["tap_zoho_bulkread.streams.base"]}
+
+
+def test_streams_holds_only_singer_sdk_streams_and_their_schemas() -> None:
+    """The REST readers live in zoho/, beside the change check; streams/ holds streams."""
+    import tap_zoho_bulkread.streams.deletions as stream
+    import tap_zoho_bulkread.zoho.deletions as reader
+
+    assert tuple(stream.DELETED_SCHEMA["properties"]) == reader.DELETED_FIELDS
+    for module in ("deletions", "rest", "modules", "events_ics", "full_table_reads"):
+        names = MODULES[f"tap_zoho_bulkread.streams.{module}"]
+        assert not any(n.endswith(("DeletionReader", "RestoreFinder", "PageGuard")) and
+                       n.startswith("tap_zoho_bulkread.streams") for n in names), module  # fmt: skip
+    assert "tap_zoho_bulkread.zoho.deletions" in MODULES
+    assert "tap_zoho_bulkread.streams.recycle_bin" not in MODULES

@@ -8,7 +8,7 @@ import zlib
 
 import pytest
 
-from tap_zoho_bulkread.streams.recycle_bin import FORMAT, MAX_TEXT, decode_ids, encode_ids
+from tap_zoho_bulkread.zoho.recycle_bin import FORMAT, MAX_TEXT, decode_ids, encode_ids
 
 
 def test_ids_come_back_exactly_and_take_little_room() -> None:
