@@ -30,7 +30,7 @@ from zoho_bulkread_emulator.criteria import (
     resolve_field,
 )
 from zoho_bulkread_emulator.org import MULTI_LOOKUP_TYPES, Field
-from zoho_bulkread_emulator.records import APPROVED, Dataset, ModuleData, format_datetime
+from zoho_bulkread_emulator.records import Dataset, ModuleData, format_datetime, in_record_set
 
 MAX_COLUMNS = 50
 TAG_ID_BASE = 4876543000000300000
@@ -331,13 +331,11 @@ class Query:
         awaiting approval; "all" returns them, "records_api_default" leaves them out as the
         records API does by default.
         """
-        data = self.data
-        held = record_set == "records_api_default"
+        shown = in_record_set(self.data) if record_set == "records_api_default" else None
         matching = [
             i
-            for i in data.live_indices()
-            if (self.predicate is None or self.predicate(i))
-            and not (held and (data.conversion(i) is not None or data.approval(i) != APPROVED))
+            for i in self.data.live_indices()
+            if (self.predicate is None or self.predicate(i)) and (shown is None or shown(i))
         ]
         # in id order already (Zoho's default); nulls first in ascending order
         for key, descending in reversed(self.order):

@@ -525,6 +525,25 @@ class Dataset:
             data.overlay.modified_times[index] = int(time.time())
 
 
+def in_record_set(
+    data: ModuleData, converted: str = "false", approved: str = "true"
+) -> Callable[[int], bool]:
+    """Whether a record is among those Get Records' ``converted`` and ``approved`` let through.
+
+    The defaults are Zoho's (only records not converted, only approved ones); ``both`` lets
+    either through.
+    """
+
+    def shown(index: int) -> bool:
+        is_converted = data.conversion(index) is not None
+        is_approved = data.approval(index) == APPROVED
+        return (converted == "both" or is_converted == (converted == "true")) and (
+            approved == "both" or is_approved == (approved == "true")
+        )
+
+    return shown
+
+
 def _stored_value(item: Field, text: Any) -> Any:
     """A value written as the ground truth writes it, as the dataset stores it."""
     kind = item.value_type

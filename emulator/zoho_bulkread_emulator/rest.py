@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from zoho_bulkread_emulator.org import USERS, User
-from zoho_bulkread_emulator.records import APPROVED, ModuleData, format_datetime
+from zoho_bulkread_emulator.records import ModuleData, format_datetime, in_record_set
 
 T = TypeVar("T")
 ORG_ID = "4876543000000000400"
@@ -238,15 +238,7 @@ def _record_set(data: ModuleData, params: dict[str, str]) -> Callable[[int], boo
     for name, value in (("converted", converted), ("approved", approved)):
         if value not in RECORD_SETS:
             raise RestError("INVALID_DATA", f"invalid value for {name}", {"param_name": name})
-
-    def shown(index: int) -> bool:
-        is_converted = data.conversion(index) is not None
-        is_approved = data.approval(index) == APPROVED
-        return (converted == "both" or is_converted == (converted == "true")) and (
-            approved == "both" or is_approved == (approved == "true")
-        )
-
-    return shown
+    return in_record_set(data, converted, approved)
 
 
 def _sorted(data: ModuleData, indices: list[int], params: dict[str, str]) -> list[int]:

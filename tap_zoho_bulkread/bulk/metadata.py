@@ -111,8 +111,9 @@ FORMULA_KINDS = {
 }
 MAX_DECIMAL_PLACES = 30
 _DESCRIPTION = re.compile(
-    r"Zoho data type: (?P<type>[a-z_]+)(?: returning (?P<returns>[a-z_]+))?"
-    r"(?:, (?P<scale>\d{1,2}) decimal places)?"
+    r"Zoho data type: (?P<type>[A-Za-z0-9_]+)(?: returning (?P<returns>[a-z_]+))?"
+    r"(?:, (?P<scale>\d{1,2}) decimal places)?(?:; .*)?",
+    re.S,
 )
 RECORD_STATE_NOTE = "a column of Zoho's exports the fields metadata does not list"
 
@@ -343,7 +344,7 @@ def specs_from_schema(schema: dict[str, Any]) -> list[FieldSpec]:
         if name == "id":
             continue
         description = str(prop.get("description", ""))
-        found = _DESCRIPTION.match(description)
+        found = _DESCRIPTION.fullmatch(description)
         data_type = found["type"] if found else description.removeprefix("Zoho data type: ")
         kind = _kind_from_json_schema(name, prop)
         scale = int(found["scale"]) if found and found["scale"] and kind == KIND_NUMBER else None

@@ -97,11 +97,7 @@ class ChangeProbe:
         if not entries:
             return Change(False)  # 304 or 204: nothing modified after the moment
         entry = entries[0]
-        value = entry.get(key) if isinstance(entry, dict) else None
-        try:
-            newest = parse_datetime(str(value))
-        except ValueError:
-            raise unexpected(f"{what} has a {key} that is", value) from None
+        newest = self._value(entry if isinstance(entry, dict) else {}, key, what)
         return Change(newest > moment, newest)
 
     def deleted_after(self, module: str, moment: datetime) -> bool | None:
@@ -165,7 +161,8 @@ class ChangeProbe:
                 if not isinstance(entry, dict):
                     raise unexpected(f"{what} hold an entry that is not an object", entry)
                 record_id = zoho_id(entry.get("id"), f"a record id of {module}")
-                if moment is not None and self._value(entry, key, what) < moment:
+                one = f"a record of {module} listed by the records API"
+                if moment is not None and self._value(entry, key, one) < moment:
                     older = True
                 else:
                     found.add(record_id)
@@ -178,7 +175,8 @@ class ChangeProbe:
 
     @staticmethod
     def _value(entry: dict[str, Any], key: str, what: str) -> datetime:
+        """The datetime ``entry`` holds under ``key``; ``what`` names the entry if it holds none."""
         try:
             return parse_datetime(str(entry.get(key)))
         except ValueError:
-            raise unexpected(f"{what} hold a {key} that is", entry.get(key)) from None
+            raise unexpected(f"{what} has a {key} that is", entry.get(key)) from None
