@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tap_zoho_bulkread.settings import ACCOUNTS_SERVERS
 from tap_zoho_bulkread.zoho.auth import header_safe
+from tap_zoho_bulkread.zoho.data_centers import ACCOUNTS_SERVERS
 from tap_zoho_bulkread.zoho.network import CONNECT_TIMEOUT_SECONDS, network_failure
 
 ANSWERS = {  # Zoho's error answers to the grant-code exchange (Kaizen #4), and the fix

@@ -27,8 +27,8 @@ from tap_zoho_bulkread.bulk.metadata import (
     specs_from_schema,
     stream_schema,
 )
+from tap_zoho_bulkread.config import ModuleSettings
 from tap_zoho_bulkread.errors import ConfigurationError, ZohoAPIError
-from tap_zoho_bulkread.settings import ModuleSettings
 from tap_zoho_bulkread.zoho.answers import metadata_entries
 from tap_zoho_bulkread.zoho.client import ZohoClient
 

@@ -202,3 +202,14 @@ def codes_where(where: str, action: Action) -> frozenset[str]:
     return frozenset(
         code for code, rule in ZOHO_CODES.items() if getattr(rule, f"on_{where}") is action
     )
+
+
+def refused_job(module: str, scope_prefix: str, exc: ZohoAPIError) -> ZohoError:
+    """One line for a job Zoho refused: the fix from the table of codes, else its words."""
+    rule = rule_of(exc.code)
+    fix = rule.fix.format(module=module, prefix=scope_prefix, code=exc.code)
+    if rule.fix_says_all:
+        return ZohoError(f"{module}: {fix}")
+    if fix:
+        return ZohoError(f"{module}: Zoho refused the job ({exc.code}: {exc.message[:200]}); {fix}")
+    return ZohoError(f"{module}: {exc}")

@@ -11,14 +11,20 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tap_zoho_bulkread.bulk.batches import Batch, newest
 from tap_zoho_bulkread.bulk.decode import RecordDecoder
-from tap_zoho_bulkread.bulk.jobs import BulkReader, Checkpoint, ExportedPage, download_folder
+from tap_zoho_bulkread.bulk.jobs import (
+    BulkJobs,
+    BulkReader,
+    Checkpoint,
+    ExportedPage,
+    download_folder,
+)
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
-from tap_zoho_bulkread.bulk.query import JobQuery
+from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.errors import Action, ExportFileError, ZohoAPIError, ZohoError, rule_of
 
 if TYPE_CHECKING:
@@ -35,9 +41,31 @@ class ExportPlan:
     selected: list[str]  # the selected properties, ``id`` and the replication key included
     dot_fields: tuple[str, ...]
     replication_key: str | None
-    query: Callable[[frozenset[str]], JobQuery]  # the job for the fields left once some refused
+    start: datetime | None = None  # the bookmark (or start_date) the export starts at
+    criteria: Any = None  # the module's own criteria setting
+    cvid: str | None = None
+    also: tuple[str, ...] = ()  # replication key values of records restored since the last run
     absent: frozenset[str] = frozenset()  # selected properties no job ever asks for
     constants: dict[str, int] = field(default_factory=dict)  # one value in every row
+
+    def job_query(self, refused: frozenset[str] = frozenset()) -> JobQuery:
+        """The export's job: the selected fields less those Zoho refused, the bookmark."""
+        dot_properties = {dot_field_property(name): name for name in self.dot_fields}
+        asked = [
+            name
+            for name in self.selected
+            if name not in refused and name not in self.absent and name not in self.constants
+        ]
+        return build_query(
+            module=self.module,
+            selected=[name for name in asked if name != "id" and name not in dot_properties],
+            lookup_fields=[dot_properties[name] for name in asked if name in dot_properties],
+            replication_key=self.replication_key,
+            start=self.start,
+            user_criteria=self.criteria,
+            cvid=self.cvid,
+            also=self.also,
+        )
 
 
 @dataclass(frozen=True)
@@ -62,7 +90,7 @@ class ModuleExport:
     def __init__(
         self,
         plan: ExportPlan,
-        bulk_reader: Callable[[Path, str], BulkReader],
+        jobs: BulkJobs,
         logger: logging.Logger,
         *,
         resume: Checkpoint | None = None,
@@ -72,7 +100,7 @@ class ModuleExport:
     ) -> None:
         """``newest`` is the newest replication value of pages read before an interruption."""
         self.plan = plan
-        self.bulk_reader = bulk_reader
+        self.jobs = jobs
         self.logger = logger
         self.resume = resume
         self.on_checkpoint = on_checkpoint
@@ -162,9 +190,9 @@ class ModuleExport:
         plan = self.plan
         decoder = self._decoder(refused)
         with download_folder() as work_dir:
-            reader = self.bulk_reader(work_dir, plan.stream)
+            reader = self.jobs.reader(work_dir, plan.stream)
             pages = reader.pages(
-                plan.query(refused), resume=self.resume, on_checkpoint=self.on_checkpoint
+                plan.job_query(refused), resume=self.resume, on_checkpoint=self.on_checkpoint
             )
             for page in pages:
                 page_started, before = time.monotonic(), self.emitted

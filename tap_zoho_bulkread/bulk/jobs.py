@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tap_zoho_bulkread.bulk.query import JobQuery, job_body, uses_page_tokens
 from tap_zoho_bulkread.errors import (
@@ -209,8 +209,23 @@ def download_folder() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _checkpoint_unkept(checkpoint: Checkpoint) -> None:
+    """Where a checkpoint goes when no one keeps it."""
+
+
+class JobsAhead(Protocol):
+    """Who creates the jobs of the streams after one, while Zoho has room for them."""
+
+    def create_after(self, stream: str, reader: BulkReader) -> None:
+        """Create, with ``reader``, the first job of the selected streams after ``stream``."""
+
+
 class BulkReader:
-    """Runs the jobs of one query, page after page, and hands out downloaded files."""
+    """Runs the jobs of one query, page after page, and hands out downloaded files.
+
+    With ``ahead``, each time this reader's ``stream`` leaves room for more jobs, the streams
+    after it get theirs created.
+    """
 
     def __init__(
         self,
@@ -220,16 +235,23 @@ class BulkReader:
         work_dir: Path,
         *,
         ledger: JobLedger | None = None,
-        schedule_ahead: Callable[[], None] | None = None,
+        ahead: JobsAhead | None = None,
+        stream: str = "",
     ) -> None:
         self.client = client
         self.settings = settings
         self.logger = logger
         self.work_dir = work_dir
         self.ledger = ledger or JobLedger(settings.max_concurrent_jobs)
-        self.schedule_ahead = schedule_ahead or (lambda: None)
+        self.ahead = ahead
+        self.stream = stream
         self.created_at: dict[str, float] = {}
         self.downloads = 0
+
+    def schedule_ahead(self) -> None:
+        """Let the streams after this one create their jobs while there is room."""
+        if self.ahead is not None:
+            self.ahead.create_after(self.stream, self)
 
     def create(self, body: dict[str, Any], module: str, page: int = 1) -> str:
         """Create a job for ``page`` of an export; return its id."""
@@ -294,7 +316,7 @@ class BulkReader:
         to continue there; ``resume`` is such a checkpoint from an earlier run.
         """
         settings = self.settings
-        save = on_checkpoint or (lambda checkpoint: None)
+        save = on_checkpoint or _checkpoint_unkept
         first = job_body(query, product=settings.product, version=settings.version)
         export = fingerprint(first)
         resumed = self._resumable(resume, export, query) if resume is not None else None
@@ -525,7 +547,7 @@ MODULE_REFUSALS = codes_where("job", Action.SKIP_MODULE)
 
 def create_jobs_ahead(
     reader: BulkReader,
-    upcoming: Iterable[tuple[str, Callable[[], JobQuery]]],
+    upcoming: Iterable[JobQuery],
     *,
     ahead: bool = True,
 ) -> None:
@@ -536,12 +558,13 @@ def create_jobs_ahead(
     Zoho refuses here is left to its stream, which meets (and handles) the refusal on its turn.
     """
     ledger, settings = reader.ledger, reader.settings
-    for module, query_of in upcoming:
+    for query in upcoming:  # read lazily: a query is built only while there is room
         if not ledger.has_room():
             return
+        module = query.module
         if module in ledger.ahead or module in ledger.refused:
             continue
-        body = job_body(query_of(), product=settings.product, version=settings.version)
+        body = job_body(query, product=settings.product, version=settings.version)
         try:
             job_id = reader.create(body, module)
         except ZohoAPIError as exc:
@@ -556,3 +579,27 @@ def create_jobs_ahead(
         ledger.keep_ahead(module, job_id, body)
         if ahead:
             reader.logger.info("%s: job %s created ahead of its turn", module, job_id)
+
+
+class BulkJobs:
+    """The run's bulk read jobs: one ledger of jobs in flight, a reader per stream."""
+
+    def __init__(
+        self,
+        client: ZohoClient,
+        settings: JobSettings,
+        logger: logging.Logger,
+        ahead: JobsAhead | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.logger = logger
+        self.ledger = JobLedger(settings.max_concurrent_jobs)
+        self.ahead = ahead  # set once the streams exist
+
+    def reader(self, work_dir: Path, stream: str = "") -> BulkReader:
+        """A job runner for ``stream``, writing its downloads under ``work_dir``."""
+        return BulkReader(
+            self.client, self.settings, self.logger, work_dir,
+            ledger=self.ledger, ahead=self.ahead, stream=stream,
+        )  # fmt: skip

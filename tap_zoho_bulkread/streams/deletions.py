@@ -7,8 +7,8 @@ module, with a bookmark per module.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
@@ -40,6 +40,13 @@ DELETED_SCHEMA = th.PropertiesList(
 ).to_dict()
 
 
+class ParentModules(Protocol):
+    """Which modules the run reads that have records of their own."""
+
+    def selected_parents(self) -> list[str]:
+        """The selected modules that are not subforms or linking modules."""
+
+
 class DeletedRecordsStream(ZohoStream):
     """Records deleted in Zoho, and restored since, for every selected module stream.
 
@@ -68,7 +75,7 @@ class DeletedRecordsStream(ZohoStream):
         *,
         deletions: DeletionReader,
         restores: RestoreFinder,
-        modules: Callable[[], list[str]],
+        modules: ParentModules,
     ) -> None:
         super().__init__(tap=tap, name=self.name, schema=DELETED_SCHEMA)
         self.deletions = deletions
@@ -78,7 +85,7 @@ class DeletedRecordsStream(ZohoStream):
     @property
     def partitions(self) -> list[dict[str, Any]]:
         """One partition, and so one bookmark, per selected module."""
-        return [{"module": module} for module in self.modules()]
+        return [{"module": module} for module in self.modules.selected_parents()]
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The module's restored records, then its deletions since its bookmark, every page.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from pathlib import Path
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_zoho_bulkread.bulk.ics import EVENT_SCHEMA, ics_records
-from tap_zoho_bulkread.bulk.jobs import BulkReader, download_folder
+from tap_zoho_bulkread.bulk.jobs import BulkJobs, download_folder
 from tap_zoho_bulkread.bulk.query import JobQuery
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, ZohoError, rule_of
 from tap_zoho_bulkread.streams.base import TABLE_VERSION, ZohoStream, with_table_version
@@ -39,11 +38,11 @@ class EventsIcsStream(ZohoStream):
         self,
         tap: Tap,
         *,
-        bulk_reader: Callable[[Path, str], BulkReader],
+        jobs: BulkJobs,
         summary: RunSummary | None = None,
     ) -> None:
         super().__init__(tap=tap, name=self.name, schema=with_table_version(EVENT_SCHEMA))
-        self.bulk_reader = bulk_reader
+        self.jobs = jobs
         self.summary = summary
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
@@ -56,7 +55,7 @@ class EventsIcsStream(ZohoStream):
         emitted, started = 0, time.monotonic()
         with download_folder() as work_dir:
             try:
-                for page in self.bulk_reader(work_dir, self.name).pages(ICS_QUERY):
+                for page in self.jobs.reader(work_dir, self.name).pages(ICS_QUERY):
                     for record in ics_records(page.path, page.job_id, self.name, page.count):
                         emitted += 1
                         yield {**record, TABLE_VERSION: version}

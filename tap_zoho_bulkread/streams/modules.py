@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
+from typing_extensions import override
 
 from tap_zoho_bulkread.bulk.batches import Batch
 from tap_zoho_bulkread.bulk.export import ExportItem, ExportPlan, ModuleExport, PageEnd, rows
-from tap_zoho_bulkread.bulk.jobs import BulkReader, Checkpoint, create_jobs_ahead, download_folder
-from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
-from tap_zoho_bulkread.bulk.query import JobQuery, build_query
-from tap_zoho_bulkread.config import DEFAULTS
-from tap_zoho_bulkread.coql.read import DeltaExport, DeltaReader, DeltaUnusable
-from tap_zoho_bulkread.errors import Action, ZohoAPIError, ZohoError, rule_of
-from tap_zoho_bulkread.planner import ModuleRun, ReadPlan, ReadPlanner
-from tap_zoho_bulkread.settings import SCOPE_PREFIXES, ModuleSettings
+from tap_zoho_bulkread.bulk.jobs import Checkpoint, create_jobs_ahead, download_folder
+from tap_zoho_bulkread.bulk.query import JobQuery
+from tap_zoho_bulkread.config import ModuleSettings
+from tap_zoho_bulkread.coql.read import DeltaExport
+from tap_zoho_bulkread.discovery import DiscoveredModule
+from tap_zoho_bulkread.errors import ZohoAPIError, refused_job
+from tap_zoho_bulkread.module_state import ModuleState
+from tap_zoho_bulkread.planner import ModuleRun
+from tap_zoho_bulkread.read_path import ModuleReadPath
+from tap_zoho_bulkread.run_parts import RunParts
 from tap_zoho_bulkread.streams.base import (
     TABLE_VERSION,
     BaseBatchFileEncoding,
@@ -29,22 +30,16 @@ from tap_zoho_bulkread.streams.base import (
     ZohoStream,
     with_table_version,
 )
-from tap_zoho_bulkread.summary import RunSummary
-from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
+from tap_zoho_bulkread.times import parse_datetime
 from tap_zoho_bulkread.writers.batch_files import BatchFileWriter
 from tap_zoho_bulkread.writers.records import RecordLineWriter
-from tap_zoho_bulkread.zoho.changes import ChangeProbe
-from tap_zoho_bulkread.zoho.deletions import DeletionReader, RestoreFinder
-from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_BIN_KEY, encode_ids
+from tap_zoho_bulkread.zoho.data_centers import SCOPE_PREFIXES
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
 
-CHECKPOINT_KEY = "zoho_export"
-EXPORTED_AT_KEY = "zoho_last_export_began"  # when the last whole export's run began (UTC)
-DELETIONS_KEY = "zoho_deletions_since"  # the newest deleted_time marked in this stream
 DELETED_AT = "_sdc_deleted_at"
 DELETED_AT_SCHEMA = {
     "type": ["string", "null"],
@@ -57,7 +52,9 @@ class ZohoModuleStream(ZohoStream):
     """The records of one Zoho module, exported through bulk read jobs.
 
     Exports come sorted by id, not by the replication key, so the stream is unsorted: the
-    bookmark advances only once the whole export has been read.
+    bookmark advances only once the whole export has been read. Without a replication key the
+    stream is FULL_TABLE: each run exports everything and ends with ACTIVATE_VERSION, so targets
+    can drop rows that disappeared.
     """
 
     is_sorted = False
@@ -68,71 +65,49 @@ class ZohoModuleStream(ZohoStream):
     def __init__(
         self,
         tap: Tap,
+        found: DiscoveredModule,
         *,
-        module: str,
-        schema: dict[str, Any],
-        specs: list[FieldSpec],
-        dot_fields: tuple[str, ...],
         replication_key: str | None,
         settings: ModuleSettings,
-        bulk_reader: Callable[[Path, str], BulkReader],
-        product: str,
-        deletions: DeletionReader | None = None,
-        child_of: str | None = None,
-        child_kind: str | None = None,
-        summary: RunSummary | None = None,
-        restores: RestoreFinder | None = None,
-        planner: ReadPlanner | None = None,
-        sampler: ChangeProbe | None = None,
-        delta: DeltaReader | None = None,
-        run_started: datetime | None = None,
-        compression_level: int = DEFAULTS.batch_compression_level,
+        parts: RunParts,
     ) -> None:
-        """A module's stream; ``bulk_reader(work_dir, stream)`` runs its jobs.
+        """A module's stream, with the run's ``parts`` (its jobs, planner and REST readers).
 
-        With ``deletions``, the stream also emits ``{id, _sdc_deleted_at}`` for each record Zoho
-        lists as deleted since the last run. With ``restores``, records restored from the
-        recycle bin since the last run are exported again. ``planner`` decides the read path
-        (none: ``bulk_only``, a job every run): nothing when the records API says nothing
-        changed, the Query API (``delta`` reads it) for a small change, else a bulk read job;
-        ``run_started`` (before any job of the run) is kept as when the export began, which
-        tells whether the bookmark's own second can have changed since. ``sampler`` reads one
-        record for ``--test``.
-        ``child_of`` names the parent of a subform or linking module. Without a replication key
-        the stream is FULL_TABLE: each run exports everything and ends with ACTIVATE_VERSION, so
-        targets can drop rows that disappeared.
+        With ``deletions_in_module_streams`` a parent module's stream also emits
+        ``{id, _sdc_deleted_at}`` for each record Zoho lists as deleted since the last run.
         """
-        if deletions is not None:
+        self.deletions = None if found.child_of else parts.module_deletions
+        schema = found.schema
+        if self.deletions is not None:
             schema = {
                 **schema,
                 "properties": {**schema["properties"], DELETED_AT: DELETED_AT_SCHEMA},
             }
         if replication_key is None:
             schema = with_table_version(schema)
-        super().__init__(tap=tap, name=module, schema=schema)
-        self.deletions = deletions
-        self.module = module
-        self.specs = specs
-        self.dot_fields = dot_fields
-        self.settings = settings
+        super().__init__(tap=tap, name=found.module, schema=schema)
+        self.module, self.found, self.settings, self.parts = found.module, found, settings, parts
+        self.child_of = found.child_of
         self.primary_keys = ["id"]
         self.replication_key = replication_key
-        self.bulk_reader = bulk_reader
-        self.product = product
-        self.child_of = child_of
-        self.child_kind = child_kind
+        self.read_path = ModuleReadPath(
+            self.module, self.logger, parts.planner, parts.delta_reader, parts.change_probe
+        )
         self._line_writer: RecordLineWriter | None = None
         self._export: ModuleExport | DeltaExport | None = None  # the export being read
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
-        self.summary = summary
-        self.restores = restores
-        self.compression_level = compression_level  # gzip level of BATCH files
-        self.planner = planner  # decides the read path; None: bulk_only
-        self.sampler = sampler  # reads one record for --test
-        self.delta = delta
-        self.run_started = run_started or datetime.now(timezone.utc)
-        self._decision: ReadPlan | None = None
 
+    @property
+    def module_state(self) -> ModuleState:
+        """The tap's own keys in this stream's state: checkpoint, bin, deletions."""
+        return ModuleState(self.stream_state)
+
+    @property
+    def dry_run(self) -> bool:
+        """Whether this is ``--test`` (singer-sdk caps each stream at a record or so)."""
+        return self.ABORT_AT_RECORD_COUNT is not None
+
+    @override
     def schema_wanted(self) -> bool:
         """False when Zoho refuses bulk read of the module as a whole (no SCHEMA, no table).
 
@@ -142,10 +117,10 @@ class ZohoModuleStream(ZohoStream):
         """
         if self.dry_run:
             return True  # --test makes no job
-        if not self.stream_state.get(CHECKPOINT_KEY) and self.export_needed():
+        if not self.module_state.resumes and self.export_needed():
             with download_folder() as work_dir:
-                reader = self.bulk_reader(work_dir, self.name)
-                create_jobs_ahead(reader, [(self.module, self.job_query)], ahead=False)
+                reader = self.parts.jobs.reader(work_dir, self.name)
+                create_jobs_ahead(reader, [self.job_query()], ahead=False)
                 self._refusal = reader.ledger.refused.get(self.module)
         if self._refusal is None:
             return True
@@ -157,6 +132,7 @@ class ZohoModuleStream(ZohoStream):
         )
         return False
 
+    @override
     def direct_writer(self) -> RecordLineWriter | None:
         """The direct RECORD writer, when no stream map or flattening changes records."""
         maps = self.stream_maps
@@ -177,6 +153,7 @@ class ZohoModuleStream(ZohoStream):
             if name in ("id", self.replication_key) or mask.get(("properties", name), True)
         ]
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the module's bulk read jobs and yield every row of every page."""
         return rows(self.record_batches(context))
@@ -198,41 +175,16 @@ class ZohoModuleStream(ZohoStream):
             value = self.compare_start_date(value, start_date) if value else start_date
         return parse_datetime(str(value)) if value else None
 
-    def job_query(self, refused: frozenset[str] = frozenset()) -> JobQuery:
-        """The export this stream needs: selected fields, bookmark criterion, module settings.
-
-        ``refused`` are properties Zoho refused to export; they are left out of the job.
-        """
-        selected = [
-            name
-            for name in self.selected_properties()
-            if name not in refused | {DELETED_AT, TABLE_VERSION}
-        ]
-        dot_properties = {dot_field_property(f): f for f in self.dot_fields}
-        return build_query(
-            module=self.module,
-            selected=[name for name in selected if name != "id" and name not in dot_properties],
-            lookup_fields=[dot_properties[name] for name in selected if name in dot_properties],
-            replication_key=self.replication_key,
-            start=self.starting_timestamp(),
-            user_criteria=self.settings.criteria,
-            cvid=self.settings.cvid,
-            also=self._restored_keys(),
-        )
+    def job_query(self) -> JobQuery:
+        """The export this stream needs: selected fields, bookmark criterion, module settings."""
+        return self.export_plan(ahead=True).job_query()
 
     def _restored_keys(self) -> tuple[str, ...]:
         """Replication key values of records restored since the last run (exported again)."""
-        if self.restores is None or not self.replication_key or self.starting_timestamp() is None:
+        if not self.replication_key or self.starting_timestamp() is None:
             return ()
-        restored = self.restores.change(self.module).restored
+        restored = self.parts.restore_finder.change(self.module).restored
         return tuple(value for value in restored.values() if value)  # the query sorts them
-
-    def _keep_recycle_bin(self) -> None:
-        """Remember the recycle bin this run saw, once the export holding its restores is read."""
-        if self.restores is not None and not self.child_of:
-            change = self.restores.change(self.module)
-            if change.checked:
-                self.stream_state[RECYCLE_BIN_KEY] = encode_ids(change.binned)
 
     def record_batches(
         self, context: Context | None, *, raw_numbers: bool = False
@@ -248,44 +200,20 @@ class ZohoModuleStream(ZohoStream):
         if self._refusal is not None:
             return  # said when the SCHEMA was held back
         if self.dry_run:
-            yield from self._sample()
+            try:
+                found = self.read_path.sample()
+            except ZohoAPIError as exc:
+                raise self._refused(exc) from None
+            yield from ([[{"id": found}]] if found else [])
             return
         export: ModuleExport | DeltaExport | None = None
-        resume = None
         if not self.export_needed():
-            export = self._query_api_export()
+            export = self.read_path.query_api_export(self.export_plan())
             if export is None and not self.export_needed():
                 yield from self._after_export()
                 return
-        if export is None:
-            start = self.starting_timestamp()
-            self.logger.info(
-                "%s: exporting %d fields%s",
-                self.module,
-                len(self.selected_properties()),
-                f" where {self.replication_key} >= {start.isoformat()}"
-                if start
-                else " (full export)",
-            )
-            saved = self.stream_state.get(CHECKPOINT_KEY)
-            resume = Checkpoint.from_state(saved)
-            if saved and resume is None:
-                self.logger.warning(
-                    "%s: the state's checkpoint (%s) is not one the tap writes; it is dropped "
-                    "and the module is exported from its bookmark",
-                    self.module,
-                    json.dumps(saved)[:120],
-                )
-            export = ModuleExport(
-                self._export_plan(),
-                self.bulk_reader,
-                self.logger,
-                resume=resume,
-                newest=saved.get("newest") if resume and isinstance(saved, dict) else None,
-                on_checkpoint=self._save_checkpoint,
-                raw_numbers=raw_numbers,
-            )
-        self._export = export
+        resumed = export is None and self.module_state.resume().checkpoint is not None
+        self._export = export = export or self._bulk_export(raw_numbers)
         if export.newest:
             # records of the pages read before the interruption count towards the bookmark
             self.note_progress(export.newest)
@@ -294,73 +222,46 @@ class ZohoModuleStream(ZohoStream):
             for item in export.items():
                 if isinstance(item, PageEnd):
                     page_begins = True
-                    if self.summary is not None:
-                        self.summary.add(self.name, pages=1)
+                    self.parts.summary.add(self.name, pages=1)
                 elif page_begins and self._line_writer is not None:
                     self._line_writer.new_page()  # time_extracted: when the page was read
                     page_begins = False
                 yield item
         except ZohoAPIError as exc:
-            raise self._explain(exc) from None
+            raise self._refused(exc) from None
         if export.skipped:
             return
-        if resume is None:
-            self.stream_state[EXPORTED_AT_KEY] = zoho_datetime(self.run_started)
-        else:  # its first pages were read in another run, from jobs made then
-            self.stream_state.pop(EXPORTED_AT_KEY, None)
+        self.module_state.export_read(self.parts.run_started, resumed)
         yield from self._after_export(activate=self.replication_key is None, rows=export.emitted)
         self._save_checkpoint(None)
         self.logger.info(
             "%s: %d records in %.1fs", self.module, export.emitted, time.monotonic() - started
         )
 
-    @property
-    def dry_run(self) -> bool:
-        """Whether this is ``--test`` (singer-sdk caps each stream at a record or so)."""
-        return self.ABORT_AT_RECORD_COUNT is not None
-
-    def _sample(self) -> Iterator[list[dict[str, Any]]]:
-        """``--test``: one record's id through the records API, one small request, no job."""
-        if self.sampler is None:
-            return
-        try:
-            found = self.sampler.one_record(self.module)
-        except ZohoAPIError as exc:
-            if rule_of(exc.code).on_list is not Action.SKIP_LIST:
-                raise self._explain(exc) from None
-            self.logger.info(
-                "%s: the records API does not list this module (%s); --test makes no job for it",
+    def _bulk_export(self, raw_numbers: bool) -> ModuleExport:
+        start = self.starting_timestamp()
+        self.logger.info(
+            "%s: exporting %d fields%s",
+            self.module,
+            len(self.selected_properties()),
+            f" where {self.replication_key} >= {start.isoformat()}" if start else " (full export)",
+        )
+        resume = self.module_state.resume()
+        if resume.dropped:
+            self.logger.warning(
+                "%s: the state's checkpoint (%s) is not one the tap writes; it is dropped "
+                "and the module is exported from its bookmark",
                 self.module,
-                exc.code,
+                resume.dropped,
             )
-            return
-        self.logger.info(
-            "%s: --test read %s through the records API (no bulk read job)",
-            self.module,
-            "one record" if found else "no record (the module is empty)",
-        )
-        if found:
-            yield [{"id": found}]
+        return ModuleExport(
+            self.export_plan(), self.parts.jobs, self.logger, resume=resume.checkpoint,
+            newest=resume.newest, on_checkpoint=self._save_checkpoint, raw_numbers=raw_numbers,
+        )  # fmt: skip
 
-    def _query_api_export(self) -> DeltaExport | None:
-        """The change read through the Query API, or None (the decision is bulk read then)."""
-        decision = self._decision
-        if decision is None or not decision.where or self.delta is None:
-            return None
-        started = time.monotonic()
-        try:
-            export = self.delta.read(self._export_plan(), decision.where, decision.order_by)
-        except DeltaUnusable as exc:
-            self._decision = ReadPlan(True, f"the Query API read was given up: {exc}")
-            self.logger.info("%s: bulk read after all: %s", self.module, exc)
-            return None
-        self.logger.info(
-            "%s: %d records read through the Query API in %.1fs",
-            self.module,
-            len(export.records),
-            time.monotonic() - started,
-        )
-        return export
+    def _refused(self, exc: ZohoAPIError) -> Exception:
+        """A refusal from Zoho as one line naming the fix."""
+        return refused_job(self.module, SCOPE_PREFIXES[self.parts.api.product], exc)
 
     def _after_export(
         self, *, activate: bool = False, rows: int = 0
@@ -375,72 +276,63 @@ class ZohoModuleStream(ZohoStream):
             yield from self._deleted_records()
         if activate:
             self.activate_version()
-            if self.summary is not None and self.table_version is not None:
-                self.summary.table_read(self.name, self.table_version, rows)
-        self._keep_recycle_bin()
+            if self.table_version is not None:
+                self.parts.summary.table_read(self.name, self.table_version, rows)
+        if not self.child_of:
+            change = self.parts.restore_finder.change(self.module)
+            if change.checked:  # the export holding its restores is read: remember the bin
+                self.module_state.keep_bin(change.binned)
 
     def export_needed(self) -> bool:
         """Whether this run makes bulk read jobs for the module (decided and logged once)."""
-        if self._decision is None:
-            self._decision = (
-                self.planner.plan(self._run_facts())
-                if self.planner is not None
-                else ReadPlan(True, "bulk_only is set")
-            )
-            self.logger.info("%s: %s: %s", self.module, self._decision.path, self._decision.why)
-        return self._decision.bulk
+        decision = self.read_path.decision
+        return (decision or self.read_path.decide(self._run_facts())).bulk
 
     def _run_facts(self) -> ModuleRun:
         """What the planner is told of this module: its settings and its state."""
+        state = self.module_state
         return ModuleRun(
             module=self.module,
             replication_key=self.replication_key,
             child_of=self.child_of,
-            child_kind=self.child_kind,
-            resumes=bool(self.stream_state.get(CHECKPOINT_KEY)),
+            child_kind=self.found.child_kind,
+            resumes=state.resumes,
             start=self.starting_timestamp(),
-            last_export_began=self._last_export_began(),
+            last_export_began=state.last_export_began(),
             restored_records=bool(self.replication_key and self._restored_keys()),
             own_filter=bool(self.settings.cvid or self.settings.criteria),
         )
 
-    def _last_export_began(self) -> datetime | None:
-        began = self.stream_state.get(EXPORTED_AT_KEY)
-        try:
-            return parse_datetime(began) if isinstance(began, str) else None
-        except ValueError:
-            return None
+    def export_plan(self, *, ahead: bool = False) -> ExportPlan:
+        """What the stream exports: its fields, selection, bookmark and settings.
 
-    def _export_plan(self) -> ExportPlan:
-        constants = {}
-        if self.replication_key is None:
+        ``ahead``: only its job is wanted (before the stream's turn: no table version yet).
+        """
+        constants, absent = {}, {DELETED_AT}
+        if self.replication_key is None and ahead:
+            absent.add(TABLE_VERSION)
+        elif self.replication_key is None:
             if self.table_version is None:
                 self.table_version = self._table_version()  # BATCH mode: no prepare_sync
             constants[TABLE_VERSION] = self.table_version
         return ExportPlan(
-            module=self.module,
-            stream=self.name,
-            specs=self.specs,
-            selected=self.selected_properties(),
-            dot_fields=self.dot_fields,
-            replication_key=self.replication_key,
-            query=self.job_query,
-            absent=frozenset({DELETED_AT}),
-            constants=constants,
-        )
+            module=self.module, stream=self.name, specs=self.found.specs,
+            selected=self.selected_properties(), dot_fields=self.found.dot_fields,
+            replication_key=self.replication_key, start=self.starting_timestamp(),
+            criteria=self.settings.criteria, cvid=self.settings.cvid, also=self._restored_keys(),
+            absent=frozenset(absent), constants=constants,
+        )  # fmt: skip
 
     def _deleted_records(self) -> Iterator[list[dict[str, Any]]]:
         """``{id, _sdc_deleted_at}`` for the records deleted since this stream last asked."""
         assert self.deletions is not None
-        state = self.stream_state
-        since = state.get(DELETIONS_KEY)
-        start = parse_datetime(str(since)) if isinstance(since, str) else None
+        state = self.module_state
         batch = [
             {"id": entry["id"], DELETED_AT: entry["deleted_time"]}
-            for entry in self.deletions.read(self.module, start)
+            for entry in self.deletions.read(self.module, state.deletions_since())
         ]
         if batch:
-            state[DELETIONS_KEY] = max(record[DELETED_AT] for record in batch)
+            state.deletions_marked(max(record[DELETED_AT] for record in batch))
             self.logger.info("%s: %d deleted records marked", self.module, len(batch))
             yield batch
 
@@ -450,11 +342,7 @@ class ZohoModuleStream(ZohoStream):
         The rows of the pages read before the interruption carry that version; a new one
         would make the target drop them at ACTIVATE_VERSION.
         """
-        saved = self.stream_state.get(CHECKPOINT_KEY)
-        version = saved.get("version") if isinstance(saved, dict) else None
-        if Checkpoint.from_state(saved) is not None and type(version) is int and version > 0:
-            return version
-        return self.new_table_version()
+        return self.module_state.resumed_table_version() or self.new_table_version()
 
     def _save_checkpoint(self, checkpoint: Checkpoint | None) -> None:
         """Keep (or, once the export is read, drop) the resume point in state, and emit it.
@@ -462,17 +350,12 @@ class ZohoModuleStream(ZohoStream):
         Only pages whose records were all emitted lie behind a checkpoint; the bookmark
         itself still moves only when the export is complete.
         """
-        state = self.stream_state
-        if checkpoint is None:
-            if state.pop(CHECKPOINT_KEY, None) is None:
-                return
-        else:
-            newest = self._export.newest if self._export is not None else None
-            state[CHECKPOINT_KEY] = {**checkpoint.to_state(), "newest": newest}
-            if self.replication_key is None:
-                state[CHECKPOINT_KEY]["version"] = self.table_version
-        self.emit_state()
+        newest = self._export.newest if self._export is not None else None
+        version = self.table_version if self.replication_key is None else None
+        if self.module_state.keep_checkpoint(checkpoint, newest, version):
+            self.emit_state()
 
+    @override
     def prepare_sync(self) -> None:
         """A full-table sync gets its table version (the resumed run's, or a new one)."""
         if self.replication_key is None:
@@ -494,10 +377,12 @@ class ZohoModuleStream(ZohoStream):
             yield item
         self.finalize_progress()
 
+    @override
     def direct_batches(self) -> Iterator[Batch]:
         """The export's rows in batches, for the direct RECORD writer."""
         return (item for item in self.own_items() if not isinstance(item, PageEnd))
 
+    @override
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -507,33 +392,9 @@ class ZohoModuleStream(ZohoStream):
         only after a page's last file is announced, and the bookmark once the export is read.
         """
         del context
-        writer = BatchFileWriter(
-            batch_config,
-            self.tap_name,
-            self.name,
-            self.compression_level,
-        )
-        for item in self.own_items():
-            # a page's file goes out before the checkpoint moves past the page
-            urls = writer.close() if isinstance(item, PageEnd) else writer.add(item)
-            for url in urls:
-                yield batch_config.encoding, [url]
-        last = writer.close()
-        for url in last:
+        level = self.parts.settings.batch_compression_level
+        writer = BatchFileWriter(batch_config, self.tap_name, self.name, level)
+        for url in writer.urls(self.own_items()):
             yield batch_config.encoding, [url]
-        if not last:
+        if not writer.ended_with_file:
             self.emit_state()
-
-    def _explain(self, exc: ZohoAPIError) -> ZohoError:
-        """One line for a job Zoho refused: the fix from the table of codes, else its words."""
-        rule = rule_of(exc.code)
-        fix = rule.fix.format(
-            module=self.module, prefix=SCOPE_PREFIXES[self.product], code=exc.code
-        )
-        if rule.fix_says_all:
-            return ZohoError(f"{self.module}: {fix}")
-        if fix:
-            return ZohoError(
-                f"{self.module}: Zoho refused the job ({exc.code}: {exc.message[:200]}); {fix}"
-            )
-        return ZohoError(f"{self.module}: {exc}")

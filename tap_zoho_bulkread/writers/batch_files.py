@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
@@ -21,8 +22,9 @@ from urllib.parse import urlsplit
 from uuid import uuid4
 
 from tap_zoho_bulkread.bulk.batches import Batch, encoded_lines
-from tap_zoho_bulkread.settings import check_batch_config
+from tap_zoho_bulkread.bulk.export import ExportItem, PageEnd
 from tap_zoho_bulkread.streams.base import BatchConfig
+from tap_zoho_bulkread.writers.batch_checks import check_batch_config
 
 
 class BatchFileWriter:
@@ -45,6 +47,19 @@ class BatchFileWriter:
         local = root.scheme in ("", "file") and root.netloc in ("", "localhost")
         self._local_root = Path(root.path) if local else None
         self._part: Path | None = None
+        self.ended_with_file = False  # the last file was finished by the export's end
+
+    def urls(self, items: Iterable[ExportItem]) -> Iterator[str]:
+        """The URL of each finished file: one closes at ``batch_size`` and at each page's end.
+
+        A page's last file is finished before the item after its ``PageEnd`` is asked for, so
+        it is announced before the checkpoint moves past the page.
+        """
+        for item in items:
+            yield from (self.close() if isinstance(item, PageEnd) else self.add(item))
+        last = self.close()
+        self.ended_with_file = bool(last)
+        yield from last
 
     def _open(self) -> IO[bytes]:
         self.files += 1

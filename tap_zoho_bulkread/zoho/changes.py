@@ -16,7 +16,6 @@ seen (docs/record-sets.md).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +24,7 @@ from tap_zoho_bulkread.errors import TAP_REFUSALS, ZohoAPIError
 from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
 from tap_zoho_bulkread.zoho.answers import unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
+from tap_zoho_bulkread.zoho.data_centers import ApiPaths
 
 MAX_PROBE_BYTES = 64 * 1024  # one record with one field
 MAX_LIST_BYTES = 1024 * 1024  # 200 records with two fields
@@ -46,10 +46,10 @@ class Change:
 class ChangeProbe:
     """Asks, once per module and moment in a run, whether any record changed after it."""
 
-    def __init__(self, client: ZohoClient, *, path_of: Callable[[str], str]) -> None:
-        """``path_of(module)`` is the module's records path (``/crm/v8/Leads``)."""
+    def __init__(self, client: ZohoClient, api: ApiPaths) -> None:
+        """``api`` names the records path of each module (``/crm/v8/Leads``)."""
         self.client = client
-        self.path_of = path_of
+        self.api = api
         self._answers: dict[tuple[str, datetime, str], Change] = {}
         self._lock = threading.Lock()
 
@@ -90,7 +90,7 @@ class ChangeProbe:
         }  # fmt: skip
         what = f"the record of {module} with the newest {key}"
         entries, refusal = self._since(
-            self.path_of(module), params, moment, f"{what} is one record"
+            self.api.records(module), params, moment, f"{what} is one record"
         )
         if refusal:
             return Change(None, refusal=refusal)
@@ -104,7 +104,7 @@ class ChangeProbe:
         """Whether Zoho lists a deletion of ``module`` at or after ``moment``; None if unknown."""
         params = {"type": "all", "page": "1", "per_page": "1"}
         entries, refusal = self._since(
-            f"{self.path_of(module)}/deleted",
+            f"{self.api.records(module)}/deleted",
             params,
             moment,
             f"the newest deletion of {module} is one entry",
@@ -117,7 +117,7 @@ class ChangeProbe:
         What ``--test`` asks of each module: one small request, no bulk read job.
         """
         params = {"fields": "id", "per_page": "1", **EVERY_RECORD_SET}
-        answer = self.client.get_json(self.path_of(module), params, max_bytes=MAX_PROBE_BYTES)
+        answer = self.client.get_json(self.api.records(module), params, max_bytes=MAX_PROBE_BYTES)
         entries = answer.get("data", [])
         if not isinstance(entries, list) or len(entries) > 1:
             raise unexpected(f"one record of {module} is one record, not", entries)
@@ -146,7 +146,7 @@ class ChangeProbe:
         for page in range(1, MAX_PAGES + 1):
             try:
                 answer = self.client.get_json(
-                    self.path_of(module), {**params, "page": str(page)}, headers,
+                    self.api.records(module), {**params, "page": str(page)}, headers,
                     max_bytes=MAX_LIST_BYTES,
                 )  # fmt: skip
             except ZohoAPIError as exc:

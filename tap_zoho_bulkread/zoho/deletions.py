@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, codes_where
 from tap_zoho_bulkread.summary import plural
@@ -20,6 +20,7 @@ from tap_zoho_bulkread.times import utc_datetime, zoho_datetime
 from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoho_id
 from tap_zoho_bulkread.zoho.changes import EVERY_RECORD_SET
 from tap_zoho_bulkread.zoho.client import ZohoClient
+from tap_zoho_bulkread.zoho.data_centers import ApiPaths
 from tap_zoho_bulkread.zoho.pages import MAX_PAGE_BYTES, PageGuard
 
 DELETED_PER_PAGE = 200
@@ -84,15 +85,12 @@ class DeletionReader:
     def __init__(
         self,
         client: ZohoClient,
-        *,
-        path_of: Callable[[str], str],
-        scope_of: Callable[[str], str],
+        api: ApiPaths,
         logger: logging.Logger,
     ) -> None:
-        """``path_of(module)`` is the module's records path (``/crm/v8/Leads``)."""
+        """``api`` names each module's records path (``/crm/v8/Leads``) and read scope."""
         self.client = client
-        self.path_of = path_of
-        self.scope_of = scope_of
+        self.api = api
         self.logger = logger
 
     def read(self, module: str, start: datetime | None) -> Iterator[dict[str, Any]]:
@@ -124,7 +122,7 @@ class DeletionReader:
                 module,
                 exc.code,
                 exc.message[:120],
-                self.scope_of(module),
+                self.api.module_scope(module),
             )
             return
         self.logger.warning(
@@ -150,7 +148,9 @@ class DeletionReader:
             asked = wanted[first : first + IDS_PER_LOOKUP]
             params = {"ids": ",".join(asked), "fields": key_field, **EVERY_RECORD_SET}
             asked_ids = set(asked)
-            answer = self.client.get_json(self.path_of(module), params, max_bytes=MAX_PAGE_BYTES)
+            answer = self.client.get_json(
+                self.api.records(module), params, max_bytes=MAX_PAGE_BYTES
+            )
             entries = answer.get("data", [])
             if not isinstance(entries, list) or len(entries) > len(asked):
                 raise unexpected(f"{what} are", entries)
@@ -173,7 +173,7 @@ class DeletionReader:
         for page in range(1, MAX_DELETED_PAGES + 1):
             params = {"type": kind, "page": str(page), "per_page": str(DELETED_PER_PAGE)}
             answer = self.client.get_json(
-                f"{self.path_of(module)}/deleted", params, headers, max_bytes=MAX_PAGE_BYTES
+                f"{self.api.records(module)}/deleted", params, headers, max_bytes=MAX_PAGE_BYTES
             )
             entries = answer.get("data", [])
             if not isinstance(entries, list):
@@ -200,24 +200,27 @@ class BinChange:
     compared: bool = False  # the bin of the last run was known: ``restored`` is complete
 
 
+class RecycleBinMemory(Protocol):
+    """What the last run kept of each module's recycle bin, and what its export filters on."""
+
+    def previous_bin(self, module: str) -> set[str] | None:
+        """The ids the bin held at the last run (None before the first run that kept them)."""
+
+    def restore_key(self, module: str) -> str:
+        """The field whose value the module's export filters on."""
+
+
 class RestoreFinder:
     """Finds, once per run and module, the records restored from the recycle bin since the last.
 
-    ``previous_of(module)`` gives the ids the bin held at the last run (None before the first
-    run that kept them); ``key_of(module)`` the field whose value the module's export filters on.
+    ``memory`` says what the bin held at the last run and which field the export filters on.
     """
 
     def __init__(
-        self,
-        reader: DeletionReader,
-        *,
-        previous_of: Callable[[str], set[str] | None],
-        key_of: Callable[[str], str],
-        logger: logging.Logger,
+        self, reader: DeletionReader, memory: RecycleBinMemory, logger: logging.Logger
     ) -> None:
         self.reader = reader
-        self.previous_of = previous_of
-        self.key_of = key_of
+        self.memory = memory
         self.logger = logger
         self._changes: dict[str, BinChange] = {}
         self._lock = threading.Lock()
@@ -230,11 +233,13 @@ class RestoreFinder:
             return self._changes[module]
 
     def _find(self, module: str) -> BinChange:
-        previous = self.previous_of(module)
+        previous = self.memory.previous_bin(module)
         try:
             binned = self.reader.recycle_bin(module)
             left = previous - binned if previous is not None else set()
-            restored = self.reader.existing(module, left, self.key_of(module)) if left else {}
+            restored = (
+                self.reader.existing(module, left, self.memory.restore_key(module)) if left else {}
+            )
         except ZohoAPIError as exc:
             self.reader.warn_unlisted(module, exc)
             return BinChange()

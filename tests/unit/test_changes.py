@@ -14,6 +14,7 @@ import requests
 from tap_zoho_bulkread.times import parse_datetime
 from tap_zoho_bulkread.zoho.changes import ChangeProbe
 from tap_zoho_bulkread.zoho.client import ZohoClient
+from tap_zoho_bulkread.zoho.data_centers import ApiPaths
 from tests.tap_runner import client_of
 from tests.zoho_client import ground_truth
 from zoho_bulkread_emulator import Emulator
@@ -27,7 +28,7 @@ def emulator() -> Iterator[Emulator]:
 
 def probe_of(emu: Emulator) -> tuple[ChangeProbe, ZohoClient]:
     client = client_of(emu.url)
-    return ChangeProbe(client, path_of=lambda module: f"/crm/v8/{module}"), client
+    return ChangeProbe(client, ApiPaths("crm", "v8")), client
 
 
 def newest(emu: Emulator, module: str, key: str) -> datetime:
@@ -65,7 +66,7 @@ def test_a_record_created_now_is_seen_by_either_key_and_each_question_is_asked_o
     ).json()["created"]
     truth = {row["id"]: row for row in ground_truth(emulator.url, "Calls")}
 
-    fresh = ChangeProbe(probe.client, path_of=probe.path_of)
+    fresh = ChangeProbe(probe.client, probe.api)
     by_created = fresh.after("Calls", moment, "Created_Time")
     by_modified = fresh.after("Calls", moment, "Modified_Time")
     again = fresh.after("Calls", moment, "Created_Time")

@@ -15,9 +15,8 @@ import pytest
 import requests
 
 from tap_zoho_bulkread.bulk.export import ExportPlan, ModuleExport, PageEnd, rows
-from tap_zoho_bulkread.bulk.jobs import BulkReader, Checkpoint, JobSettings, create_jobs_ahead
+from tap_zoho_bulkread.bulk.jobs import BulkJobs, Checkpoint, JobSettings, create_jobs_ahead
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, field_specs
-from tap_zoho_bulkread.bulk.query import build_query
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
 from tap_zoho_bulkread.zoho.client import DownloadLimiter, ZohoClient
 from tests.tap_runner import client_of
@@ -48,16 +47,6 @@ def specs_of(client: ZohoClient, module: str) -> list[FieldSpec]:
 def plan_of(client: ZohoClient, module: str, selected: list[str]) -> ExportPlan:
     specs = specs_of(client, module)
 
-    def query(refused: frozenset[str]):  # type: ignore[no-untyped-def]
-        fields = [name for name in selected if name != "id" and name not in refused]
-        return build_query(
-            module=module,
-            selected=fields,
-            lookup_fields=[],
-            replication_key="Modified_Time",
-            start=None,
-        )
-
     return ExportPlan(
         module=module,
         stream=module,
@@ -65,14 +54,11 @@ def plan_of(client: ZohoClient, module: str, selected: list[str]) -> ExportPlan:
         selected=selected,
         dot_fields=(),
         replication_key="Modified_Time",
-        query=query,
     )
 
 
 def export_of(client: ZohoClient, plan: ExportPlan, **options) -> ModuleExport:  # type: ignore[no-untyped-def]
-    return ModuleExport(
-        plan, lambda work, stream: BulkReader(client, SETTINGS, LOG, work), LOG, **options
-    )
+    return ModuleExport(plan, BulkJobs(client, SETTINGS, LOG), LOG, **options)
 
 
 def test_every_page_is_read_and_each_ends_with_its_count(
@@ -160,35 +146,23 @@ def test_a_job_created_ahead_is_the_one_the_export_reads(
     emulator: Emulator, tap_client: ZohoClient, tmp_path: Path
 ) -> None:
     plan = plan_of(tap_client, "Calls", ["id", "Subject", "Modified_Time"])
-    reader = BulkReader(tap_client, SETTINGS, LOG, tmp_path)
-    create_jobs_ahead(reader, [("Calls", lambda: plan.query(frozenset()))])
-    ahead = dict(reader.ledger.ahead)
-    export = ModuleExport(plan, lambda work, stream: _with_dir(reader, work), LOG)
+    jobs = BulkJobs(tap_client, SETTINGS, LOG)
+    create_jobs_ahead(jobs.reader(tmp_path), [plan.job_query()])
+    ahead = dict(jobs.ledger.ahead)
+    export = ModuleExport(plan, jobs, LOG)
 
     records = list(rows(export.items()))
 
     assert "Calls" in ahead
     assert len(records) == len(ground_truth(emulator.url, "Calls"))
-    assert "Calls" not in reader.ledger.ahead  # taken by the export, not created twice
-
-
-def _with_dir(reader: BulkReader, work: Path) -> BulkReader:
-    reader.work_dir = work
-    return reader
+    assert "Calls" not in jobs.ledger.ahead  # taken by the export, not created twice
 
 
 def test_a_refusal_the_export_does_not_own_goes_up_with_zohos_code(
     emulator: Emulator, tap_client: ZohoClient
 ) -> None:
     plan = plan_of(tap_client, "Calls", ["id", "Subject", "Modified_Time"])
-    calls_query = plan.query(frozenset())
-    gone = ExportPlan(
-        **{
-            **plan.__dict__,
-            "module": "No_Such_Module",
-            "query": lambda refused: replace(calls_query, module="No_Such_Module"),
-        }
-    )
+    gone = replace(plan, module="No_Such_Module")
     export = export_of(tap_client, gone)
 
     with pytest.raises(ZohoAPIError) as caught:

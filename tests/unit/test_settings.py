@@ -27,30 +27,30 @@ def tap(**settings: object) -> TapZohoBulkRead:
     ],
 )
 def test_each_data_center_has_its_accounts_server(data_center: str, accounts: str) -> None:
-    assert tap(data_center=data_center).accounts_url() == accounts
+    assert tap(data_center=data_center).parts.accounts_url == accounts
 
 
 def test_production_trusts_the_api_domain_returned_with_the_token() -> None:
-    assert tap(data_center="eu").configured_api_domain() is None
+    assert tap(data_center="eu").parts.api_domain is None
 
 
 def test_sandbox_and_developer_orgs_use_their_own_api_hosts() -> None:
     assert (
-        tap(data_center="eu", environment="sandbox").configured_api_domain()
+        tap(data_center="eu", environment="sandbox").parts.api_domain
         == "https://sandbox.zohoapis.eu"
     )
     assert (
-        tap(data_center="in", environment="developer").configured_api_domain()
+        tap(data_center="in", environment="developer").parts.api_domain
         == "https://developer.zohoapis.in"
     )
 
 
 def test_explicit_overrides_win() -> None:
     custom = tap(accounts_url="http://127.0.0.1:1", api_domain="http://127.0.0.1:2")
-    assert custom.accounts_url() == "http://127.0.0.1:1"
-    assert custom.configured_api_domain() == "http://127.0.0.1:2"
+    assert custom.parts.accounts_url == "http://127.0.0.1:1"
+    assert custom.parts.api_domain == "http://127.0.0.1:2"
 
 
 def test_default_versions_per_product() -> None:
-    assert tap().api_version == "v8"
-    assert tap(product="bigin").api_version == "v2"
+    assert tap().parts.api.version == "v8"
+    assert tap(product="bigin").parts.api.version == "v2"

@@ -1,0 +1,78 @@
+"""The module streams of a run in their order: who comes next, and what each kept of its bin.
+
+The tap's parts ask through this, by name, what only the streams know: the bulk jobs to create
+ahead for the streams after the current one, and the recycle bin each module kept at the last
+run. Nothing below the streams calls into a stream directly.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tap_zoho_bulkread.bulk.jobs import BulkReader, create_jobs_ahead
+from tap_zoho_bulkread.streams.deletions import DeletedRecordsStream
+from tap_zoho_bulkread.streams.modules import ZohoModuleStream
+from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_SEEN_KEY, decode_ids
+
+if TYPE_CHECKING:
+    from singer_sdk import Tap
+
+
+class ModuleStreams:
+    """The tap's module streams, as the jobs scheduler and the restore finder see them."""
+
+    def __init__(self, tap: Tap) -> None:
+        self.tap = tap
+
+    def all(self) -> list[ZohoModuleStream]:
+        """Every module stream, in the order the tap syncs them."""
+        return [s for s in self.tap.streams.values() if isinstance(s, ZohoModuleStream)]
+
+    def selected_parents(self) -> list[str]:
+        """The selected modules with records of their own (not subforms or linking modules)."""
+        return [s.module for s in self.all() if s.selected and not s.child_of]
+
+    def create_after(self, stream: str, reader: BulkReader) -> None:
+        """Create the first job of the selected module streams after ``stream``, if room.
+
+        A stream with a checkpoint resumes its own jobs instead.
+        """
+        streams = [s for s in self.all() if s.selected and not s.dry_run]
+        names = [s.name for s in streams]
+        if stream not in names:
+            return
+        later = streams[names.index(stream) + 1 :]
+        create_jobs_ahead(
+            reader,
+            (s.job_query() for s in later if not s.module_state.resumes and s.export_needed()),
+        )
+
+    def restore_key(self, module: str) -> str:
+        """The field the module's export filters on (Created_Time for a full table)."""
+        return self._stream(module).replication_key or "Created_Time"
+
+    def previous_bin(self, module: str) -> set[str] | None:
+        """The ids in the module's recycle bin at the last run, and those listed after that look.
+
+        None when the module's state keeps no bin (the first run, or a state of 0.2).
+        """
+        streams = self.tap.streams
+        if module not in streams or not streams[module].selected:
+            return None  # a module this run does not read keeps no bin up to date
+        kept = self._stream(module).module_state.kept_bin()
+        if kept is None:
+            return None
+        # read, not through the SDK's writeable state: that would add a partition to the state
+        # of a Deleted_Records stream that may not even be selected
+        deleted = self.tap.state.get("bookmarks", {}).get(DeletedRecordsStream.name, {})
+        seen = [
+            partition[RECYCLE_SEEN_KEY]
+            for partition in deleted.get("partitions", [])
+            if partition.get("context") == {"module": module} and RECYCLE_SEEN_KEY in partition
+        ]
+        return kept.union(*map(decode_ids, seen))
+
+    def _stream(self, module: str) -> ZohoModuleStream:
+        stream = self.tap.streams[module]
+        assert isinstance(stream, ZohoModuleStream)
+        return stream
