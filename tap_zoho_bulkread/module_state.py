@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tap_zoho_bulkread.bulk.jobs import Checkpoint
+from tap_zoho_bulkread.bulk.checkpoint import Checkpoint
 from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
 from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_BIN_KEY, decode_ids, encode_ids
 
@@ -29,12 +29,33 @@ class Resume:
     newest: str | None = None  # the newest replication value of the pages already read
     dropped: str = ""  # a checkpoint the tap does not write, as text for the warning
 
+    def warning(self, module: str) -> str:
+        """The warning for a checkpoint the tap does not write; empty when there is none."""
+        if not self.dropped:
+            return ""
+        return (
+            f"{module}: the state's checkpoint ({self.dropped}) is not one the tap writes; it "
+            "is dropped and the module is exported from its bookmark"
+        )
+
 
 class ModuleState:
     """A module stream's own keys in its state dict (the dict is singer-sdk's, changed in place)."""
 
     def __init__(self, state: dict[str, Any]) -> None:
         self.state = state
+
+    def start(self, replication_key: str, start_date: str | None) -> datetime | None:
+        """Where the export starts: the bookmark, or ``start_date`` when later or alone.
+
+        The value singer-sdk writes as the starting replication value when the sync begins,
+        computed from state alone so a job can be created before the stream's turn.
+        """
+        value = None
+        if self.state.get("replication_key") == replication_key:
+            value = self.state.get("replication_key_value")
+        moments = [parse_datetime(str(v)) for v in (value, start_date) if v]
+        return max(moments) if moments else None
 
     @property
     def resumes(self) -> bool:

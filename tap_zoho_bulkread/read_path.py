@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
+from datetime import datetime
 
 from tap_zoho_bulkread.bulk.export import ExportPlan
 from tap_zoho_bulkread.coql.read import DeltaExport, DeltaReader, DeltaUnusable
@@ -21,22 +23,35 @@ class ModuleReadPath:
 
     def __init__(
         self,
-        module: str,
+        facts: ModuleRun,
         logger: logging.Logger,
         planner: ReadPlanner | None,
         delta: DeltaReader | None,
         sampler: ChangeProbe | None,
     ) -> None:
-        self.module = module
+        """``facts``: what the settings say of the module; its state is told to ``decide``."""
+        self.facts = facts
+        self.module = facts.module
         self.logger = logger
         self.planner = planner
         self.delta = delta  # reads a small change through the Query API
         self.sampler = sampler  # reads one record for --test
         self.decision: ReadPlan | None = None
 
-    def decide(self, facts: ModuleRun) -> ReadPlan:
-        """The module's read path this run, from ``facts`` (decided and logged once)."""
+    def decide(
+        self,
+        *,
+        resumes: bool,
+        start: datetime | None,
+        last_export_began: datetime | None,
+        restored_records: bool,
+    ) -> ReadPlan:
+        """The module's read path this run, from what its state says (decided, logged once)."""
         if self.decision is None:
+            facts = replace(
+                self.facts, resumes=resumes, start=start,
+                last_export_began=last_export_began, restored_records=restored_records,
+            )  # fmt: skip
             self.decision = (
                 self.planner.plan(facts)
                 if self.planner is not None

@@ -15,7 +15,8 @@ from typing import Protocol
 
 import platformdirs
 
-from tap_zoho_bulkread.bulk.jobs import BulkJobs, JobsAhead, JobSettings
+from tap_zoho_bulkread.bulk.jobs import BulkJobs, JobsAhead
+from tap_zoho_bulkread.bulk.ledger import JobSettings
 from tap_zoho_bulkread.config import TapConfig
 from tap_zoho_bulkread.coql.read import DeltaReader
 from tap_zoho_bulkread.planner import ReadPlanner

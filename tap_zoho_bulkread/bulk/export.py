@@ -15,14 +15,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tap_zoho_bulkread.bulk.batches import Batch, newest
+from tap_zoho_bulkread.bulk.checkpoint import Checkpoint
 from tap_zoho_bulkread.bulk.decode import RecordDecoder
-from tap_zoho_bulkread.bulk.jobs import (
-    BulkJobs,
-    BulkReader,
-    Checkpoint,
-    ExportedPage,
-    download_folder,
-)
+from tap_zoho_bulkread.bulk.jobs import BulkJobs, BulkReader, ExportedPage, download_folder
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, dot_field_property
 from tap_zoho_bulkread.bulk.query import JobQuery, build_query
 from tap_zoho_bulkread.errors import Action, ExportFileError, ZohoAPIError, ZohoError, rule_of
@@ -112,6 +107,14 @@ class ModuleExport:
     def items(self) -> Iterator[ExportItem]:
         """Every page's rows in batches, a ``PageEnd`` after each page."""
         plan = self.plan
+        self.logger.info(
+            "%s: exporting %d fields%s",
+            plan.module,
+            len(plan.selected),
+            f" where {plan.replication_key} >= {plan.start.isoformat()}"
+            if plan.start
+            else " (full export)",
+        )
         refused: frozenset[str] = frozenset()
         while True:
             try:

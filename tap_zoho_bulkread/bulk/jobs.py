@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 import tempfile
@@ -11,10 +9,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
+from tap_zoho_bulkread.bulk.checkpoint import Checkpoint
+from tap_zoho_bulkread.bulk.ledger import JobLedger, JobSettings, fingerprint
+from tap_zoho_bulkread.bulk.polling import JobPoller
 from tap_zoho_bulkread.bulk.query import JobQuery, job_body, uses_page_tokens
 from tap_zoho_bulkread.errors import (
     TAP_REFUSALS,
@@ -22,140 +22,20 @@ from tap_zoho_bulkread.errors import (
     Action,
     ExportFileError,
     JobFailed,
-    JobTimeout,
     ZohoAPIError,
     codes_where,
     refuses_checkpoint,
 )
-from tap_zoho_bulkread.summary import plural
 from tap_zoho_bulkread.zoho.answers import (
     MAX_PAGES,
-    PAGE_TOKEN,
     JobResult,
     created_job_id,
-    failure_of,
-    job_result,
-    job_status,
     query_module,
-    zoho_id,
 )
 from tap_zoho_bulkread.zoho.client import ZohoClient
 
-MAX_POLL_SECONDS = 30.0
-POLL_SHARE = 0.1
-HEARTBEAT_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    """Where jobs are sent and how patiently they are awaited."""
-
-    product: str
-    version: str
-    poll_interval_seconds: float
-    job_timeout_seconds: float
-    max_concurrent_jobs: int = 3
-
-    @property
-    def read_path(self) -> str:
-        """``/crm/bulk/v8/read`` or ``/bigin/bulk/v2/read``."""
-        return f"/{self.product}/bulk/{self.version}/read"
-
-
-class JobLedger:
-    """Jobs in flight across all streams: created, not yet downloaded.
-
-    It also keeps the first-page jobs created ahead for streams whose turn has not come, so
-    that Zoho works on several modules at once while the tap reads one.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(limit, 1)
-        self.in_flight: set[str] = set()
-        self.ahead: dict[str, tuple[str, str]] = {}
-        self.refused: dict[str, str] = {}  # module -> the code Zoho refused its job with
-
-    def has_room(self) -> bool:
-        """Whether one more job may be created now."""
-        return len(self.in_flight) < self.limit
-
-    def add(self, job_id: str) -> None:
-        """Count a created job."""
-        self.in_flight.add(job_id)
-
-    def done(self, job_id: str) -> None:
-        """A job's result is downloaded (or the job failed): it no longer counts."""
-        self.in_flight.discard(job_id)
-
-    def keep_ahead(self, module: str, job_id: str, body: dict[str, Any]) -> None:
-        """Remember a job created ahead for ``module``'s first page."""
-        self.ahead[module] = (job_id, fingerprint(body))
-
-    def take_ahead(self, module: str, body: dict[str, Any]) -> str | None:
-        """The job created ahead for exactly this body, if any."""
-        job_id, created_for = self.ahead.pop(module, (None, ""))
-        if job_id is not None and created_for != fingerprint(body):
-            self.done(job_id)  # the query changed since; that job is left unused
-            return None
-        return job_id
-
-
-def fingerprint(body: dict[str, Any]) -> str:
-    """A short, stable digest of a job body, to tell two bodies apart."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-
-
-RESUME_SECONDS = 23 * 3600  # Zoho keeps results and page tokens for a day
 MAX_JOB_ATTEMPTS = 3
 TRANSIENT_JOB_CODES = codes_where("job", Action.NEW_JOB)
-
-
-@dataclass(frozen=True)
-class Checkpoint:
-    """Where an export stands: enough for a restarted run to continue without starting over."""
-
-    export: str
-    page: int
-    page_token: str | None
-    job_id: str
-    created: float
-
-    def usable_for(self, export: str) -> bool:
-        """Whether this checkpoint belongs to ``export`` and its job is less than a day old."""
-        age = time.time() - self.created
-        return self.export == export and 0 <= age < RESUME_SECONDS
-
-    def to_state(self) -> dict[str, Any]:
-        """The checkpoint as it is kept in the stream's state."""
-        return {
-            "export": self.export,
-            "page": self.page,
-            "page_token": self.page_token,
-            "job_id": self.job_id,
-            "created": datetime.fromtimestamp(self.created, timezone.utc).isoformat(),
-        }
-
-    @classmethod
-    def from_state(cls, value: Any) -> Checkpoint | None:
-        """Read a checkpoint from state; None when absent or not understood."""
-        if not isinstance(value, dict):
-            return None
-        try:
-            token = value.get("page_token") or None
-            page = int(value["page"])
-            if token is not None and not PAGE_TOKEN.fullmatch(str(token)):
-                return None
-            if not 1 <= page <= MAX_PAGES:
-                return None
-            return cls(
-                export=str(value["export"]),
-                page=page,
-                page_token=token,
-                job_id=zoho_id(value["job_id"], "the checkpoint's job id"),
-                created=datetime.fromisoformat(str(value["created"])).timestamp(),
-            )
-        except (KeyError, TypeError, ValueError, ZohoAPIError):
-            return None
 
 
 def _other_export(status: dict[str, Any], job_id: str, query: JobQuery) -> str:
@@ -245,6 +125,7 @@ class BulkReader:
         self.ledger = ledger or JobLedger(settings.max_concurrent_jobs)
         self.ahead = ahead
         self.stream = stream
+        self.poller = JobPoller(client, settings, logger)
         self.created_at: dict[str, float] = {}
         self.downloads = 0
 
@@ -263,43 +144,11 @@ class BulkReader:
 
     def status(self, job_id: str) -> tuple[str, dict[str, Any]]:
         """A job's state and details."""
-        answer = self.client.get_json(f"{self.settings.read_path}/{zoho_id(job_id, 'job id')}")
-        return job_status(answer, job_id)
+        return self.poller.status(job_id)
 
     def wait(self, job_id: str, module: str) -> JobResult:
         """Poll a job with growing waits until it completes; raise on FAILURE or timeout."""
-        started = time.monotonic()
-        interval = self.settings.poll_interval_seconds
-        last_state, last_said = "", 0.0
-        while True:
-            state, status = self.status(job_id)
-            elapsed = time.monotonic() - started
-            if state != last_state:
-                self.logger.info("%s: job %s is %s after %.1fs", module, job_id, state, elapsed)
-                last_state, last_said = state, elapsed
-            elif elapsed - last_said >= HEARTBEAT_SECONDS:
-                self.logger.info(
-                    "%s: job %s is still %s after %s",
-                    module,
-                    job_id,
-                    state,
-                    plural(round(elapsed / 60), "minute"),
-                )
-                last_said = elapsed
-            if state == "COMPLETED":
-                return job_result(status, job_id)
-            if state in ("FAILURE", "FAILED"):
-                code, message = failure_of(status)
-                raise JobFailed(module, job_id, code, message)
-            if elapsed + interval > self.settings.job_timeout_seconds:
-                raise JobTimeout(module, job_id, state, elapsed)
-            time.sleep(interval)
-            # Waits grow with the time already spent (a tenth of it), so a late poll never
-            # wastes more than a small share of the job's own time.
-            interval = min(
-                max(self.settings.poll_interval_seconds, elapsed * POLL_SHARE),
-                max(MAX_POLL_SECONDS, self.settings.poll_interval_seconds),
-            )
+        return self.poller.wait(job_id, module)
 
     def pages(
         self,
@@ -603,3 +452,12 @@ class BulkJobs:
             self.client, self.settings, self.logger, work_dir,
             ledger=self.ledger, ahead=self.ahead, stream=stream,
         )  # fmt: skip
+
+    def first_job(self, query: JobQuery) -> str | None:
+        """Create the export's first job now, unless it was created ahead of its turn.
+
+        Returns Zoho's code when it refuses to export the module as a whole.
+        """
+        with download_folder() as work_dir:
+            create_jobs_ahead(self.reader(work_dir, query.module), [query], ahead=False)
+        return self.ledger.refused.get(query.module)

@@ -75,6 +75,20 @@ class ZohoStream(Stream):
             return
         super().log(message, *args, level=level, **kwargs)
 
+    @property
+    def dry_run(self) -> bool:
+        """Whether this is ``--test`` (singer-sdk caps each stream at a record or so)."""
+        return self.ABORT_AT_RECORD_COUNT is not None
+
+    def selected_properties(self) -> list[str]:
+        """The properties selected in the catalog (``id`` and the replication key always)."""
+        mask = self.mask
+        return [
+            name
+            for name in self.schema["properties"]
+            if name in ("id", self.replication_key) or mask.get(("properties", name), True)
+        ]
+
     # -- table versions -------------------------------------------------------------------
 
     @property

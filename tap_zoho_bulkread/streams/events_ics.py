@@ -48,7 +48,7 @@ class EventsIcsStream(ZohoStream):
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the ICS export's jobs page by page and yield a record per VEVENT."""
         del context
-        if self.ABORT_AT_RECORD_COUNT is not None:
+        if self.dry_run:
             self.logger.info("Events_ICS: --test makes no bulk read job; the ICS export is not run")
             return
         version = self.new_table_version()

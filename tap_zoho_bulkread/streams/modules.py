@@ -8,12 +8,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
-from singer_sdk.mapper import SameRecordTransform
 from typing_extensions import override
 
-from tap_zoho_bulkread.bulk.batches import Batch
+from tap_zoho_bulkread.bulk.checkpoint import Checkpoint
 from tap_zoho_bulkread.bulk.export import ExportItem, ExportPlan, ModuleExport, PageEnd, rows
-from tap_zoho_bulkread.bulk.jobs import Checkpoint, create_jobs_ahead, download_folder
 from tap_zoho_bulkread.bulk.query import JobQuery
 from tap_zoho_bulkread.config import ModuleSettings
 from tap_zoho_bulkread.coql.read import DeltaExport
@@ -25,30 +23,18 @@ from tap_zoho_bulkread.read_path import ModuleReadPath
 from tap_zoho_bulkread.run_parts import RunParts
 from tap_zoho_bulkread.streams.base import (
     TABLE_VERSION,
-    BaseBatchFileEncoding,
-    BatchConfig,
-    ZohoStream,
     with_table_version,
 )
-from tap_zoho_bulkread.times import parse_datetime
-from tap_zoho_bulkread.writers.batch_files import BatchFileWriter
-from tap_zoho_bulkread.writers.records import RecordLineWriter
+from tap_zoho_bulkread.streams.batched import BatchedStream
 from tap_zoho_bulkread.zoho.data_centers import SCOPE_PREFIXES
+from tap_zoho_bulkread.zoho.deletions import DELETED_AT, with_deleted_at
 
 if TYPE_CHECKING:
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
 
 
-DELETED_AT = "_sdc_deleted_at"
-DELETED_AT_SCHEMA = {
-    "type": ["string", "null"],
-    "format": "date-time",
-    "description": "When Zoho deleted the record (deletions_in_module_streams); UTC",
-}
-
-
-class ZohoModuleStream(ZohoStream):
+class ZohoModuleStream(BatchedStream):
     """The records of one Zoho module, exported through bulk read jobs.
 
     Exports come sorted by id, not by the replication key, so the stream is unsorted: the
@@ -77,12 +63,7 @@ class ZohoModuleStream(ZohoStream):
         ``{id, _sdc_deleted_at}`` for each record Zoho lists as deleted since the last run.
         """
         self.deletions = None if found.child_of else parts.module_deletions
-        schema = found.schema
-        if self.deletions is not None:
-            schema = {
-                **schema,
-                "properties": {**schema["properties"], DELETED_AT: DELETED_AT_SCHEMA},
-            }
+        schema = found.schema if self.deletions is None else with_deleted_at(found.schema)
         if replication_key is None:
             schema = with_table_version(schema)
         super().__init__(tap=tap, name=found.module, schema=schema)
@@ -90,10 +71,14 @@ class ZohoModuleStream(ZohoStream):
         self.child_of = found.child_of
         self.primary_keys = ["id"]
         self.replication_key = replication_key
+        facts = ModuleRun(
+            self.module, replication_key, found.child_of, found.child_kind,
+            own_filter=bool(settings.cvid or settings.criteria),
+        )  # fmt: skip
         self.read_path = ModuleReadPath(
-            self.module, self.logger, parts.planner, parts.delta_reader, parts.change_probe
+            facts, self.logger, parts.planner, parts.delta_reader, parts.change_probe
         )
-        self._line_writer: RecordLineWriter | None = None
+        self.compression_level = parts.settings.batch_compression_level
         self._export: ModuleExport | DeltaExport | None = None  # the export being read
         self._refusal: str | None = None  # Zoho's code when it refuses the whole module
 
@@ -101,11 +86,6 @@ class ZohoModuleStream(ZohoStream):
     def module_state(self) -> ModuleState:
         """The tap's own keys in this stream's state: checkpoint, bin, deletions."""
         return ModuleState(self.stream_state)
-
-    @property
-    def dry_run(self) -> bool:
-        """Whether this is ``--test`` (singer-sdk caps each stream at a record or so)."""
-        return self.ABORT_AT_RECORD_COUNT is not None
 
     @override
     def schema_wanted(self) -> bool:
@@ -118,10 +98,7 @@ class ZohoModuleStream(ZohoStream):
         if self.dry_run:
             return True  # --test makes no job
         if not self.module_state.resumes and self.export_needed():
-            with download_folder() as work_dir:
-                reader = self.parts.jobs.reader(work_dir, self.name)
-                create_jobs_ahead(reader, [self.job_query()], ahead=False)
-                self._refusal = reader.ledger.refused.get(self.module)
+            self._refusal = self.parts.jobs.first_job(self.job_query())
         if self._refusal is None:
             return True
         self.logger.warning(
@@ -133,47 +110,20 @@ class ZohoModuleStream(ZohoStream):
         return False
 
     @override
-    def direct_writer(self) -> RecordLineWriter | None:
-        """The direct RECORD writer, when no stream map or flattening changes records."""
-        maps = self.stream_maps
-        if len(maps) != 1 or type(maps[0]) is not SameRecordTransform:
-            return None
-        if maps[0].flattening_enabled or maps[0].stream_alias != self.name:
-            return None
-        if self._line_writer is None:
-            self._line_writer = RecordLineWriter(self.name, self.table_version)
-        return self._line_writer
-
-    def selected_properties(self) -> list[str]:
-        """The properties selected in the catalog (``id`` and the replication key always)."""
-        mask = self.mask
-        return [
-            name
-            for name in self.schema["properties"]
-            if name in ("id", self.replication_key) or mask.get(("properties", name), True)
-        ]
-
-    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the module's bulk read jobs and yield every row of every page."""
         return rows(self.record_batches(context))
 
     def starting_timestamp(self) -> datetime | None:
-        """Where the export starts: the bookmark, or ``start_date`` when later or alone.
-
-        The same value singer-sdk writes as the starting replication value when the sync
-        begins, computed from state alone so a job can be created before the stream's turn.
-        """
+        """Where the export starts: the bookmark, or ``start_date`` when later or alone."""
         if not self.replication_key:
             return None
-        state = self.stream_state
-        value = None
-        if state.get("replication_key") == self.replication_key:
-            value = state.get("replication_key_value")
-        start_date = self.config.get("start_date")
-        if start_date:
-            value = self.compare_start_date(value, start_date) if value else start_date
-        return parse_datetime(str(value)) if value else None
+        return self.module_state.start(self.replication_key, self.parts.settings.start_date)
+
+    @override
+    def newest_value(self) -> str | None:
+        """The newest replication value of the rows read so far (pages of earlier runs too)."""
+        return self._export.newest if self._export is not None else None
 
     def job_query(self) -> JobQuery:
         """The export this stream needs: selected fields, bookmark criterion, module settings."""
@@ -217,15 +167,11 @@ class ZohoModuleStream(ZohoStream):
         if export.newest:
             # records of the pages read before the interruption count towards the bookmark
             self.note_progress(export.newest)
-        started, page_begins = time.monotonic(), True
+        started = time.monotonic()
         try:
             for item in export.items():
                 if isinstance(item, PageEnd):
-                    page_begins = True
                     self.parts.summary.add(self.name, pages=1)
-                elif page_begins and self._line_writer is not None:
-                    self._line_writer.new_page()  # time_extracted: when the page was read
-                    page_begins = False
                 yield item
         except ZohoAPIError as exc:
             raise self._refused(exc) from None
@@ -239,21 +185,9 @@ class ZohoModuleStream(ZohoStream):
         )
 
     def _bulk_export(self, raw_numbers: bool) -> ModuleExport:
-        start = self.starting_timestamp()
-        self.logger.info(
-            "%s: exporting %d fields%s",
-            self.module,
-            len(self.selected_properties()),
-            f" where {self.replication_key} >= {start.isoformat()}" if start else " (full export)",
-        )
         resume = self.module_state.resume()
         if resume.dropped:
-            self.logger.warning(
-                "%s: the state's checkpoint (%s) is not one the tap writes; it is dropped "
-                "and the module is exported from its bookmark",
-                self.module,
-                resume.dropped,
-            )
+            self.logger.warning("%s", resume.warning(self.module))
         return ModuleExport(
             self.export_plan(), self.parts.jobs, self.logger, resume=resume.checkpoint,
             newest=resume.newest, on_checkpoint=self._save_checkpoint, raw_numbers=raw_numbers,
@@ -285,23 +219,14 @@ class ZohoModuleStream(ZohoStream):
 
     def export_needed(self) -> bool:
         """Whether this run makes bulk read jobs for the module (decided and logged once)."""
-        decision = self.read_path.decision
-        return (decision or self.read_path.decide(self._run_facts())).bulk
-
-    def _run_facts(self) -> ModuleRun:
-        """What the planner is told of this module: its settings and its state."""
+        if self.read_path.decision is not None:
+            return self.read_path.decision.bulk
         state = self.module_state
-        return ModuleRun(
-            module=self.module,
-            replication_key=self.replication_key,
-            child_of=self.child_of,
-            child_kind=self.found.child_kind,
-            resumes=state.resumes,
-            start=self.starting_timestamp(),
+        return self.read_path.decide(
+            resumes=state.resumes, start=self.starting_timestamp(),
             last_export_began=state.last_export_began(),
             restored_records=bool(self.replication_key and self._restored_keys()),
-            own_filter=bool(self.settings.cvid or self.settings.criteria),
-        )
+        ).bulk  # fmt: skip
 
     def export_plan(self, *, ahead: bool = False) -> ExportPlan:
         """What the stream exports: its fields, selection, bookmark and settings.
@@ -326,22 +251,14 @@ class ZohoModuleStream(ZohoStream):
     def _deleted_records(self) -> Iterator[list[dict[str, Any]]]:
         """``{id, _sdc_deleted_at}`` for the records deleted since this stream last asked."""
         assert self.deletions is not None
-        state = self.module_state
-        batch = [
-            {"id": entry["id"], DELETED_AT: entry["deleted_time"]}
-            for entry in self.deletions.read(self.module, state.deletions_since())
-        ]
+        batch = self.deletions.marks(self.module, self.module_state.deletions_since())
         if batch:
-            state.deletions_marked(max(record[DELETED_AT] for record in batch))
+            self.module_state.deletions_marked(max(record[DELETED_AT] for record in batch))
             self.logger.info("%s: %d deleted records marked", self.module, len(batch))
             yield batch
 
     def _table_version(self) -> int:
-        """A FULL_TABLE run's version: new, or the interrupted run's when its export resumes.
-
-        The rows of the pages read before the interruption carry that version; a new one
-        would make the target drop them at ACTIVATE_VERSION.
-        """
+        """A FULL_TABLE run's version: new, or the resumed run's (its rows carry that one)."""
         return self.module_state.resumed_table_version() or self.new_table_version()
 
     def _save_checkpoint(self, checkpoint: Checkpoint | None) -> None:
@@ -360,41 +277,4 @@ class ZohoModuleStream(ZohoStream):
         """A full-table sync gets its table version (the resumed run's, or a new one)."""
         if self.replication_key is None:
             self.table_version = self._table_version()
-            self._line_writer = None
-
-    def own_items(self) -> Iterator[ExportItem]:
-        """The export for the tap's own writers (RECORD lines or BATCH files).
-
-        Numbers stay raw JSON text (both writers encode with msgspec); the newest replication
-        value is noted before each batch is handed out, and the bookmark is finalised once the
-        export is read.
-        """
-        self.start_replication()
-        for item in self.record_batches(None, raw_numbers=True):
-            export = self._export
-            if not isinstance(item, PageEnd) and export is not None and export.newest:
-                self.note_progress(export.newest)
-            yield item
-        self.finalize_progress()
-
-    @override
-    def direct_batches(self) -> Iterator[Batch]:
-        """The export's rows in batches, for the direct RECORD writer."""
-        return (item for item in self.own_items() if not isinstance(item, PageEnd))
-
-    @override
-    def get_batches(
-        self, batch_config: BatchConfig, context: Context | None = None
-    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
-        """BATCH files written from the decoded rows, a file per ``batch_size`` and per page.
-
-        singer-sdk writes the BATCH message and a STATE after each file; the checkpoint moves
-        only after a page's last file is announced, and the bookmark once the export is read.
-        """
-        del context
-        level = self.parts.settings.batch_compression_level
-        writer = BatchFileWriter(batch_config, self.tap_name, self.name, level)
-        for url in writer.urls(self.own_items()):
-            yield batch_config.encoding, [url]
-        if not writer.ended_with_file:
-            self.emit_state()
+            self._line_writer = None  # its RECORD lines carry the new version

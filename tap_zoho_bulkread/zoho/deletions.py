@@ -79,6 +79,19 @@ def restored_record(module: str, record_id: str) -> dict[str, Any]:
     return {**empty, "module": module, "id": record_id, "type": RESTORED}
 
 
+DELETED_AT = "_sdc_deleted_at"  # a module stream's mark of a deleted record
+DELETED_AT_SCHEMA = {
+    "type": ["string", "null"],
+    "format": "date-time",
+    "description": "When Zoho deleted the record (deletions_in_module_streams); UTC",
+}
+
+
+def with_deleted_at(schema: dict[str, Any]) -> dict[str, Any]:
+    """A module stream's ``schema`` with ``_sdc_deleted_at`` (deletions_in_module_streams)."""
+    return {**schema, "properties": {**schema["properties"], DELETED_AT: DELETED_AT_SCHEMA}}
+
+
 class DeletionReader:
     """Reads Zoho's lists of deleted records (every page) and asks which records exist."""
 
@@ -101,6 +114,13 @@ class DeletionReader:
             if exc.code not in SKIPPABLE_CODES:
                 raise
             self.warn_unlisted(module, exc)
+
+    def marks(self, module: str, start: datetime | None) -> list[dict[str, Any]]:
+        """``{id, _sdc_deleted_at}`` for each deletion of ``module`` since ``start``."""
+        return [
+            {"id": entry["id"], DELETED_AT: entry["deleted_time"]}
+            for entry in self.read(module, start)
+        ]
 
     def since(self, module: str, start: datetime | None) -> Iterator[dict[str, Any]]:
         """The deletions of ``module`` since ``start`` (less a second: the boundary again)."""

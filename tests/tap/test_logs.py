@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tap_zoho_bulkread.bulk import jobs
-from tap_zoho_bulkread.bulk.jobs import BulkReader, JobSettings
+from tap_zoho_bulkread.bulk import polling
+from tap_zoho_bulkread.bulk.jobs import BulkReader
+from tap_zoho_bulkread.bulk.ledger import JobSettings
 from tap_zoho_bulkread.zoho.client import DownloadLimiter
 from tests.tap_runner import client_of, discover, faults, run_tap, select, tap_config
 from tests.zoho_client import ZohoTestClient
@@ -19,7 +20,7 @@ from zoho_bulkread_emulator import Emulator
 def test_a_waiting_job_logs_a_heartbeat_with_its_state_and_minutes(
     caplog, monkeypatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.4)  # a minute in production
+    monkeypatch.setattr(polling, "HEARTBEAT_SECONDS", 0.4)  # a minute in production
     with Emulator(job_seconds=1.5) as emu:
         settings = JobSettings("crm", "v8", poll_interval_seconds=0.1, job_timeout_seconds=60)
         reader = BulkReader(client_of(emu.url), settings, logging.getLogger("logs-test"), tmp_path)

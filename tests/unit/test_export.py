@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from tap_zoho_bulkread.bulk.checkpoint import Checkpoint
 from tap_zoho_bulkread.bulk.export import ExportPlan, ModuleExport, PageEnd, rows
-from tap_zoho_bulkread.bulk.jobs import BulkJobs, Checkpoint, JobSettings, create_jobs_ahead
+from tap_zoho_bulkread.bulk.jobs import BulkJobs, create_jobs_ahead
+from tap_zoho_bulkread.bulk.ledger import JobSettings
 from tap_zoho_bulkread.bulk.metadata import FieldSpec, field_specs
 from tap_zoho_bulkread.errors import ZohoAPIError, ZohoError
 from tap_zoho_bulkread.zoho.client import DownloadLimiter, ZohoClient
