@@ -31,14 +31,15 @@ from tap_zoho_bulkread.bulk.decode import (
     RecordDecoder,
     compile_row_decoder,
 )
-from tap_zoho_bulkread.bulk.metadata import (
-    KIND_BOOLEAN,
-    KIND_DATE,
+from tap_zoho_bulkread.bulk.kinds import (
+    ARROW_AS_JSON,
+    ARROW_BOOLEAN,
+    ARROW_DATE,
+    ARROW_DATETIME,
+    ARROW_LIST,
+    ARROW_TEXT,
     KIND_DATETIME,
-    KIND_INTEGER,
-    KIND_MULTI,
-    KIND_NUMBER,
-    KIND_TAGS,
+    kind_of,
 )
 from tap_zoho_bulkread.bulk.result_zip import result_member
 
@@ -56,14 +57,6 @@ else:
         pa.jemalloc_set_decay_ms(0)
 
 BLOCK_BYTES = 1024 * 1024  # CSV read per step (Arrow joins the blocks a longer row spans)
-# The shapes Zoho writes, the ones the strict decoder writes unchanged (as JSON text).
-_SHAPES = {
-    KIND_INTEGER: r"^-?(?:0|[1-9][0-9]*)$",
-    KIND_NUMBER: r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?$",
-    KIND_DATE: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
-    KIND_DATETIME: r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"[+-](?:0[0-9]|1[0-4]):[0-5][0-9]$",  # offsets as ISO 8601 and Zoho have them
-}
 _BOOLEANS = pa.array(["true", "false", None]) if AVAILABLE else None  # None: an empty cell
 _ESCAPES = [  # (found in a text buffer, character, its JSON escape)
     (re.compile(re.escape(plain.encode())).search, plain, escaped)
@@ -73,9 +66,6 @@ _ESCAPES = [  # (found in a text buffer, character, its JSON escape)
 _NEEDS_ESCAPE = re.compile(rb'[\\"\x00-\x1f]').search
 # other control bytes: msgspec writes them as \u00NN escapes, so such a column goes cell by cell
 _OTHER_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]").search
-# tags the strict decoder may strip (whitespace as str.isspace() sees it) or drop (empty ones)
-_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f\x85\p{Z}]"
-_UNTIDY_TAGS = rf"^,|,,|,$|^{_SPACE}|{_SPACE}$|{_SPACE},|,{_SPACE}"
 # what the strict decoder's UTC form covers: 4-digit years, before the end of year 9999
 _FIRST_SECOND, _LAST_SECOND = -30610224000, 253402300799  # 1000-01-01, 9999-12-31T23:59:59
 _FIRST_DAY = -719162  # 0001-01-01, in days from 1970-01-01
@@ -349,31 +339,33 @@ def _vectorised(values: Any, kind: str) -> tuple[Any, Any] | None:
     ``values`` is a column or several as one chunked array; returned: the JSON text of each
     cell (null where the cell is empty) and, for datetimes, the UTC datetimes, chunked alike.
     """
-    shape = _SHAPES.get(kind)
+    field_kind = kind_of(kind)
+    conversion, shape = field_kind.arrow, field_kind.arrow_shape
+    if conversion is None:
+        return None  # a kind with no whole-column conversion: cell by cell, strict code
     if shape is not None and not _all(pc.match_substring_regex(values, shape)):
         return None
-    if kind in (KIND_INTEGER, KIND_NUMBER):
+    if conversion == ARROW_AS_JSON:
         return values, None
-    if kind == KIND_BOOLEAN:
+    if conversion == ARROW_BOOLEAN:
         return (values, None) if _all(pc.is_in(values, _BOOLEANS)) else None
-    if kind == KIND_DATE:
+    if conversion == ARROW_DATE:
         days = pc.cast(pc.cast(values, pa.date32()), pa.int32())  # refuses Feb 30
         if days.null_count < len(days) and pc.min(days).as_py() < _FIRST_DAY:
             return None  # year 0, which Arrow takes and Python's dates lack
         return _quoted(values), None
-    if kind == KIND_DATETIME:
+    if conversion == ARROW_DATETIME:
         utc = _utc(values)
         return None if utc is None else (_quoted(utc), utc)
     escaped = _escaped(values)
     if escaped is None:
         return None
-    if kind == KIND_MULTI:
-        return _listed(escaped, ";"), None
-    if kind == KIND_TAGS:
-        if _any(pc.match_substring_regex(values, _UNTIDY_TAGS)):
+    if conversion == ARROW_LIST:
+        untidy = field_kind.arrow_untidy
+        if untidy is not None and _any(pc.match_substring_regex(values, untidy)):
             return None
-        return _listed(escaped, ","), None
-    return _quoted(escaped), None
+        return _listed(escaped, field_kind.separator), None
+    return (_quoted(escaped), None) if conversion == ARROW_TEXT else None
 
 
 def _utc(column: Any) -> Any:

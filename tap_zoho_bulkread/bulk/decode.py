@@ -8,23 +8,23 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
-from tap_zoho_bulkread.bulk.metadata import (
-    KIND_BOOLEAN,
-    KIND_DATE,
-    KIND_DATETIME,
-    KIND_INTEGER,
-    KIND_MULTI,
-    KIND_NUMBER,
-    KIND_TAGS,
-    FieldSpec,
+from tap_zoho_bulkread.bulk.kinds import (
+    BOOLEANS,
+    DATES,
+    INTEGER_TEXT,
+    NUMBER_TEXT,
+    iso_date,
+    kind_of,
+    refuse,
+    tag_names,
 )
+from tap_zoho_bulkread.bulk.metadata import FieldSpec
 from tap_zoho_bulkread.bulk.result_zip import DAMAGED_ZIP, damaged_zip, result_member
 from tap_zoho_bulkread.errors import ExportFileError
 from tap_zoho_bulkread.times import utc_datetime
@@ -38,63 +38,13 @@ MAX_LINE_CHARS = MAX_FIELD_CHARS
 MAX_CELLS = 5000
 ROW_CHECK_CHARS = 256 * 1024  # rows shorter than this cannot break the bounds below
 csv.field_size_limit(MAX_FIELD_CHARS)
-BOOLEANS = {"true": True, "false": False}
-INTEGER_TEXT = re.compile(r"-?[0-9]+").fullmatch
-NUMBER_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?").fullmatch
 # A number JSON can hold as written (no leading zero, no bare point): sent on as raw text.
 _JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)").fullmatch
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?").fullmatch
-MAX_CACHED_DATES = 100_000
-_DATES: dict[str, str] = {}
-
-
-def iso_date(text: str) -> str:
-    """A valid ISO 8601 date in its canonical form (remembered, as dates repeat)."""
-    if not text.isascii():
-        raise ValueError(f"not an ISO 8601 date: {text!r:.40}")
-    canonical = date.fromisoformat(text).isoformat()
-    if len(_DATES) >= MAX_CACHED_DATES:
-        _DATES.clear()
-    _DATES[text] = canonical
-    return canonical
-
-
-def _refuse(text: str) -> Any:
-    raise ValueError(f"not a plain decimal literal: {text!r:.40}")
-
-
-def _tags(text: str) -> list[str]:
-    tags = text.split(",")
-    if " " in text:
-        tags = [tag.strip() for tag in tags]
-    return [tag for tag in tags if tag] if "" in tags else tags
-
-
 RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")  # what the tap's writers use
 Plan = list[tuple[int, str, str]]  # (CSV column, property, kind) for each selected property
 KIND_ABSENT = "absent"  # a selected field Zoho refused to export: null in every record
 KIND_CONSTANT = "constant"  # the same integer in every record: a full-table run's version
-
-# How each kind turns a non-empty cell ``v`` into a value, as an expression of generated code.
-# With ``raw_numbers``, a number already valid as JSON text skips int()/Decimal() and is written
-# as msgspec Raw: the same digits, exact, without a round trip.
-_RAW_EXPRESSIONS = {
-    # the common case (no sign, no leading zero) by string methods, the rest by the patterns
-    KIND_INTEGER: "(Raw({v}) if {v}[0] in NONZERO and {v}.isascii() and {v}.isdigit() else "
-    "Raw({v}) if JSON_INTEGER({v}) else int({v}) if INTEGER({v}) else refuse({v}))",
-    KIND_NUMBER: "(Raw({v}) if {v}[0] in NONZERO and {v}[-1] != '.' and {v}.isascii() and "
-    "{v}.replace('.', '', 1).isdigit() else Raw({v}) if JSON_NUMBER({v}) else "
-    "Decimal({v}) if NUMBER({v}) else refuse({v}))",
-}
-_EXPRESSIONS = {
-    KIND_INTEGER: "(int({v}) if INTEGER({v}) else refuse({v}))",
-    KIND_NUMBER: "(Decimal({v}) if NUMBER({v}) else refuse({v}))",
-    KIND_DATE: "(DATES.get({v}) or iso_date({v}))",
-    KIND_BOOLEAN: "BOOLEANS[{v}]",
-    KIND_DATETIME: "utc_datetime({v})",
-    KIND_MULTI: "{v}.split(';')",
-    KIND_TAGS: "_tags({v})",
-}
 
 
 def compile_row_decoder(
@@ -108,24 +58,8 @@ def compile_row_decoder(
     With ``raw_numbers``, valid numbers stay their text as ``msgspec.Raw`` (for a writer that
     encodes with msgspec; nothing else should see such records).
     """
-    expressions = {**_EXPRESSIONS, **(_RAW_EXPRESSIONS if raw_numbers else {})}
     constants = constants or {}
     items = []
-    for index, name, kind in plan:
-        if kind == KIND_ABSENT:
-            items.append(f"{name!r}: None")
-            continue
-        if kind == KIND_CONSTANT:
-            items.append(f"{name!r}: {int(constants[name])!r}")
-            continue
-        cell = f"r[{index}]"
-        expression = expressions.get(kind)
-        value = (
-            f"{cell} or None"
-            if expression is None
-            else f"{expression.format(v=cell)} if {cell} else None"
-        )
-        items.append(f"{name!r}: {value}")
     helpers: dict[str, Any] = {
         "INTEGER": INTEGER_TEXT,
         "NUMBER": NUMBER_TEXT,
@@ -134,13 +68,30 @@ def compile_row_decoder(
         "Raw": msgspec.Raw,
         "NONZERO": "123456789",
         "Decimal": Decimal,
-        "refuse": _refuse,
-        "DATES": _DATES,
+        "refuse": refuse,
+        "DATES": DATES,
         "iso_date": iso_date,
         "BOOLEANS": BOOLEANS,
         "utc_datetime": utc_datetime,
-        "_tags": _tags,
+        "tag_names": tag_names,
     }
+    for index, name, kind in plan:
+        if kind == KIND_ABSENT:
+            items.append(f"{name!r}: None")
+            continue
+        if kind == KIND_CONSTANT:
+            items.append(f"{name!r}: {int(constants[name])!r}")
+            continue
+        cell = f"r[{index}]"
+        field_kind = kind_of(kind)
+        helpers.update(field_kind.helpers)
+        expression = (raw_numbers and field_kind.csv_raw) or field_kind.csv
+        value = (
+            f"{cell} or None"
+            if expression is None
+            else f"{expression.format(v=cell)} if {cell} else None"
+        )
+        items.append(f"{name!r}: {value}")
     defaults = ", ".join(f"{name}={name}" for name in helpers)
     source = f"def decode_row(r, {defaults}):\n    return {{" + ", ".join(items) + "}\n"
     namespace = dict(helpers)

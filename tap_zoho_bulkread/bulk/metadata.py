@@ -7,6 +7,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tap_zoho_bulkread.bulk.kinds import (
+    KIND_BOOLEAN,
+    KIND_DATE,
+    KIND_DATETIME,
+    KIND_INTEGER,
+    KIND_MULTI,
+    KIND_NUMBER,
+    KIND_STRING,
+    KIND_TAGS,
+    kind_of,
+)
 from tap_zoho_bulkread.zoho.answers import API_NAME
 
 DOT_PROPERTY_SEPARATOR = "__"
@@ -77,27 +88,6 @@ STRING_TYPES = frozenset(
 NUMBER_TYPES = frozenset({"double", "currency", "percent", "decimal", "rollup_summary"})
 
 # How decode.py turns a CSV cell into a value, per column.
-KIND_STRING = "string"
-KIND_INTEGER = "integer"
-KIND_NUMBER = "number"
-KIND_BOOLEAN = "boolean"
-KIND_DATE = "date"
-KIND_DATETIME = "datetime"
-KIND_MULTI = "multi"  # ';'-joined multi-select picklist
-KIND_TAGS = "tags"  # ','-joined tag names
-
-_SCHEMAS: dict[str, dict[str, Any]] = {
-    KIND_STRING: {"type": ["string", "null"]},
-    KIND_INTEGER: {"type": ["integer", "null"]},
-    KIND_NUMBER: {"type": ["number", "null"]},
-    KIND_BOOLEAN: {"type": ["boolean", "null"]},
-    KIND_DATE: {"type": ["string", "null"], "format": "date"},
-    KIND_DATETIME: {"type": ["string", "null"], "format": "date-time"},
-    KIND_MULTI: {"type": ["array", "null"], "items": {"type": "string"}},
-    KIND_TAGS: {"type": ["array", "null"], "items": {"type": "string"}},
-}
-
-
 # A formula field's values take the type its ``formula.return_type`` names (Zoho's v8 fields
 # metadata; the official v8 SDK's ``Formula`` model).
 FORMULA_KINDS = {
@@ -141,7 +131,7 @@ class FieldSpec:
 
     def json_schema(self) -> dict[str, Any]:
         """The JSON schema of the field: every property nullable, no enums."""
-        schema = dict(_SCHEMAS[self.kind])
+        schema = dict(kind_of(self.kind).schema)
         text = f"Zoho data type: {self.data_type}"
         if self.returns:
             text += f" returning {self.returns}"

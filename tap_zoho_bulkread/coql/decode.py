@@ -2,114 +2,31 @@
 
 The Query API answers in the records API's JSON shapes (numbers as JSON numbers, lookups as
 ``{"id": ...}``, multi-selects as arrays, tags as ``[{"name": ...}]``); a bulk export writes
-every value as CSV text. Each kind below yields exactly what ``bulk.decode`` yields for the
-cell Zoho writes for that value: ids as strings, exact decimals (numbers are parsed as
-``Decimal``, never as float), UTC datetimes, empty values as null.
+every value as CSV text. Each kind's ``coql`` reading (``bulk.kinds``) yields exactly what
+``bulk.decode`` yields for the cell Zoho writes for that value: ids as strings, exact decimals
+(numbers are parsed as ``Decimal``, never as float), UTC datetimes, empty values as null. Here:
+the scale of a number field, and lookup dot fields.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
-from tap_zoho_bulkread.bulk.decode import INTEGER_TEXT, NUMBER_TEXT, iso_date
-from tap_zoho_bulkread.bulk.metadata import (
-    KIND_BOOLEAN,
-    KIND_DATE,
-    KIND_DATETIME,
-    KIND_INTEGER,
-    KIND_MULTI,
+from tap_zoho_bulkread.bulk.kinds import (
     KIND_NUMBER,
-    KIND_TAGS,
+    NotAValue,
+    json_number,
+    json_text,
+    kind_of,
 )
-from tap_zoho_bulkread.times import utc_datetime
 
-
-class NotAValue(ValueError):
-    """A JSON value that is not one of the kind's shapes."""
+__all__ = ["NoScale", "NotAValue", "converter", "dot_field_converter", "scaled"]
 
 
 class NoScale(Exception):
     """A number for a text property (a lookup dot field): its CSV text's scale is not known."""
-
-
-def _refuse(value: Any) -> NoReturn:
-    raise NotAValue(repr(value)[:60])
-
-
-def _text(value: Any) -> str | None:
-    """A string property: text, a lookup's id, or a dot field's value as its CSV cell."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, Decimal)):
-        return str(value)
-    if isinstance(value, dict) and isinstance(value.get("id"), str):
-        return value["id"] or None
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return ";".join(value) or None
-    return _refuse(value)
-
-
-def _integer(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, str) and INTEGER_TEXT(value):
-        return int(value)
-    return _refuse(value)
-
-
-def _number(value: Any) -> Decimal:
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return Decimal(value)
-    if isinstance(value, str) and NUMBER_TEXT(value):
-        return Decimal(value)
-    return _refuse(value)
-
-
-def _boolean(value: Any) -> bool:
-    return value if isinstance(value, bool) else _refuse(value)
-
-
-def _datetime(value: Any) -> str:
-    return utc_datetime(value) if isinstance(value, str) else _refuse(value)
-
-
-def _a_date(value: Any) -> str:
-    return iso_date(value) if isinstance(value, str) else _refuse(value)
-
-
-def _multi(value: Any) -> list[str] | None:
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return value or None
-    return _refuse(value)
-
-
-def _tags(value: Any) -> list[str] | None:
-    if not isinstance(value, list):
-        return _refuse(value)
-    names: list[str] = []
-    for entry in value:
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if not isinstance(name, str) or not name:
-            _refuse(value)
-        names.append(name)
-    return names or None
-
-
-CONVERTERS: dict[str, Callable[[Any], Any]] = {
-    KIND_INTEGER: _integer,
-    KIND_NUMBER: _number,
-    KIND_BOOLEAN: _boolean,
-    KIND_DATETIME: _datetime,
-    KIND_DATE: _a_date,
-    KIND_MULTI: _multi,
-    KIND_TAGS: _tags,
-}
 
 
 def scaled(places: int) -> Callable[[Any], Any]:
@@ -121,7 +38,7 @@ def scaled(places: int) -> Callable[[Any], Any]:
     exponent = Decimal(1).scaleb(-places)
 
     def number(value: Any) -> Decimal:
-        found = _number(value)
+        found = json_number(value)
         places_given = found.as_tuple().exponent
         if isinstance(places_given, int) and -places_given <= places:
             return found.quantize(exponent)
@@ -134,7 +51,7 @@ def _dot_text(value: Any) -> str | None:
     """A lookup dot field's value as its CSV cell; a number's decimals cannot be known."""
     if isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         raise NoScale(repr(value)[:60])
-    return _text(value)
+    return json_text(value)
 
 
 def dot_field_converter() -> Callable[[Any], Any]:
@@ -143,7 +60,11 @@ def dot_field_converter() -> Callable[[Any], Any]:
     The target field's ``decimal_place`` is not in the stream's metadata, so a number
     (``12.3`` for the CSV's ``12.30``) raises :class:`NoScale`: the read takes a bulk job.
     """
-    return lambda value: None if value is None else _dot_text(value)
+
+    def value_of(value: Any) -> str | None:
+        return None if value is None else _dot_text(value)
+
+    return value_of
 
 
 def converter(kind: str, scale: int | None = None) -> Callable[[Any], Any]:
@@ -151,7 +72,7 @@ def converter(kind: str, scale: int | None = None) -> Callable[[Any], Any]:
 
     ``scale``: a number field's ``decimal_place``, written as bulk read writes it.
     """
-    convert: Callable[[Any], Any] = CONVERTERS.get(kind, _text)
+    convert: Callable[[Any], Any] = kind_of(kind).coql
     if kind == KIND_NUMBER and scale is not None:
         convert = scaled(scale)
 
