@@ -168,6 +168,7 @@ class TapZohoBulkRead(ZohoTapBase):
         return streams
 
     @classmethod
+    @override
     def invoke(  # type: ignore[override]
         cls,
         *,
@@ -201,6 +202,7 @@ class TapZohoBulkRead(ZohoTapBase):
             cls.current.log_summary()
 
     @classmethod
+    @override
     def cb_config(cls, ctx: click.Context, param: click.Option, value: tuple[str, ...]) -> Any:
         """The SDK's ``--config`` reading, after each file is checked: one line if unusable."""
         for name in value:
@@ -209,6 +211,7 @@ class TapZohoBulkRead(ZohoTapBase):
         return super().cb_config(ctx, param, value)
 
     @classmethod
+    @override
     def get_singer_command(cls) -> click.Command:
         """The SDK's command, opening --state and --catalog only when a sync reads them.
 
@@ -220,11 +223,13 @@ class TapZohoBulkRead(ZohoTapBase):
                 param.type = click.File(lazy=True)
         return command
 
+    @override
     def run_discovery(self) -> str:
         """The SDK's discovery, remembered as the mode (an interruption then has no STATE)."""
         self.discovering = True
         return super().run_discovery()
 
+    @override
     def on_termination(self, signum: int) -> None:
         """On SIGTERM or SIGINT: write the last STATE, then unwind (temp files go) and fail.
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from tap_zoho_bulkread.errors import ZohoAPIError
 from tap_zoho_bulkread.streams.base import ZohoStream
@@ -83,10 +84,12 @@ class DeletedRecordsStream(ZohoStream):
         self.modules = modules
 
     @property
+    @override
     def partitions(self) -> list[dict[str, Any]]:
         """One partition, and so one bookmark, per selected module."""
         return [{"module": module} for module in self.modules.selected_parents()]
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """The module's restored records, then its deletions since its bookmark, every page.
 

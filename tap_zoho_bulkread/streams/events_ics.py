@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from tap_zoho_bulkread.bulk.ics import EVENT_SCHEMA, ics_records
 from tap_zoho_bulkread.bulk.jobs import BulkJobs, download_folder
@@ -45,6 +46,7 @@ class EventsIcsStream(ZohoStream):
         self.jobs = jobs
         self.summary = summary
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Run the ICS export's jobs page by page and yield a record per VEVENT."""
         del context

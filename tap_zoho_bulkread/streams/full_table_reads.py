@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from tap_zoho_bulkread.streams.base import ZohoStream
 from tap_zoho_bulkread.summary import RunSummary
@@ -53,6 +54,7 @@ class FullTableReadsStream(ZohoStream):
         super().__init__(tap=tap, name=self.name, schema=FULL_TABLE_READS_SCHEMA)
         self.summary = summary
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """One record per completed full-table read of this run."""
         del context

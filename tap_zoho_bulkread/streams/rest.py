@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import typing as th
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from typing_extensions import override
 
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, rule_of
 from tap_zoho_bulkread.streams.base import TABLE_VERSION, ZohoStream, with_table_version
@@ -104,6 +105,7 @@ class UsersStream(ZohoStream):
         self.scope = scope
         self.summary = summary
 
+    @override
     def get_records(self, context: Context | None) -> Iterable[dict[str, Any]]:
         """Every page of ``GET {users_path}?type=AllUsers``; a missing scope skips the stream.
 
