@@ -31,6 +31,11 @@ def add_secret(value: object) -> None:
             _secrets.add(text)
 
 
+def _masked(match: re.Match[str]) -> str:
+    """A credential-shaped value masked, the name before it kept."""
+    return (match.group(1) or "") + MASK
+
+
 def redact(text: str) -> str:
     """``text`` with every known secret and credential-shaped value masked."""
     with _lock:
@@ -38,7 +43,7 @@ def redact(text: str) -> str:
     for secret in known:
         if secret in text:
             text = text.replace(secret, MASK)
-    return _PATTERNS.sub(lambda m: (m.group(1) or "") + MASK, text)
+    return _PATTERNS.sub(_masked, text)
 
 
 class RedactingFilter(logging.Filter):
