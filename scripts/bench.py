@@ -15,7 +15,10 @@ Prints, for this machine, in one run:
    (5b) Leads alone after 10 to 2,000 new records, through the Query API against a job;
 6. child data on 200,000 Quotes with 1,000,000 line items: full-table child (the default)
    against an incremental child, first and next run (scripts/bench_children.py);
-7. how many 429s the emulator answered during all of it.
+7. Query API reads of 8 modules with 2,000 changed records each against one module, each API
+   answer taking a moment as Zoho's do, overlapped at the default, at 8 and at one at a time
+   (scripts/bench_queries.py);
+8. how many 429s the emulator answered during all of it.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from typing import Any
 import msgspec
 from bench_children import children_benchmark, write_catalog
 from bench_pipeline import pipeline_benchmark
+from bench_queries import query_overlap_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
@@ -543,11 +547,13 @@ def main() -> int:
             "hourly",
             "threshold",
             "children",
+            "queries",
         ],
     )
     parser.add_argument("--hourly-job-seconds", type=float, default=10.0)
     parser.add_argument("--quotes", type=int, default=200_000)
     parser.add_argument("--line-items", type=int, default=1_000_000)
+    parser.add_argument("--answer-seconds", type=float, default=0.3)
     parser.add_argument("--verbose", action="store_true", help="print the job timeline")
     args = parser.parse_args()
     print(f"machine: {machine_description()}")
@@ -574,6 +580,8 @@ def main() -> int:
             threshold_benchmark(work, args.hourly_job_seconds)
         if args.only in (None, "children"):
             children_benchmark(work, args.quotes, args.line_items, args.hourly_job_seconds)
+        if args.only in (None, "queries"):
+            query_overlap_benchmark(work, EmulatorProcess, args.answer_seconds)
     print(
         f"\nHTTP 429 answers from the emulator during the whole run: {sum(TOO_MANY_REQUESTS)} "
         f"(target 0){missed(sum(TOO_MANY_REQUESTS), 0)}"

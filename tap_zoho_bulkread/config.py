@@ -171,6 +171,14 @@ class TapConfig:
     poll_interval_seconds: float = setting(
         th.NumberType, "First wait between job status checks; waits then grow.", 5, read=float
     )
+    max_concurrent_queries: int = setting(
+        th.IntegerType,
+        "Modules whose change check and Query API read run at once, ahead of their turn (0: "
+        "each at its turn). Zoho answers 5 API calls at once per org on the Free edition, 10 "
+        "on Standard and more above; the module being written makes one more.",
+        4,
+        read=int,
+    )
     job_timeout_seconds: float = setting(
         th.NumberType, "Give up on a job still unfinished after this long.", 3600, read=float
     )

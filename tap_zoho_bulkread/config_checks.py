@@ -24,6 +24,7 @@ from tap_zoho_bulkread.errors import ConfigurationError
 from tap_zoho_bulkread.times import parse_datetime
 from tap_zoho_bulkread.zoho.data_centers import DEFAULT_VERSIONS, VERSIONS
 
+MAX_QUERIES_AT_ONCE = 24  # Zoho's largest concurrency limit (25 calls per org), less the turn's
 FIX = "Fix it with `meltano config set tap-zoho-bulkread ...` or in the tap's config file."
 
 
@@ -126,6 +127,12 @@ def check_settings(config: dict[str, Any]) -> None:
     for name in ("max_concurrent_jobs", "max_tries", "max_downloads_per_minute"):
         if name in config and config[name] is not None and int(config[name]) < 1:
             raise ConfigurationError(f"{name} is {config[name]}; it must be 1 or more.")
+    ahead = config.get("max_concurrent_queries")
+    if ahead is not None and not 0 <= int(ahead) <= MAX_QUERIES_AT_ONCE:
+        raise ConfigurationError(
+            f"max_concurrent_queries is {ahead}; use 0 to {MAX_QUERIES_AT_ONCE} (Zoho answers "
+            "at most 25 API calls at once per org, on its largest edition)."
+        )
     small = config.get("query_api_max_records")
     if small is not None and not 0 <= int(small) <= MAX_QUERY_API_RECORDS:
         raise ConfigurationError(

@@ -7,6 +7,7 @@ once and kept. A Query API read that cannot be used turns the decision into a bu
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -37,6 +38,9 @@ class ModuleReadPath:
         self.delta = delta  # reads a small change through the Query API
         self.sampler = sampler  # reads one record for --test
         self.decision: ReadPlan | None = None
+        self._lock = threading.RLock()  # the module is read ahead of its turn in another thread
+        self._kept: DeltaExport | None = None  # read ahead, waiting for the module's turn
+        self._turn_came = False
 
     def decide(
         self,
@@ -47,6 +51,16 @@ class ModuleReadPath:
         restored_records: bool,
     ) -> ReadPlan:
         """The module's read path this run, from what its state says (decided, logged once)."""
+        with self._lock:
+            return self._decide(resumes, start, last_export_began, restored_records)
+
+    def _decide(
+        self,
+        resumes: bool,
+        start: datetime | None,
+        last_export_began: datetime | None,
+        restored_records: bool,
+    ) -> ReadPlan:
         if self.decision is None:
             facts = replace(
                 self.facts, resumes=resumes, start=start,
@@ -60,8 +74,25 @@ class ModuleReadPath:
             self.logger.info("%s: %s: %s", self.module, self.decision.path, self.decision.why)
         return self.decision
 
-    def query_api_export(self, plan: ExportPlan) -> DeltaExport | None:
-        """The change read through the Query API, or None (the decision is bulk read then)."""
+    def query_api_export(self, plan: ExportPlan, *, ahead: bool = False) -> DeltaExport | None:
+        """The change read through the Query API, or None (the decision is bulk read then).
+
+        ``ahead``: read before the module's turn and kept for it (nothing is returned); at the
+        turn, what was kept is handed out with ``plan``'s constants, or the read is made then.
+        """
+        with self._lock:
+            if ahead:
+                if not self._turn_came and self._kept is None:
+                    self._kept = self._read(plan)
+                return None
+            self._turn_came = True
+            kept, self._kept = self._kept, None
+            if kept is None:
+                return self._read(plan)
+            kept.fill(plan.constants)
+            return kept
+
+    def _read(self, plan: ExportPlan) -> DeltaExport | None:
         decision = self.decision
         if decision is None or not decision.where or self.delta is None:
             return None

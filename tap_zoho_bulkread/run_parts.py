@@ -37,6 +37,9 @@ from tap_zoho_bulkread.zoho.deletions import DeletionReader, RecycleBinMemory, R
 class StreamOrder(JobsAhead, RecycleBinMemory, Protocol):
     """The module streams of the run, in their order: who is next, what each kept of its bin."""
 
+    def read_ahead(self, stream: str) -> None:
+        """Check and read, ahead of their turn, the module streams after ``stream``."""
+
 
 class RunParts:
     """The API session, the jobs, the planner and the REST readers every stream shares."""

@@ -100,7 +100,12 @@ class TapZohoBulkRead(ZohoTapBase):
     @cached_property
     def parts(self) -> RunParts:
         """The API session, jobs, planner and REST readers every stream of the run shares."""
-        return RunParts(self.settings, self.logger, ModuleStreams(self), self.run_summary)
+        return RunParts(self.settings, self.logger, self.module_streams, self.run_summary)
+
+    @cached_property
+    def module_streams(self) -> ModuleStreams:
+        """The module streams in their order, as the run's parts see them."""
+        return ModuleStreams(self, reads_at_once=self.settings.max_concurrent_queries)
 
     def replication_key_for(self, found: DiscoveredModule) -> str | None:
         """The module's replication key; None (FULL_TABLE) for a child module by default.
@@ -159,7 +164,7 @@ class TapZohoBulkRead(ZohoTapBase):
                     self,
                     deletions=parts.deletion_reader,
                     restores=parts.restore_finder,
-                    modules=ModuleStreams(self),
+                    modules=self.module_streams,
                 )
             )
         if not catalog or FullTableReadsStream.name in catalog:

@@ -24,8 +24,10 @@ class AdminRoutes(HandlerBase):
     # -- admin --------------------------------------------------------------------------
 
     def admin_health(self) -> None:
-        """GET /__emulator__/health."""
-        self._json(200, {"status": "ok", "seed": self.state.config.seed})
+        """GET /__emulator__/health: also the most records API and Query API calls at once."""
+        with self.state.lock:
+            peak = self.state.peak_calls_in_flight
+        self._json(200, {"status": "ok", "seed": self.state.config.seed, "peak_calls": peak})
 
     def admin_records(self, module: str) -> None:
         """GET /__emulator__/records/{module}?product=crm&fields=A,B.c: ground truth, JSON lines.

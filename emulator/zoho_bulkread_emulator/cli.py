@@ -98,6 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="whether COQL returns converted and unapproved records (Zoho does not document it)",
     )
     add(
+        "--rest-seconds",
+        type=float,
+        default=defaults.rest_seconds,
+        help="server time of each records API and Query API answer",
+    )
+    add(
+        "--max-concurrent-calls",
+        type=int,
+        default=defaults.max_concurrent_calls,
+        help="records API and Query API calls answered at once; one more gets 429 "
+        "TOO_MANY_REQUESTS (Zoho: 5 on the Free edition to 25; 0: no limit)",
+    )
+    add(
         "--job-seconds",
         type=float,
         default=defaults.job_seconds,
@@ -167,6 +180,8 @@ def config_from_args(argv: list[str] | None = None) -> EmulatorConfig:
         max_token_refreshes=args.max_token_refreshes,
         gone_result_status=args.gone_result_status,
         coql_record_set=args.coql_record_set,
+        rest_seconds=args.rest_seconds,
+        max_concurrent_calls=args.max_concurrent_calls,
     )
 
 

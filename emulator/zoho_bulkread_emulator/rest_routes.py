@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from zoho_bulkread_emulator import coql
@@ -34,6 +37,10 @@ class RestRoutes(HandlerBase):
 
     def deleted_records(self, product: str, version: str, module: str) -> None:
         """GET /{product}/{v}/{module}/deleted?type&page&per_page, If-Modified-Since."""
+        with self._concurrent_call():
+            self._deleted_records(product, version, module)
+
+    def _deleted_records(self, product: str, version: str, module: str) -> None:
         self._api(product, version)
         data = self._known_module(product, module)
         self._authorize(product, "records", module)
@@ -58,8 +65,38 @@ class RestRoutes(HandlerBase):
             raise HttpError(400, zoho_error(exc.code, str(exc), exc.details)) from None
         self._answer_or_no_content(answer)
 
+    @contextmanager
+    def _concurrent_call(self) -> Iterator[None]:
+        """A records API or Query API call: within the concurrency limit, after its server time.
+
+        Deleted records lists count too: they are records API calls.
+        """
+        state = self.state
+        limit = state.config.max_concurrent_calls
+        with state.lock:
+            if limit and state.calls_in_flight >= limit:
+                raise HttpError(
+                    429,
+                    zoho_error(
+                        "TOO_MANY_REQUESTS",
+                        f"the concurrency limit of {limit} API calls at once is reached",
+                    ),
+                )
+            state.calls_in_flight += 1
+            state.peak_calls_in_flight = max(state.peak_calls_in_flight, state.calls_in_flight)
+        try:
+            time.sleep(state.config.rest_seconds)
+            yield
+        finally:
+            with state.lock:
+                state.calls_in_flight -= 1
+
     def records(self, product: str, version: str, module: str) -> None:
         """GET /{product}/{v}/{module}?fields&ids (or page, per_page): the records API."""
+        with self._concurrent_call():
+            self._records(product, version, module)
+
+    def _records(self, product: str, version: str, module: str) -> None:
         self._api(product, version)
         data = self._known_module(product, module)
         self._authorize(product, "records", module)
@@ -79,6 +116,10 @@ class RestRoutes(HandlerBase):
 
     def coql(self, product: str, version: str) -> None:
         """POST /{product}/{v}/coql {"select_query": ...}: the Query API."""
+        with self._concurrent_call():
+            self._coql(product, version)
+
+    def _coql(self, product: str, version: str) -> None:
         self._api(product, version)
         self._authorize(product, "coql")
         query = coql.parse(self.state.dataset, product, self._json_body())

@@ -60,6 +60,12 @@ class EmulatorConfig:
     # whether COQL returns converted records and records awaiting approval: no Zoho document
     # says; "all" does, "records_api_default" leaves them out as the records API's defaults do
     coql_record_set: str = "all"
+    # Zoho's server time for each records API and Query API answer (0: at once), so that a
+    # client overlapping its calls can be measured as it would be against Zoho
+    rest_seconds: float = 0.0
+    # Zoho's concurrency limit of API calls per org (Kaizen #93: 5 on the Free edition to 25 on
+    # Ultimate); a call beyond it gets 429 TOO_MANY_REQUESTS; 0: no limit
+    max_concurrent_calls: int = 0
 
 
 @dataclass
@@ -163,6 +169,7 @@ class EmulatorState:
         self.zone = ZoneInfo(config.timezone)
         self.base_url = ""
         self.lock = threading.Lock()
+        self.calls_in_flight = 0  # records API and Query API calls being answered
         self.work_dir = make_work_dir()
         self._reset()
 
@@ -174,6 +181,7 @@ class EmulatorState:
         self.grant_codes: dict[str, GrantCode] = {}
         self.faults = Faults(rng=random.Random(config.seed))
         self.request_log: list[dict[str, Any]] = []
+        self.peak_calls_in_flight = 0
         self.limiters = {
             product: DownloadLimiter(
                 config.download_limit, config.download_window_seconds, config.download_window_kind

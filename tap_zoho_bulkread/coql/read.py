@@ -162,6 +162,11 @@ class DeltaExport:
         key = plan.replication_key
         self.newest = newest(records, key) if key else None
 
+    def fill(self, constants: dict[str, int]) -> None:
+        """Give every record the values one run has in every row (a full table's version)."""
+        for record in self.records:
+            record.update(constants)
+
     def items(self) -> Iterator[ExportItem]:
         """The records (at most one call's worth: one batch), then one ``PageEnd``."""
         if self.records:

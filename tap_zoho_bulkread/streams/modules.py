@@ -97,6 +97,7 @@ class ZohoModuleStream(BatchedStream):
         """
         if self.dry_run:
             return True  # --test makes no job
+        self.parts.order.read_ahead(self.name)
         if not self.module_state.resumes and self.export_needed():
             self._refusal = self.parts.jobs.first_job(self.job_query())
         if self._refusal is None:
@@ -216,6 +217,28 @@ class ZohoModuleStream(BatchedStream):
             change = self.parts.restore_finder.change(self.module)
             if change.checked:  # the export holding its restores is read: remember the bin
                 self.module_state.keep_bin(change.binned)
+
+    def reads_ahead(self) -> bool:
+        """Whether this module's read path may be decided and read before its turn.
+
+        Made ready here, in the sync's thread: its state entry and selection, which singer-sdk
+        writes on first use.
+        """
+        if self.read_path.planner is None or self.module_state.resumes:
+            return False
+        _ = self.mask
+        return True
+
+    def read_ahead(self) -> None:
+        """Decide the read path and, for the Query API, read, before the module's turn.
+
+        Any failure is left for the turn, which does the work again and meets it there.
+        """
+        try:
+            if not self.export_needed():
+                self.read_path.query_api_export(self.export_plan(ahead=True), ahead=True)
+        except Exception as exc:
+            self.logger.debug("%s: read ahead of its turn failed (%s)", self.module, exc)
 
     def export_needed(self) -> bool:
         """Whether this run makes bulk read jobs for the module (decided and logged once)."""

@@ -7,6 +7,8 @@ run. Nothing below the streams calls into a stream directly.
 
 from __future__ import annotations
 
+import threading
+from collections import deque
 from typing import TYPE_CHECKING
 
 from tap_zoho_bulkread.bulk.jobs import BulkReader, create_jobs_ahead
@@ -19,10 +21,19 @@ if TYPE_CHECKING:
 
 
 class ModuleStreams:
-    """The tap's module streams, as the jobs scheduler and the restore finder see them."""
+    """The tap's module streams, as the jobs scheduler and the restore finder see them.
 
-    def __init__(self, tap: Tap) -> None:
+    ``reads_at_once``: how many modules are checked (and read through the Query API) ahead of
+    their turn at the same time, in threads of their own.
+    """
+
+    def __init__(self, tap: Tap, reads_at_once: int = 0) -> None:
         self.tap = tap
+        self.reads_at_once = reads_at_once
+        self._queued: set[str] = set()
+        self._waiting: deque[ZohoModuleStream] = deque()
+        self._readers = 0  # threads reading ahead now
+        self._lock = threading.Lock()
 
     def all(self) -> list[ZohoModuleStream]:
         """Every module stream, in the order the tap syncs them."""
@@ -46,6 +57,40 @@ class ModuleStreams:
             reader,
             (s.job_query() for s in later if not s.module_state.resumes and s.export_needed()),
         )
+
+    def read_ahead(self, stream: str) -> None:
+        """Check and read, ahead of their turn, the selected module streams after ``stream``.
+
+        Each is checked (and read through the Query API when the planner says so) in one of
+        ``reads_at_once`` threads; at its turn the stream takes what was read, or does the work
+        itself if it was not done. What singer-sdk writes on first use (the stream's state entry,
+        its selection mask) is made here, in the sync's own thread.
+        """
+        if self.reads_at_once < 1:
+            return
+        streams = [s for s in self.all() if s.selected and not s.dry_run]
+        names = [s.name for s in streams]
+        if stream not in names:
+            return
+        for later in streams[names.index(stream) + 1 :]:
+            if later.name in self._queued or not later.reads_ahead():
+                continue
+            self._queued.add(later.name)
+            with self._lock:
+                self._waiting.append(later)
+                if self._readers >= self.reads_at_once:
+                    continue
+                self._readers += 1
+            threading.Thread(target=self._read_waiting, name="read-ahead", daemon=True).start()
+
+    def _read_waiting(self) -> None:
+        while True:
+            with self._lock:
+                if not self._waiting:
+                    self._readers -= 1
+                    return
+                stream = self._waiting.popleft()
+            stream.read_ahead()
 
     def restore_key(self, module: str) -> str:
         """The field the module's export filters on (Created_Time for a full table)."""

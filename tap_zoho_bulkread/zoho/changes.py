@@ -15,9 +15,9 @@ seen (docs/record-sets.md).
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from tap_zoho_bulkread.errors import TAP_REFUSALS, ZohoAPIError
@@ -25,6 +25,7 @@ from tap_zoho_bulkread.times import parse_datetime, zoho_datetime
 from tap_zoho_bulkread.zoho.answers import unexpected, zoho_id
 from tap_zoho_bulkread.zoho.client import ZohoClient
 from tap_zoho_bulkread.zoho.data_centers import ApiPaths
+from tap_zoho_bulkread.zoho.once import OncePerKey
 
 MAX_PROBE_BYTES = 64 * 1024  # one record with one field
 MAX_LIST_BYTES = 1024 * 1024  # 200 records with two fields
@@ -50,19 +51,14 @@ class ChangeProbe:
         """``api`` names the records path of each module (``/crm/v8/Leads``)."""
         self.client = client
         self.api = api
-        self._answers: dict[tuple[str, datetime, str], Change] = {}
-        self._lock = threading.Lock()
+        self._answers: OncePerKey[Change] = OncePerKey()
 
     def after(self, module: str, moment: datetime, key: str = "Modified_Time") -> Change:
         """Whether a record of ``module`` has its ``key`` after ``moment`` (asked once a run).
 
         ``key`` is ``Modified_Time`` (anything changed) or ``Created_Time`` (anything new).
         """
-        with self._lock:
-            asked = (module, moment, key)
-            if asked not in self._answers:
-                self._answers[asked] = self._ask(module, moment, key)
-            return self._answers[asked]
+        return self._answers.get((module, moment, key), partial(self._ask, module, moment, key))
 
     def _since(
         self, path: str, params: dict[str, str], moment: datetime, one: str

@@ -8,10 +8,10 @@ list, so restores are found by comparing the recycle bin with the one seen the r
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from tap_zoho_bulkread.errors import Action, ZohoAPIError, codes_where
@@ -21,6 +21,7 @@ from tap_zoho_bulkread.zoho.answers import named_id, text_value, unexpected, zoh
 from tap_zoho_bulkread.zoho.changes import EVERY_RECORD_SET
 from tap_zoho_bulkread.zoho.client import ZohoClient
 from tap_zoho_bulkread.zoho.data_centers import ApiPaths
+from tap_zoho_bulkread.zoho.once import OncePerKey
 from tap_zoho_bulkread.zoho.pages import MAX_PAGE_BYTES, PageGuard
 
 DELETED_PER_PAGE = 200
@@ -242,15 +243,11 @@ class RestoreFinder:
         self.reader = reader
         self.memory = memory
         self.logger = logger
-        self._changes: dict[str, BinChange] = {}
-        self._lock = threading.Lock()
+        self._changes: OncePerKey[BinChange] = OncePerKey()
 
     def change(self, module: str) -> BinChange:
         """What the module's recycle bin did since the last run (read once a run)."""
-        with self._lock:
-            if module not in self._changes:
-                self._changes[module] = self._find(module)
-            return self._changes[module]
+        return self._changes.get(module, partial(self._find, module))
 
     def _find(self, module: str) -> BinChange:
         previous = self.memory.previous_bin(module)
