@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml emulator/pyproject.toml $(VENV)/bin/uv
 
 $(MELTANO_VENV)/.installed: meltano.yml pyproject.toml $(VENV)/bin/uv
 	$(UV) venv --quiet --allow-existing --python $(VENV)/bin/python $(MELTANO_VENV)
-	$(UV) pip install --quiet --python $(MELTANO_VENV)/bin/python "meltano>=4.4,<4.5"
+	$(UV) pip install --quiet --python $(MELTANO_VENV)/bin/python "meltano[postgres]>=4.4,<4.5"
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(MELTANO_VENV)/bin/meltano install
 	touch $@
 

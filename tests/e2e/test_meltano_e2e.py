@@ -882,3 +882,85 @@ def test_a_new_meltano_project_adds_the_tap_from_its_definition_and_runs_it_twic
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_two_meltano_jobs_at_once_share_one_org_with_state_in_postgres(tmp_path: Path) -> None:
+    """The README's "Beyond one machine", as written: two jobs of one org at once.
+
+    A new project with the README's two inherited extractors; Meltano's state in Postgres; the
+    README's commands, the two jobs started together. The emulator pages every 250 rows, so the
+    jobs need 14 downloads together and must share Zoho's 10 a minute without a 429.
+    """
+    import pgserver
+    import psycopg
+    import yaml
+
+    section = (ROOT / "README.md").read_text().split("## Beyond one machine")[1]
+    extractors = yaml.safe_load(re.findall(r"```yaml\n(.*?)```", section, re.S)[0])
+    jobs = {p["name"]: p["config"]["modules"] for p in extractors["plugins"]["extractors"]}
+    assert len(jobs) == 2
+    folder = project(tmp_path)
+    definition = yaml.safe_load((folder / "meltano.yml").read_text())
+    definition["plugins"]["extractors"] += extractors["plugins"]["extractors"]
+    (folder / "meltano.yml").write_text(yaml.safe_dump(definition, sort_keys=False))
+    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    try:
+        postgres = f"postgresql://postgres@/postgres?host={server.pgdata}"
+        with psycopg.connect(postgres, autocommit=True) as connection:
+            connection.execute("create database meltano")
+        with Emulator(job_seconds=0.05, per_page=250) as org:  # Zoho's 10 downloads a minute
+            env = meltano_env(
+                tmp_path,
+                MELTANO_ENVIRONMENT="emulator",
+                MELTANO_DATABASE_URI=f"postgresql+psycopg://postgres@/meltano?host={server.pgdata}",
+                TAP_ZOHO_BULKREAD_ACCOUNTS_URL=org.url,
+                TAP_ZOHO_BULKREAD_CLIENT_ID="emulator-client-id",
+                TAP_ZOHO_BULKREAD_CLIENT_SECRET="emulator-client-secret",
+                TAP_ZOHO_BULKREAD_REFRESH_TOKEN="emulator-refresh-token",
+                TAP_ZOHO_BULKREAD_QUERY_API_MAX_RECORDS="0",  # every table through bulk read
+                TARGET_POSTGRES_SQLALCHEMY_URL=postgres.replace(
+                    "postgresql:", "postgresql+psycopg:"
+                ),
+            )
+            first, *together = [line.strip() for line in readme_block("## Beyond one machine")]
+            assert first == "meltano upgrade database" and len(together) == 2
+            run_lines([first], folder, env)
+            started = [
+                subprocess.Popen(
+                    ["bash", "-c", line],
+                    cwd=folder,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for line in together
+            ]
+            for line, job in zip(together, started, strict=True):
+                _, stderr = job.communicate(timeout=600)
+                assert job.returncode == 0, (line, stderr[-6000:])
+                assert "Traceback" not in stderr, stderr[-3000:]
+
+            log = requests.get(f"{org.url}/__emulator__/requests", timeout=10).json()
+            downloads = [e for e in log if e["path"].endswith("/result")]
+            assert len(downloads) == 14 and [e for e in log if e.get("status") == 429] == []
+            listed = run_lines(["meltano state list"], folder, env)["meltano state list"]
+            for (name, modules), line in zip(jobs.items(), together, strict=True):
+                schema = re.search(r"SCHEMA=(\w+)", line)
+                assert schema and name in line, line
+                for module in modules:
+                    loaded = {
+                        r[0] for r in pg_rows(server, f'select id from {schema[1]}."{module}"')
+                    }
+                    assert loaded == {t["id"] for t in ground_truth(org.url, module)}, module
+                state_id = f"emulator:{name}-to-target-postgres"
+                assert state_id in listed, listed
+                kept = subprocess.run(
+                    [str(MELTANO), "state", "get", state_id], cwd=folder, env=env,
+                    capture_output=True, text=True, timeout=300, check=True,
+                )  # fmt: skip
+                bookmarks = json.loads(kept.stdout)["singer_state"]["bookmarks"]
+                incremental = {m for m in bookmarks if "replication_key_value" in bookmarks[m]}
+                assert incremental == set(modules), (name, sorted(bookmarks))
+    finally:
+        server.cleanup()
