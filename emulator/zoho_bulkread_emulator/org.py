@@ -138,6 +138,7 @@ class Field:
     json_type: str | None = None
     bulk_refused: bool = False  # like Zoho's composite and distance fields: FIELD_NOT_SUPPORTED
     return_type: str | None = None  # a formula's ``formula.return_type``
+    filled: int | None = None  # percent of records with a value; None: all but a tenth
 
     @property
     def value_type(self) -> str:
@@ -393,6 +394,9 @@ CURRENCY_FIELDS: tuple[Field, ...] = (
     _pick("Currency", "USD", "EUR", "INR"),
     Field("Exchange_Rate", "decimal", decimal_place=9, required=True),
 )
+# the kinds of a real org's custom columns, text-heavy; datetimes are the system ones
+SPARSE_TYPES = ("text", "picklist", "text", "integer", "currency", "date", "boolean", "email",
+                "phone", "text")  # fmt: skip
 SOURCES = ("Advertisement", "Cold Call", "Web", "Partner", "Trade Show", "Employee Referral")
 INDUSTRIES = ("Retail", "Banking", "Healthcare", "Technology", "Education", "Manufacturing")
 
@@ -625,6 +629,31 @@ def _crm_modules() -> tuple[Module, ...]:
         default_records=30,
         name_field="Name",
     )
+    sparse = Module(  # a real org's export: wide, mostly empty, a few long multi-line notes
+        "Sparse_Records",
+        (
+            _text("Name", required=True),
+            *(
+                Field(
+                    f"Column_{number:03d}",
+                    SPARSE_TYPES[number % len(SPARSE_TYPES)],
+                    custom=True,
+                    filled=10,
+                    decimal_place=2
+                    if SPARSE_TYPES[number % len(SPARSE_TYPES)] == "currency"
+                    else None,
+                    pick_list=("Alpha", "Beta", "Gamma") if number % len(SPARSE_TYPES) == 1 else (),
+                )
+                for number in range(1, 181)
+            ),
+            Field("Description", "textarea", length=32000, custom=True, filled=11),
+            Field("Long_Notes", "textarea", length=32000, custom=True, filled=1),
+            *SYSTEM_FIELDS,
+        ),
+        generated_type="custom",
+        default_records=20,
+        name_field="Name",
+    )
     notes = Module(
         "Notes",
         (_text("Note_Title"), Field("Note_Content", "textarea"), *SYSTEM_FIELDS[:5]),
@@ -726,6 +755,7 @@ def _crm_modules() -> tuple[Module, ...]:
         products,
         projects,
         wide,
+        sparse,
         notes,
         attachments,
         emails,

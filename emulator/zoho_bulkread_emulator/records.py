@@ -253,9 +253,12 @@ class ModuleData:
         else:
             make = self._maker(item)
             seed_key, key, optional = self.seed_key, _stable_key(name), not item.required
+            filled = item.filled
 
             def base(index: int) -> Any:
                 h = hash((seed_key, index, key)) & MASK
+                if filled is not None:
+                    return make(index, h) if (h >> 48) % 100 < filled else None
                 if optional and (h >> 48) % 10 == 0:
                     return None
                 return make(index, h)
@@ -282,6 +285,10 @@ class ModuleData:
             if item.api_name in ("Last_Name", "Name"):
                 return lambda i, h: f"{words[h % 12]}-{i}"
             return lambda i, h: TEXT_VARIANTS[(h >> 8) % 6].format(w=words[h % 12])
+        if data_type == "textarea" and item.api_name == "Long_Notes":  # about 4 KB a note
+            return lambda i, h: "\n".join(
+                [MULTILINE_VARIANTS[(h >> 8) % 5].format(w=words[h % 12])] * 60
+            )
         if data_type == "textarea":
             return lambda i, h: MULTILINE_VARIANTS[(h >> 8) % 5].format(w=words[h % 12])
         if data_type == "email":

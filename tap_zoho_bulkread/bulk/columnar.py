@@ -383,19 +383,27 @@ def _utc(column: Any) -> Any:
 def _escaped(values: Any) -> Any:
     """Text escaped for JSON strings, or None when msgspec must escape it (control bytes).
 
-    The text buffers are searched in Python, at once each; the replacing, if any text needs
-    it, is five Arrow calls over all the columns together.
+    The text buffers are searched in Python, at once each; only a column (a chunk) whose text
+    holds a character to escape gets a replacing pass for it, so a multi-line notes column does
+    not make every text column of the batch be read again.
     """
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
-    texts = [text for text in (chunk.buffers()[2] for chunk in chunks) if text is not None]
-    if not any(_NEEDS_ESCAPE(text) for text in texts):
+    texts = [chunk.buffers()[2] for chunk in chunks]
+    if not any(text is not None and _NEEDS_ESCAPE(text) for text in texts):
         return values
-    if any(_OTHER_CONTROL(text) for text in texts):
+    if any(text is not None and _OTHER_CONTROL(text) for text in texts):
         return None
-    for found, plain, escaped in _ESCAPES:
-        if any(found(text) for text in texts):  # a replace is a pass over all the text
-            values = pc.replace_substring(values, plain, escaped)
-    return values
+    escaped_chunks = []
+    for chunk, text in zip(chunks, texts, strict=True):
+        column = chunk
+        if text is not None and _NEEDS_ESCAPE(text):
+            for found, plain, escaped in _ESCAPES:  # the backslash first
+                if found(text):
+                    column = pc.replace_substring(column, plain, escaped)
+        escaped_chunks.append(column)
+    if isinstance(values, pa.ChunkedArray):
+        return pa.chunked_array(escaped_chunks, type=values.type)
+    return escaped_chunks[0]
 
 
 def _quoted(column: Any) -> Any:

@@ -55,6 +55,7 @@ def test_discovery_has_one_stream_per_exportable_module(catalog: dict) -> None:
         "Products",
         "Projects",
         "Wide_Records",
+        "Sparse_Records",
         "Quotes",
         # child modules: subform rows and multi-select-lookup links
         "Quoted_Items",
