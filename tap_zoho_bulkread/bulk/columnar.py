@@ -56,7 +56,18 @@ else:
         pa.set_memory_pool(pa.jemalloc_memory_pool())
         pa.jemalloc_set_decay_ms(0)
 
-BLOCK_BYTES = 1024 * 1024  # CSV read per step (Arrow joins the blocks a longer row spans)
+# CSV read per step (Arrow joins the blocks a longer row spans). A block's memory grows with
+# its bytes; the Python work per block grows with its columns: wide exports read twice as much
+# a step (docs/performance.md: peak RSS and the real-shaped export's speed).
+BLOCK_BYTES = 512 * 1024
+WIDE_COLUMNS = 100
+
+
+def block_bytes(columns: int) -> int:
+    """The bytes Arrow reads a step from a CSV of ``columns`` columns."""
+    return BLOCK_BYTES if columns <= WIDE_COLUMNS else 2 * BLOCK_BYTES
+
+
 _BOOLEANS = pa.array(["true", "false", None]) if AVAILABLE else None  # None: an empty cell
 _ESCAPES = [  # (found in a text buffer, character, its JSON escape)
     (re.compile(re.escape(plain.encode())).search, plain, escaped)
@@ -219,7 +230,9 @@ class ColumnarDecoder:
                 reader = pa_csv.open_csv(
                     CarriageReturnSafeReads(raw),
                     # no read-ahead threads: less memory at the same speed (docs/performance.md)
-                    read_options=pa_csv.ReadOptions(block_size=BLOCK_BYTES, use_threads=False),
+                    read_options=pa_csv.ReadOptions(
+                        block_size=block_bytes(len(header)), use_threads=False
+                    ),
                     parse_options=pa_csv.ParseOptions(
                         newlines_in_values=True, ignore_empty_lines=False
                     ),
