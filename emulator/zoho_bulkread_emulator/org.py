@@ -651,7 +651,7 @@ def _crm_modules() -> tuple[Module, ...]:
             *SYSTEM_FIELDS,
         ),
         generated_type="custom",
-        default_records=20,
+        default_records=200,
         name_field="Name",
     )
     notes = Module(

@@ -258,7 +258,7 @@ class ModuleData:
             def base(index: int) -> Any:
                 h = hash((seed_key, index, key)) & MASK
                 if filled is not None:
-                    return make(index, h) if (h >> 48) % 100 < filled else None
+                    return make(index, h) if (h >> 40) % 100 < filled else None
                 if optional and (h >> 48) % 10 == 0:
                     return None
                 return make(index, h)
