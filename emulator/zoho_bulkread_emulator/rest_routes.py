@@ -69,7 +69,9 @@ class RestRoutes(HandlerBase):
     def _concurrent_call(self) -> Iterator[None]:
         """A records API or Query API call: within the concurrency limit, after its server time.
 
-        Deleted records lists count too: they are records API calls.
+        A call counts as in progress while Zoho works on it (``rest_seconds``), not while its
+        answer is written: a client that waits for each answer never has two at once. Deleted
+        records lists count too: they are records API calls.
         """
         state = self.state
         limit = state.config.max_concurrent_calls
@@ -86,10 +88,10 @@ class RestRoutes(HandlerBase):
             state.peak_calls_in_flight = max(state.peak_calls_in_flight, state.calls_in_flight)
         try:
             time.sleep(state.config.rest_seconds)
-            yield
         finally:
             with state.lock:
                 state.calls_in_flight -= 1
+        yield
 
     def records(self, product: str, version: str, module: str) -> None:
         """GET /{product}/{v}/{module}?fields&ids (or page, per_page): the records API."""
