@@ -52,27 +52,20 @@ class ModuleReadPath:
     ) -> ReadPlan:
         """The module's read path this run, from what its state says (decided, logged once)."""
         with self._lock:
-            return self._decide(resumes, start, last_export_began, restored_records)
-
-    def _decide(
-        self,
-        resumes: bool,
-        start: datetime | None,
-        last_export_began: datetime | None,
-        restored_records: bool,
-    ) -> ReadPlan:
-        if self.decision is None:
+            if self.decision is not None:
+                return self.decision
             facts = replace(
                 self.facts, resumes=resumes, start=start,
                 last_export_began=last_export_began, restored_records=restored_records,
             )  # fmt: skip
-            self.decision = (
+            decision = (
                 self.planner.plan(facts)
                 if self.planner is not None
                 else ReadPlan(True, "bulk_only is set")
             )
-            self.logger.info("%s: %s: %s", self.module, self.decision.path, self.decision.why)
-        return self.decision
+            self.logger.info("%s: %s: %s", self.module, decision.path, decision.why)
+            self.decision = decision
+            return decision
 
     def query_api_export(self, plan: ExportPlan, *, ahead: bool = False) -> DeltaExport | None:
         """The change read through the Query API, or None (the decision is bulk read then).
