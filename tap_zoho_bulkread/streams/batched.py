@@ -7,6 +7,7 @@ singer-sdk's per-record loop. Numbers stay raw JSON text on this path.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -33,11 +34,11 @@ class BatchedStream(ZohoStream):
     compression_level = 1
     _line_writer: RecordLineWriter | None = None
 
+    @abstractmethod
     def record_batches(
         self, context: Context | None, *, raw_numbers: bool = False
     ) -> Iterator[ExportItem]:
         """The export's rows in batches, a ``PageEnd`` after each page."""
-        raise NotImplementedError
 
     def newest_value(self) -> str | None:
         """The newest replication value of the rows handed out so far."""
