@@ -43,14 +43,15 @@ class ExportPlan:
     absent: frozenset[str] = frozenset()  # selected properties no job ever asks for
     constants: dict[str, int] = field(default_factory=dict)  # one value in every row
 
+    @property
+    def exported(self) -> list[str]:
+        """The selected properties an export carries (not the absent ones, not constants)."""
+        return [p for p in self.selected if p not in self.absent and p not in self.constants]
+
     def job_query(self, refused: frozenset[str] = frozenset()) -> JobQuery:
         """The export's job: the selected fields less those Zoho refused, the bookmark."""
         dot_properties = {dot_field_property(name): name for name in self.dot_fields}
-        asked = [
-            name
-            for name in self.selected
-            if name not in refused and name not in self.absent and name not in self.constants
-        ]
+        asked = [name for name in self.exported if name not in refused]
         return build_query(
             module=self.module,
             selected=[name for name in asked if name != "id" and name not in dot_properties],

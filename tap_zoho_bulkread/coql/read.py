@@ -77,7 +77,7 @@ class DeltaReader:
     def read(self, plan: ExportPlan, where: str, order_by: str) -> DeltaExport:
         """Every matching record, decoded as the bulk path decodes it."""
         dotted = {dot_field_property(name): name for name in plan.dot_fields}
-        wanted = [p for p in plan.selected if p not in plan.absent and p not in plan.constants]
+        wanted = plan.exported
         column_of = {prop: dotted.get(prop, prop) for prop in wanted}
         has_modified = any(spec.name == "Modified_Time" for spec in plan.specs)
         fixed = ["id", "Modified_Time"] if has_modified else ["id"]

@@ -48,14 +48,13 @@ class ModuleStreams:
 
         A stream with a checkpoint resumes its own jobs instead.
         """
-        streams = [s for s in self.all() if s.selected and not s.dry_run]
-        names = [s.name for s in streams]
-        if stream not in names:
-            return
-        later = streams[names.index(stream) + 1 :]
         create_jobs_ahead(
             reader,
-            (s.job_query() for s in later if not s.module_state.resumes and s.export_needed()),
+            (
+                s.job_query()
+                for s in self._after(stream)
+                if not s.module_state.resumes and s.export_needed()
+            ),
         )
 
     def read_ahead(self, stream: str) -> None:
@@ -68,11 +67,7 @@ class ModuleStreams:
         """
         if self.reads_at_once < 1:
             return
-        streams = [s for s in self.all() if s.selected and not s.dry_run]
-        names = [s.name for s in streams]
-        if stream not in names:
-            return
-        for later in streams[names.index(stream) + 1 :]:
+        for later in self._after(stream):
             if later.name in self._queued or not later.reads_ahead():
                 continue
             self._queued.add(later.name)
@@ -91,6 +86,12 @@ class ModuleStreams:
                     return
                 stream = self._waiting.popleft()
             stream.read_ahead()
+
+    def _after(self, stream: str) -> list[ZohoModuleStream]:
+        """The selected module streams synced after ``stream`` (none if it is not one)."""
+        streams = [s for s in self.all() if s.selected and not s.dry_run]
+        names = [s.name for s in streams]
+        return streams[names.index(stream) + 1 :] if stream in names else []
 
     def restore_key(self, module: str) -> str:
         """The field the module's export filters on (Created_Time for a full table)."""
