@@ -27,8 +27,9 @@ from tempfile import TemporaryDirectory
 
 from bench import EmulatorProcess, download_export, raw_baseline
 
+from tap_zoho_bulkread.bulk.batches import RECORD_ENCODER
 from tap_zoho_bulkread.bulk.columnar import ColumnarDecoder, encoded_lines
-from tap_zoho_bulkread.bulk.decode import RECORD_ENCODER, RecordDecoder
+from tap_zoho_bulkread.bulk.decode import RecordDecoder
 from tap_zoho_bulkread.bulk.metadata import field_specs
 from zoho_bulkread_emulator.org import build_org
 

@@ -8,10 +8,12 @@ keeps that correct even when an export mixes daylight-saving offsets.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
-# "HH:MM:SS" -> HH for every valid time of day: one lookup validates and splits a time.
-_TIMES = {f"{h:02d}:{m:02d}:{s:02d}": h for h in range(24) for m in range(60) for s in range(60)}
+# "THH:" -> HH, and every valid "MM:SS": small enough to stay in the CPU's cache
+_HOURS = {f"T{h:02d}:": h for h in range(24)}
+_MINUTES_SECONDS = frozenset(f"{m:02d}:{s:02d}" for m in range(60) for s in range(60))
+_T_HOURS = tuple(f"T{h % 24:02d}" for h in range(48))  # "T00" to "T23", twice over
 # A UTC offset at the end of a datetime; ISO 8601 and Zoho keep to hours 00-14, minutes 00-59.
 _OFFSET = re.compile(r"[+-]([0-9]{2}):?([0-9]{2})(?::?[0-9]{2}(?:[.,][0-9]+)?)?$").search
 MAX_OFFSET_HOURS, MAX_OFFSET_MINUTES = 14, 59
@@ -30,20 +32,36 @@ def utc_datetime(text: str) -> str:
     """
     # Zoho writes 2021-03-14T03:01:00-07:00; with a whole-hour offset only the date and hour
     # change. A (local day, offset) seen once is valid, so a value sharing it needs only its
-    # "T" and time of day checked before the lookup.
-    if len(text) == 25:
-        hours = _UTC_HOURS.get(text[:10] + text[19:])
-        if hours is not None and text[10] == "T":
-            hour = _TIMES.get(text[11:19])
-            if hour is not None:
-                return hours[hour] + text[13:19] + "+00:00"
+    # "T" and time of day checked before the lookup. Cached keys are 16 characters long: only
+    # a 25-character text can match one.
+    hours = _UTC_HOURS.get(text[:10] + text[19:])
+    if hours is not None:
+        hour = _HOURS.get(text[10:14])
+        if hour is not None and text[14:19] in _MINUTES_SECONDS:
+            return f"{hours[hour]}{text[13:19]}+00:00"
     converted = _to_utc(text)
     if len(text) == 25 and text[10] == "T" and text[19] in "+-" and text[22:] == ":00":
-        day, offset = text[:10], text[19:]
-        _UTC_HOURS[day + offset] = tuple(
-            _to_utc(f"{day}T{hour:02d}:00:00{offset}")[:13] for hour in range(24)
-        )
+        hours = _day_in_utc(text[:10], text[19:])
+        if hours is not None:
+            _UTC_HOURS[text[:10] + text[19:]] = hours
     return converted
+
+
+def _day_in_utc(day: str, offset: str) -> tuple[str, ...] | None:
+    """The UTC ``YYYY-MM-DDTHH`` of each local hour of ``day`` at a whole-hour ``offset``.
+
+    None where one of them falls outside years 1 to 9999 (each value is then converted alone).
+    """
+    try:
+        start = datetime.fromisoformat(f"{day}T00:00:00{offset}").astimezone(timezone.utc)
+        next_day = (start + timedelta(days=1)).date().isoformat()
+    except OverflowError:
+        return None
+    first_day, first_hour = start.date().isoformat(), start.hour
+    return tuple(
+        (first_day if hour < 24 else next_day) + _T_HOURS[hour]
+        for hour in range(first_hour, first_hour + 24)
+    )
 
 
 def _to_utc(text: str) -> str:

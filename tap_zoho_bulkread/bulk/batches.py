@@ -1,4 +1,4 @@
-"""What a decoder yields: a batch of records, as dicts or already encoded as JSON by Arrow.
+"""What a decoder yields: a batch of records, as dicts or already encoded as JSON.
 
 Kept apart from the Arrow decoder so that writing records never imports pyarrow: the tap
 imports it only when it decodes an export (``--about``, ``--version`` and discovery stay light).
@@ -7,13 +7,21 @@ imports it only when it decodes an export (``--about``, ``--version`` and discov
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Protocol, Union
+from decimal import Decimal
+from operator import itemgetter
+from typing import Any, NamedTuple, Protocol, Union
 
-from tap_zoho_bulkread.bulk.decode import RECORD_ENCODER
+import msgspec
+
+from tap_zoho_bulkread.times import utc_datetime
+
+RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")  # what the tap's writers use
+_RECORD_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
 
 
 class EncodedBatch(Protocol):
-    """Records already encoded as JSON objects (the Arrow decoder's ``EncodedRows``)."""
+    """Records already encoded as JSON objects (``EncodedRows`` of the Arrow decoder,
+    ``EncodedRecords`` of the Python decoder for the tap's own writers)."""
 
     def __len__(self) -> int:
         """How many records."""
@@ -24,11 +32,49 @@ class EncodedBatch(Protocol):
     def __getitem__(self, rows: slice) -> EncodedBatch:
         """Some of the records, in order."""
 
-    def lines(self, prefix: bytes, suffix: bytes) -> memoryview:
+    def lines(self, prefix: bytes, suffix: bytes) -> bytes | memoryview:
         """Every record between ``prefix`` and ``suffix``, as one block of bytes."""
 
     def newest(self, prop: str) -> str | None:
         """The latest value of the datetime property ``prop``, if any."""
+
+
+class TimeCells(NamedTuple):
+    """The datetime cells of each row of a batch, as the CSV has them (for ``newest``)."""
+
+    names: tuple[str, ...]  # the datetime properties, in the order of each row's cells
+    rows: list[Any]  # per row: its one cell, or a tuple of its cells when there are several
+
+
+class EncodedRecords:
+    """Records already encoded as JSON objects, one ``bytes`` each (the Python decoder's)."""
+
+    def __init__(self, documents: list[bytes], times: TimeCells) -> None:
+        self.documents = documents
+        self.times = times
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        """The records decoded again (numbers as int and Decimal), for checks and tests."""
+        return map(_RECORD_DECODER.decode, self.documents)
+
+    def __getitem__(self, rows: slice) -> EncodedRecords:
+        names, cells = self.times
+        return EncodedRecords(self.documents[rows], TimeCells(names, cells[rows]))
+
+    def newest(self, prop: str) -> str | None:
+        """The latest value of the datetime property ``prop`` in this batch, if any."""
+        names, cells = self.times
+        if prop not in names:
+            return None
+        values = cells if len(names) == 1 else map(itemgetter(names.index(prop)), cells)
+        return max(map(utc_datetime, filter(None, values)), default=None)
+
+    def lines(self, prefix: bytes, suffix: bytes) -> bytes:
+        """Every record between ``prefix`` and ``suffix``, as one block of bytes."""
+        return _joined(self.documents, prefix, suffix)
 
 
 Batch = Union[list[dict[str, Any]], EncodedBatch]  # noqa: UP007 (a Protocol in a runtime alias)
@@ -38,9 +84,19 @@ def encoded_lines(batch: Batch, prefix: bytes, suffix: bytes) -> bytes | memoryv
     """Every record of ``batch`` as JSON between ``prefix`` and ``suffix``, end to end."""
     if not isinstance(batch, list):
         return batch.lines(prefix, suffix)
-    if not batch:
-        return b""
-    return prefix + (suffix + prefix).join(map(RECORD_ENCODER.encode, batch)) + suffix
+    return _joined(list(map(RECORD_ENCODER.encode, batch)), prefix, suffix)
+
+
+def _joined(documents: list[bytes], prefix: bytes, suffix: bytes) -> bytes:
+    """``prefix`` + each document + ``suffix``, end to end, made as one block.
+
+    Not ``prefix + body + suffix``: a second block of a megabyte alive beside the first costs
+    glibc's allocator fresh pages each time, twenty times the join itself.
+    """
+    if len(documents) <= 1:
+        return b"".join((prefix, *documents, suffix)) if documents else b""
+    ends = [prefix + documents[0], *documents[1:-1], documents[-1] + suffix]
+    return (suffix + prefix).join(ends)
 
 
 def newest(batch: Batch, prop: str) -> str | None:

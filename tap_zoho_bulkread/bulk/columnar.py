@@ -22,11 +22,10 @@ from typing import Any
 
 import msgspec
 
-from tap_zoho_bulkread.bulk.batches import Batch
+from tap_zoho_bulkread.bulk.batches import RECORD_ENCODER, Batch
 from tap_zoho_bulkread.bulk.decode import (
     KIND_ABSENT,
     KIND_CONSTANT,
-    RECORD_ENCODER,
     Plan,
     RecordDecoder,
     compile_row_decoder,

@@ -9,15 +9,18 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
+from tap_zoho_bulkread.bulk.batches import RECORD_ENCODER, Batch, EncodedRecords, TimeCells
 from tap_zoho_bulkread.bulk.kinds import (
     BOOLEANS,
     DATES,
     INTEGER_TEXT,
+    KIND_DATETIME,
     NUMBER_TEXT,
     iso_date,
     kind_of,
@@ -41,62 +44,104 @@ csv.field_size_limit(MAX_FIELD_CHARS)
 # A number JSON can hold as written (no leading zero, no bare point): sent on as raw text.
 _JSON_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)").fullmatch
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?").fullmatch
-RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")  # what the tap's writers use
 Plan = list[tuple[int, str, str]]  # (CSV column, property, kind) for each selected property
 KIND_ABSENT = "absent"  # a selected field Zoho refused to export: null in every record
 KIND_CONSTANT = "constant"  # the same integer in every record: a full-table run's version
 
 
+_HELPERS: dict[str, Any] = {  # the names the kinds' CSV expressions use
+    "INTEGER": INTEGER_TEXT,
+    "NUMBER": NUMBER_TEXT,
+    "JSON_INTEGER": _JSON_INTEGER,
+    "JSON_NUMBER": _JSON_NUMBER,
+    "Raw": msgspec.Raw,
+    "NONZERO": "123456789",
+    "Decimal": Decimal,
+    "refuse": refuse,
+    "DATES": DATES,
+    "iso_date": iso_date,
+    "BOOLEANS": BOOLEANS,
+    "utc_datetime": utc_datetime,
+    "tag_names": tag_names,
+}
+
+
 def compile_row_decoder(
     plan: Plan, *, raw_numbers: bool = False, constants: Mapping[str, int] | None = None
 ) -> Callable[[list[str]], dict[str, Any]]:
-    """Build, once per file, one function turning a CSV row into a record.
+    """Build, once per file, one function turning a CSV row into a record (a dict).
 
-    Generated code saves a Python call per cell. Column names enter it only as ``repr()``
-    string literals, columns and ``constants`` only as integers, so nothing from Zoho can
-    become code.
     With ``raw_numbers``, valid numbers stay their text as ``msgspec.Raw`` (for a writer that
     encodes with msgspec; nothing else should see such records).
     """
-    constants = constants or {}
-    items = []
-    helpers: dict[str, Any] = {
-        "INTEGER": INTEGER_TEXT,
-        "NUMBER": NUMBER_TEXT,
-        "JSON_INTEGER": _JSON_INTEGER,
-        "JSON_NUMBER": _JSON_NUMBER,
-        "Raw": msgspec.Raw,
-        "NONZERO": "123456789",
-        "Decimal": Decimal,
-        "refuse": refuse,
-        "DATES": DATES,
-        "iso_date": iso_date,
-        "BOOLEANS": BOOLEANS,
-        "utc_datetime": utc_datetime,
-        "tag_names": tag_names,
+    extra = _extra_values(plan, constants or {})
+    helpers = {"NAMES": tuple(name for index, name, _ in plan if index >= 0), "EXTRA": extra}
+    last = ["d = dict(zip(NAMES, c))", *(["d.update(EXTRA)"] if extra else []), "return d"]
+    return _compiled(plan, raw_numbers, helpers, last)  # type: ignore[no-any-return]
+
+
+def compile_row_encoder(
+    plan: Plan, constants: Mapping[str, int] | None = None
+) -> Callable[[list[str]], bytes]:
+    """The ``raw_numbers`` row decoder for the tap's own writers: a row -> its record's JSON.
+
+    The row's values become a msgspec Struct in one call (a dict of 200 keys costs more than
+    the rest of the row) whose JSON is the record's, property for property in plan order; it
+    is encoded at once, while the row's strings are still in the CPU's cache.
+    """
+    extra = _extra_values(plan, constants or {})
+    present = [name for index, name, _ in plan if index >= 0]
+    attributes = {name: f"f{number}" for number, name in enumerate([*present, *extra])}
+    row_type = msgspec.defstruct(
+        "Row",
+        [(attributes[name], Any) for name in present]
+        + [(attributes[name], Any, value) for name, value in extra.items()],
+        rename={attribute: name for name, attribute in attributes.items()},
+        gc=False,
+    )
+    helpers = {"Row": row_type, "encode": RECORD_ENCODER.encode}
+    return _compiled(plan, True, helpers, ["return encode(Row(*c))"])  # type: ignore[no-any-return]
+
+
+def _extra_values(plan: Plan, constants: Mapping[str, int]) -> dict[str, int | None]:
+    """The values of the properties without a column: a refused field null, a constant its own."""
+    return {
+        name: None if kind == KIND_ABSENT else int(constants[name])
+        for index, name, kind in plan
+        if index < 0
     }
-    for index, name, kind in plan:
-        if kind == KIND_ABSENT:
-            items.append(f"{name!r}: None")
-            continue
-        if kind == KIND_CONSTANT:
-            items.append(f"{name!r}: {int(constants[name])!r}")
-            continue
-        cell = f"r[{index}]"
+
+
+def _compiled(plan: Plan, raw_numbers: bool, names: dict[str, Any], last: list[str]) -> Any:
+    """Generated code: the selected cells, empty ones None, typed ones through their kind.
+
+    Only non-empty cells of typed columns run their kind's expression; text is taken as it
+    is. Column names enter the code only as ``repr()`` string literals, columns and constants
+    only as integers, so nothing from Zoho can become code.
+    """
+    present = [(index, kind) for index, _, kind in plan if index >= 0]
+    columns = [index for index, _ in present]
+    helpers: dict[str, Any] = {**_HELPERS, **names}
+    if columns == list(range(len(columns))):
+        cells = f"r[:{len(columns)}]"  # the row's first cells, or all of them
+    elif len(columns) > 1:
+        helpers["PICK"] = itemgetter(*columns)
+        cells = "PICK(r)"
+    else:
+        cells = f"[r[{columns[0]}]]" if columns else "[]"
+    lines = [f"c = [x or None for x in {cells}]"]
+    for position, (index, kind) in enumerate(present):
         field_kind = kind_of(kind)
-        helpers.update(field_kind.helpers)
         expression = (raw_numbers and field_kind.csv_raw) or field_kind.csv
-        value = (
-            f"{cell} or None"
-            if expression is None
-            else f"{expression.format(v=cell)} if {cell} else None"
-        )
-        items.append(f"{name!r}: {value}")
+        if expression is not None:
+            helpers.update(field_kind.helpers)
+            lines += [f"v = r[{index}]", f"if v: c[{position}] = {expression.format(v='v')}"]
     defaults = ", ".join(f"{name}={name}" for name in helpers)
-    source = f"def decode_row(r, {defaults}):\n    return {{" + ", ".join(items) + "}\n"
+    body = "".join(f"    {line}\n" for line in [*lines, *last])
     namespace = dict(helpers)
+    source = f"def decode_row(r, {defaults}):\n{body}"
     exec(compile(source, "<zoho row decoder>", "exec"), namespace)  # noqa: S102
-    return namespace["decode_row"]  # type: ignore[no-any-return]
+    return namespace["decode_row"]
 
 
 class RecordDecoder:
@@ -169,8 +214,11 @@ class RecordDecoder:
             )
         return plan
 
-    def batches(self, path: Path, job_id: str, size: int = 2000) -> Iterator[list[dict[str, Any]]]:
-        """Yield the typed records of a downloaded result zip, ``size`` rows at a time."""
+    def batches(self, path: Path, job_id: str, size: int = 2000) -> Iterator[Batch]:
+        """Yield the typed records of a downloaded result zip, ``size`` rows at a time.
+
+        With ``raw_numbers``, each batch is :class:`EncodedRecords`; else a list of records.
+        """
         with self._csv_rows(path, job_id) as (reader, lines):
             yield from self._read(reader, lines, job_id, size)
 
@@ -202,18 +250,21 @@ class RecordDecoder:
                     f"{lines.reached}; the export is damaged. Run the sync again."
                 ) from None
 
-    def _read(
-        self, reader: Any, lines: _BoundedLines, job_id: str, size: int
-    ) -> Iterator[list[dict[str, Any]]]:
+    def _read(self, reader: Any, lines: _BoundedLines, job_id: str, size: int) -> Iterator[Batch]:
         header = next(reader, None)
         if header is None:
             return
         plan = self._plan(header, job_id)
-        decode_row = compile_row_decoder(
-            plan, raw_numbers=self.raw_numbers, constants=self.constants
-        )
+        if self.raw_numbers:
+            decode_row: Callable[[list[str]], Any] = compile_row_encoder(plan, self.constants)
+            # the datetime cells of each row, kept for EncodedRecords.newest
+            timed = [(index, name) for index, name, kind in plan if kind == KIND_DATETIME]
+            times_of = itemgetter(*(index for index, _ in timed)) if timed else None
+        else:
+            decode_row, times_of = compile_row_decoder(plan, constants=self.constants), None
         width = len(header)
-        batch: list[dict[str, Any]] = []
+        batch: list[Any] = []
+        times: list[Any] = []
         line = lines.number + 1  # where the next record starts
         for number, row in enumerate(reader, start=1):
             lines.next_row()
@@ -227,12 +278,20 @@ class RecordDecoder:
             except (ValueError, KeyError, InvalidOperation) as exc:
                 where = f"record {number} (CSV line {line})"
                 raise ExportFileError(self._bad_value(row, plan, where, job_id)) from exc
+            if times_of is not None:
+                times.append(times_of(row))
             line = lines.number + 1
             if len(batch) >= size:
-                yield batch
-                batch = []
+                yield self._batch(batch, times, plan)
+                batch, times = [], []
         if batch:
-            yield batch
+            yield self._batch(batch, times, plan)
+
+    def _batch(self, batch: list[Any], times: list[Any], plan: Plan) -> Batch:
+        if not self.raw_numbers:
+            return batch
+        names = tuple(name for _, name, kind in plan if kind == KIND_DATETIME)
+        return EncodedRecords(batch, TimeCells(names, times))
 
     def _bad_value(self, row: list[str], plan: Plan, where: str, job_id: str) -> str:
         # the same generated code, one column at a time, finds the cell at fault

@@ -15,8 +15,7 @@ from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.singerlib import SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
 
-from tap_zoho_bulkread.bulk.batches import Batch, encoded_lines
-from tap_zoho_bulkread.bulk.decode import RECORD_ENCODER
+from tap_zoho_bulkread.bulk.batches import RECORD_ENCODER, Batch, encoded_lines
 
 
 class BufferedMsgSpecWriter(MsgSpecWriter):

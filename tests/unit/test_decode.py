@@ -178,7 +178,7 @@ def test_a_csv_not_utf8_on_its_first_line_says_line_1_not_line_0(tmp_path: Path)
      ("12E-3", "123456789012345678901234567890"), ("0.123456789", "")],
 )  # fmt: skip
 def test_raw_numbers_write_the_same_json_as_decoded_numbers(tmp_path: Path, cells) -> None:
-    from tap_zoho_bulkread.bulk.decode import RECORD_ENCODER
+    from tap_zoho_bulkread.bulk.batches import RECORD_ENCODER
 
     amount, count = cells
     body = f"Id,Amount,Count\r\n4876543000000000001,{amount},{count}\r\n"
