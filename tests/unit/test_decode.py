@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import zipfile
+from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,31 @@ def test_utc_datetime_is_canonical() -> None:
     assert utc_datetime("2024-11-03T01:30:00-07:00") == "2024-11-03T08:30:00+00:00"
     assert utc_datetime("2024-11-03T01:30:00-08:00") == "2024-11-03T09:30:00+00:00"
     assert utc_datetime("2024-11-03T09:30:00+00:00") == "2024-11-03T09:30:00+00:00"
+
+
+@pytest.mark.parametrize(
+    "day", ["0001-01-01", "2024-02-29", "2024-03-10", "2024-12-31", "9999-12-31"]
+)
+@pytest.mark.parametrize("offset", ["-12:00", "-07:00", "+00:00", "+05:00", "+14:00"])
+def test_every_hour_of_a_day_reads_as_pythons_datetime_says_first_and_cached(day, offset) -> None:
+    """The first value of a (day, offset) is converted in full, the next ones by the day's cache;
+    both agree with datetime.astimezone, and a value near the calendar's ends is never refused
+    because another hour of its day falls outside it."""
+    for hour in range(24):
+        for minute_second in ("00:00", "59:59"):
+            text = f"{day}T{hour:02d}:{minute_second}{offset}"
+            try:
+                expected: str | None = (
+                    datetime.fromisoformat(text).astimezone(timezone.utc).isoformat()
+                )
+            except OverflowError:
+                expected = None
+            for _ in range(2):
+                if expected is None:
+                    with pytest.raises(ValueError, match="outside years 1 to 9999"):
+                        utc_datetime(text)
+                else:
+                    assert utc_datetime(text) == expected, text
 
 
 def test_nul_bytes_and_very_long_fields_are_kept(tmp_path: Path) -> None:
