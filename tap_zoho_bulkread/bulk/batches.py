@@ -13,15 +13,16 @@ from typing import Any, NamedTuple, Protocol, Union
 
 import msgspec
 
-from tap_zoho_bulkread.times import utc_datetime
-
 RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")  # what the tap's writers use
 _RECORD_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
 
 
 class EncodedBatch(Protocol):
-    """Records already encoded as JSON objects (``EncodedRows`` of the Arrow decoder,
-    ``EncodedRecords`` of the Python decoder for the tap's own writers)."""
+    """Records already encoded as JSON objects.
+
+    ``EncodedRows`` of the Arrow decoder, ``EncodedRecords`` of the Python decoder for the
+    tap's own writers.
+    """
 
     def __len__(self) -> int:
         """How many records."""
@@ -39,17 +40,17 @@ class EncodedBatch(Protocol):
         """The latest value of the datetime property ``prop``, if any."""
 
 
-class TimeCells(NamedTuple):
-    """The datetime cells of each row of a batch, as the CSV has them (for ``newest``)."""
+class TimeValues(NamedTuple):
+    """The datetime values (UTC) of each record of a batch, for ``newest``."""
 
-    names: tuple[str, ...]  # the datetime properties, in the order of each row's cells
-    rows: list[Any]  # per row: its one cell, or a tuple of its cells when there are several
+    names: tuple[str, ...]  # the datetime properties, in the order of each record's values
+    rows: list[tuple[str | None, ...]]
 
 
 class EncodedRecords:
     """Records already encoded as JSON objects, one ``bytes`` each (the Python decoder's)."""
 
-    def __init__(self, documents: list[bytes], times: TimeCells) -> None:
+    def __init__(self, documents: list[bytes], times: TimeValues) -> None:
         self.documents = documents
         self.times = times
 
@@ -61,16 +62,15 @@ class EncodedRecords:
         return map(_RECORD_DECODER.decode, self.documents)
 
     def __getitem__(self, rows: slice) -> EncodedRecords:
-        names, cells = self.times
-        return EncodedRecords(self.documents[rows], TimeCells(names, cells[rows]))
+        names, values = self.times
+        return EncodedRecords(self.documents[rows], TimeValues(names, values[rows]))
 
     def newest(self, prop: str) -> str | None:
         """The latest value of the datetime property ``prop`` in this batch, if any."""
-        names, cells = self.times
+        names, values = self.times
         if prop not in names:
             return None
-        values = cells if len(names) == 1 else map(itemgetter(names.index(prop)), cells)
-        return max(map(utc_datetime, filter(None, values)), default=None)
+        return max(filter(None, map(itemgetter(names.index(prop)), values)), default=None)
 
     def lines(self, prefix: bytes, suffix: bytes) -> bytes:
         """Every record between ``prefix`` and ``suffix``, as one block of bytes."""
