@@ -79,6 +79,7 @@ _OTHER_CONTROL = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]").search
 # what the strict decoder's UTC form covers: 4-digit years, before the end of year 9999
 _FIRST_SECOND, _LAST_SECOND = -30610224000, 253402300799  # 1000-01-01, 9999-12-31T23:59:59
 _FIRST_DAY = -719162  # 0001-01-01, in days from 1970-01-01
+_PAST_THE_END = 1 << 40  # a slice start past any cell's end: what replaces it is appended
 
 _DOCUMENT = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ class EncodedRows:
 
     def lines(self, prefix: bytes, suffix: bytes) -> memoryview:
         """Every record between ``prefix`` and ``suffix``, as one block of bytes."""
-        joined = pc.binary_join_element_wise(prefix.decode(), self.documents, suffix.decode(), "")
+        joined = _wrapped(self.documents, prefix.decode(), suffix.decode())
         return _concatenated(joined)
 
 
@@ -389,7 +390,7 @@ def _utc(column: Any) -> Any:
             return None
     # without its time zone Arrow prints a UTC moment ("2021-03-14 10:01:00") much faster
     text = pc.cast(pc.cast(moments, pa.timestamp("s")), pa.string())
-    return pc.binary_join_element_wise(pc.replace_substring(text, " ", "T"), "+00:00", "")
+    return _wrapped(pc.replace_substring(text, " ", "T"), "", "+00:00")
 
 
 def _escaped(values: Any) -> Any:
@@ -418,13 +419,26 @@ def _escaped(values: Any) -> Any:
     return escaped_chunks[0]
 
 
+def _wrapped(values: Any, before: str, after: str) -> Any:
+    """Each value between ``before`` and ``after``; an empty cell (null) stays null.
+
+    Two slice replacements, at the start and past the end: several times faster than a join
+    of the values with two constants.
+    """
+    if before:
+        values = pc.binary_replace_slice(values, 0, 0, before)
+    if after:
+        values = pc.binary_replace_slice(values, _PAST_THE_END, _PAST_THE_END, after)
+    return values
+
+
 def _quoted(column: Any) -> Any:
-    return pc.binary_join_element_wise('"', column, '"', "")  # an empty cell stays null
+    return _wrapped(column, '"', '"')
 
 
 def _listed(escaped: Any, separator: str) -> Any:
     items = pc.replace_substring(escaped, separator, '","')
-    return pc.binary_join_element_wise('["', items, '"]', "")
+    return _wrapped(items, '["', '"]')
 
 
 def _all(flags: Any) -> bool:
