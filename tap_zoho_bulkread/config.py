@@ -171,12 +171,14 @@ class TapConfig:
     poll_interval_seconds: float = setting(
         th.NumberType, "First wait between job status checks; waits then grow.", 5, read=float
     )
-    max_concurrent_queries: int = setting(
+    max_concurrent_queries: int | None = setting(
         th.IntegerType,
         "Modules whose change check and Query API read run at once, ahead of their turn (0: "
-        "each at its turn). Zoho answers 5 API calls at once per org on the Free edition, 10 "
-        "on Standard and more above; the module being written makes one more.",
-        4,
+        "each at its turn). Unset, the tap reads the org's edition (GET /crm/v8/org, scope "
+        "ZohoCRM.org.READ): 4 on the Free edition (Zoho answers 5 API calls at once there; the "
+        "module being written makes one more), 9 on Standard and above; 4 when the edition "
+        "cannot be read, and on Bigin. Several jobs on one org: give each its share.",
+        None,
         read=int,
     )
     job_timeout_seconds: float = setting(

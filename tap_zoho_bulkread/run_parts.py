@@ -32,6 +32,7 @@ from tap_zoho_bulkread.zoho.data_centers import (
     trusted_api_domains,
 )
 from tap_zoho_bulkread.zoho.deletions import DeletionReader, RecycleBinMemory, RestoreFinder
+from tap_zoho_bulkread.zoho.editions import org_reads_at_once
 
 
 class StreamOrder(JobsAhead, RecycleBinMemory, Protocol):
@@ -39,6 +40,14 @@ class StreamOrder(JobsAhead, RecycleBinMemory, Protocol):
 
     def read_ahead(self, stream: str) -> None:
         """Check and read, ahead of their turn, the module streams after ``stream``."""
+
+
+class PartsHolder(Protocol):
+    """What holds the run's parts: the tap."""
+
+    @property
+    def parts(self) -> RunParts:
+        """The run's parts."""
 
 
 class RunParts:
@@ -106,6 +115,13 @@ class RunParts:
             max_tries=max_tries,
             retry_base_seconds=settings.retry_wait_seconds,
         )
+
+    @cached_property
+    def queries_at_once(self) -> int:
+        """Modules checked and read ahead at once: the setting, else from the org's edition."""
+        if self.settings.max_concurrent_queries is not None:
+            return self.settings.max_concurrent_queries
+        return org_reads_at_once(self.client, self.api, self.logger)
 
     @cached_property
     def jobs(self) -> BulkJobs:

@@ -8,7 +8,7 @@ import sys
 from types import FrameType
 
 from zoho_bulkread_emulator.server import Emulator
-from zoho_bulkread_emulator.state import DEFAULT_SCOPES, EmulatorConfig
+from zoho_bulkread_emulator.state import DEFAULT_SCOPES, EDITIONS, EmulatorConfig
 
 DESCRIPTION = """\
 A local Zoho CRM + Bigin Bulk Read server (OAuth, metadata, bulk read jobs, zipped CSV
@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         "TOO_MANY_REQUESTS (Zoho: 5 on the Free edition to 25; 0: no limit)",
     )
     add(
+        "--edition",
+        choices=EDITIONS,
+        default=defaults.edition,
+        help="the edition GET /crm/v8/org names (trial: evaluating Enterprise, paid_type free); "
+        "set --max-concurrent-calls to match it (5, 10, 15, 20, 25)",
+    )
+    add(
         "--job-seconds",
         type=float,
         default=defaults.job_seconds,
@@ -182,6 +189,7 @@ def config_from_args(argv: list[str] | None = None) -> EmulatorConfig:
         coql_record_set=args.coql_record_set,
         rest_seconds=args.rest_seconds,
         max_concurrent_calls=args.max_concurrent_calls,
+        edition=args.edition,
     )
 
 

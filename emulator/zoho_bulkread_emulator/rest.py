@@ -258,7 +258,16 @@ def _sorted(data: ModuleData, indices: list[int], params: dict[str, str]) -> lis
     return sorted(indices, key=key, reverse=order == "desc")
 
 
-def org_answer(zone: ZoneInfo) -> dict[str, Any]:
+def license_details(edition: str) -> dict[str, Any]:
+    """``license_details`` of the org answer, as Zoho's v8 example has them for ``edition``."""
+    if edition == "trial":  # zoho/crm-oas v8.0 org example: evaluating Enterprise
+        return {"paid": False, "paid_type": "free", "trial_type": "enterprise",
+                "trial_expiry": "2030-01-01T00:00:00+00:00", "paid_expiry": None}  # fmt: skip
+    return {"paid": edition != "free", "paid_type": edition, "trial_type": None,
+            "trial_expiry": None, "paid_expiry": None}  # fmt: skip
+
+
+def org_answer(zone: ZoneInfo, edition: str = "enterprise") -> dict[str, Any]:
     """The answer to ``GET /crm/v8/org``."""
     return {
         "org": [
@@ -283,8 +292,7 @@ def org_answer(zone: ZoneInfo) -> dict[str, Any]:
                 "privacy_settings": False,
                 "hipaa_compliance_enabled": False,
                 "license_details": {
-                    "paid": True,
-                    "paid_type": "enterprise",
+                    **license_details(edition),
                     "users_license_purchased": len(USERS),
                 },
             }

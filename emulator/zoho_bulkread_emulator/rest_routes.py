@@ -161,4 +161,4 @@ class RestRoutes(HandlerBase):
         """GET /crm/{v}/org."""
         self._api(product, version)
         self._authorize(product, "org")
-        self._json(200, org_answer(self.state.zone))
+        self._json(200, org_answer(self.state.zone, self.state.config.edition))

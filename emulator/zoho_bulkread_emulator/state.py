@@ -66,6 +66,9 @@ class EmulatorConfig:
     # Zoho's concurrency limit of API calls per org (Kaizen #93: 5 on the Free edition to 25 on
     # Ultimate); a call beyond it gets 429 TOO_MANY_REQUESTS; 0: no limit
     max_concurrent_calls: int = 0
+    # the edition GET /crm/v8/org names (license_details): one of EDITIONS; "trial" is an org
+    # evaluating Enterprise (paid false, paid_type free, trial_type enterprise)
+    edition: str = "enterprise"
 
 
 @dataclass
@@ -104,6 +107,7 @@ class Faults:
 
 
 DOWNLOAD_WINDOW_KINDS = ("anchored", "rolling", "clock")
+EDITIONS = ("free", "trial", "standard", "professional", "enterprise", "ultimate")
 
 
 class DownloadLimiter:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tap_zoho_bulkread.bulk.jobs import BulkReader, create_jobs_ahead
 from tap_zoho_bulkread.streams.deletions import DeletedRecordsStream
@@ -19,15 +19,18 @@ from tap_zoho_bulkread.zoho.recycle_bin import RECYCLE_SEEN_KEY, decode_ids
 if TYPE_CHECKING:
     from singer_sdk import Tap
 
+    from tap_zoho_bulkread.run_parts import PartsHolder
+
 
 class ModuleStreams:
     """The tap's module streams, as the jobs scheduler and the restore finder see them.
 
     ``reads_at_once``: how many modules are checked (and read through the Query API) ahead of
-    their turn at the same time, in threads of their own.
+    their turn at the same time, in threads of their own; None: as many as the org's edition
+    allows, asked of the run's parts when a module first could be read ahead.
     """
 
-    def __init__(self, tap: Tap, reads_at_once: int = 0) -> None:
+    def __init__(self, tap: Tap, reads_at_once: int | None = 0) -> None:
         self.tap = tap
         self.reads_at_once = reads_at_once
         self._queued: set[str] = set()
@@ -65,18 +68,26 @@ class ModuleStreams:
         itself if it was not done. What singer-sdk writes on first use (the stream's state entry,
         its selection mask) is made here, in the sync's own thread.
         """
-        if self.reads_at_once < 1:
+        if self.reads_at_once == 0:
             return
         for later in self._after(stream):
             if later.name in self._queued or not later.reads_ahead():
                 continue
+            limit = self._reads_at_once()
+            if limit < 1:
+                return
             self._queued.add(later.name)
             with self._lock:
                 self._waiting.append(later)
-                if self._readers >= self.reads_at_once:
+                if self._readers >= limit:
                     continue
                 self._readers += 1
             threading.Thread(target=self._read_waiting, name="read-ahead", daemon=True).start()
+
+    def _reads_at_once(self) -> int:
+        if self.reads_at_once is None:
+            self.reads_at_once = cast("PartsHolder", self.tap).parts.queries_at_once
+        return self.reads_at_once
 
     def _read_waiting(self) -> None:
         while True:
