@@ -396,27 +396,28 @@ def _utc(column: Any) -> Any:
 def _escaped(values: Any) -> Any:
     """Text escaped for JSON strings, or None when msgspec must escape it (control bytes).
 
-    The text buffers are searched in Python, at once each; only a column (a chunk) whose text
-    holds a character to escape gets a replacing pass for it, so a multi-line notes column does
-    not make every text column of the batch be read again.
+    The text buffers are searched in Python, at once each; only the columns (chunks) whose text
+    holds a character to escape get replacing passes, all of them together: a multi-line notes
+    column does not make every text column of the batch be read again, and twenty columns with
+    quotes cost one pass, not twenty.
     """
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
     texts = [chunk.buffers()[2] for chunk in chunks]
-    if not any(text is not None and _NEEDS_ESCAPE(text) for text in texts):
+    needing = [i for i, text in enumerate(texts) if text is not None and _NEEDS_ESCAPE(text)]
+    if not needing:
         return values
-    if any(text is not None and _OTHER_CONTROL(text) for text in texts):
+    if any(_OTHER_CONTROL(texts[i]) for i in needing):
         return None
-    escaped_chunks = []
-    for chunk, text in zip(chunks, texts, strict=True):
-        column = chunk
-        if text is not None and _NEEDS_ESCAPE(text):
-            for found, plain, escaped in _ESCAPES:  # the backslash first
-                if found(text):
-                    column = pc.replace_substring(column, plain, escaped)
-        escaped_chunks.append(column)
+    escaped = pa.chunked_array([chunks[i] for i in needing], type=values.type)
+    for found, plain, replacement in _ESCAPES:  # the backslash first
+        if any(found(texts[i]) for i in needing):
+            escaped = pc.replace_substring(escaped, plain, replacement)
+    chunks = list(chunks)
+    for i, chunk in zip(needing, escaped.chunks, strict=True):
+        chunks[i] = chunk
     if isinstance(values, pa.ChunkedArray):
-        return pa.chunked_array(escaped_chunks, type=values.type)
-    return escaped_chunks[0]
+        return pa.chunked_array(chunks, type=values.type)
+    return chunks[0]
 
 
 def _wrapped(values: Any, before: str, after: str) -> Any:
