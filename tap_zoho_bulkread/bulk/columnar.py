@@ -397,9 +397,9 @@ def _escaped(values: Any) -> Any:
     """Text escaped for JSON strings, or None when msgspec must escape it (control bytes).
 
     The text buffers are searched in Python, at once each; only the columns (chunks) whose text
-    holds a character to escape get replacing passes, all of them together: a multi-line notes
-    column does not make every text column of the batch be read again, and twenty columns with
-    quotes cost one pass, not twenty.
+    holds a character to escape get a replacing pass for it, all such columns in one pass: a
+    multi-line notes column does not make every text column of the batch be read again, and
+    twenty columns with quotes cost one call, not twenty.
     """
     chunks = values.chunks if isinstance(values, pa.ChunkedArray) else [values]
     texts = [chunk.buffers()[2] for chunk in chunks]
@@ -408,13 +408,14 @@ def _escaped(values: Any) -> Any:
         return values
     if any(_OTHER_CONTROL(texts[i]) for i in needing):
         return None
-    escaped = pa.chunked_array([chunks[i] for i in needing], type=values.type)
-    for found, plain, replacement in _ESCAPES:  # the backslash first
-        if any(found(texts[i]) for i in needing):
-            escaped = pc.replace_substring(escaped, plain, replacement)
     chunks = list(chunks)
-    for i, chunk in zip(needing, escaped.chunks, strict=True):
-        chunks[i] = chunk
+    for found, plain, replacement in _ESCAPES:  # the backslash first
+        holding = [i for i in needing if found(texts[i])]
+        if holding:
+            together = pa.chunked_array([chunks[i] for i in holding], type=values.type)
+            replaced = pc.replace_substring(together, plain, replacement)
+            for i, chunk in zip(holding, replaced.chunks, strict=True):
+                chunks[i] = chunk
     if isinstance(values, pa.ChunkedArray):
         return pa.chunked_array(chunks, type=values.type)
     return chunks[0]
