@@ -76,7 +76,8 @@ def compile_row_decoder(
     """
     extra = _extra_values(plan, constants or {})
     values, helpers = _cell_values(plan, raw_numbers)
-    items = [f"{name!r}: {value}" for (_, name, _), value in zip(plan, values, strict=False)]
+    names = [name for index, name, _ in plan if index >= 0]
+    items = [f"{name!r}: {value}" for name, value in zip(names, values, strict=True)]
     items += [f"{name!r}: EXTRA[{name!r}]" for name in extra]
     helpers["EXTRA"] = extra
     return _compiled(f"return {{{', '.join(items)}}}", helpers)  # type: ignore[no-any-return]
