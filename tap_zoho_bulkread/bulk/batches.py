@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Protocol, Union
 import msgspec
 
 RECORD_ENCODER = msgspec.json.Encoder(decimal_format="number")  # what the tap's writers use
-_RECORD_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
+RECORD_DECODER = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)  # and back, exactly
 
 
 class EncodedBatch(Protocol):
@@ -59,7 +59,7 @@ class EncodedRecords:
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The records decoded again (numbers as int and Decimal), for checks and tests."""
-        return map(_RECORD_DECODER.decode, self.documents)
+        return map(RECORD_DECODER.decode, self.documents)
 
     def __getitem__(self, rows: slice) -> EncodedRecords:
         names, values = self.times

@@ -16,13 +16,10 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
-from tap_zoho_bulkread.bulk.batches import RECORD_ENCODER, Batch
+from tap_zoho_bulkread.bulk.batches import RECORD_DECODER, RECORD_ENCODER, Batch
 from tap_zoho_bulkread.bulk.decode import (
     KIND_ABSENT,
     KIND_CONSTANT,
@@ -81,7 +78,6 @@ _FIRST_SECOND, _LAST_SECOND = -30610224000, 253402300799  # 1000-01-01, 9999-12-
 _FIRST_DAY = -719162  # 0001-01-01, in days from 1970-01-01
 _PAST_THE_END = 1 << 40  # a slice start past any cell's end: what replaces it is appended
 
-_DOCUMENT = msgspec.json.Decoder(dict[str, Any], float_hook=Decimal)
 log = logging.getLogger(__name__)
 
 
@@ -146,7 +142,7 @@ class EncodedRows:
     def __iter__(self) -> Iterator[dict[str, Any]]:
         """The records decoded again (numbers as int and Decimal), for checks and tests."""
         for document in self.documents.to_pylist():
-            yield _DOCUMENT.decode(document)
+            yield RECORD_DECODER.decode(document)
 
     def __getitem__(self, rows: slice) -> EncodedRows:
         start, stop, _ = rows.indices(len(self))

@@ -97,9 +97,8 @@ def compile_row_encoder(
     present = [name for index, name, _ in plan if index >= 0]
     attributes = {name: f"f{number}" for number, name in enumerate([*present, *extra])}
     values, helpers = _cell_values(plan, raw_numbers=True)
-    kinds = [kind for index, _, kind in plan if index >= 0]
-    timed = [position for position, kind in enumerate(kinds) if kind == KIND_DATETIME]
-    for number, position in enumerate(timed):
+    timed = exported_datetimes(plan)
+    for number, position in enumerate(timed.values()):
         values[position] = f"(t{number} := {values[position]})"
     times = "".join(f"t{number}, " for number in range(len(timed)))
     helpers["Row"] = msgspec.defstruct(
@@ -111,6 +110,12 @@ def compile_row_encoder(
     )
     helpers["encode"] = RECORD_ENCODER.encode
     return _compiled(f"return encode(Row({', '.join(values)})), ({times})", helpers)  # type: ignore[no-any-return]
+
+
+def exported_datetimes(plan: Plan) -> dict[str, int]:
+    """The exported datetime properties, each with its position among the exported columns."""
+    exported = [(name, kind) for index, name, kind in plan if index >= 0]
+    return {name: i for i, (name, kind) in enumerate(exported) if kind == KIND_DATETIME}
 
 
 def _extra_values(plan: Plan, constants: Mapping[str, int]) -> dict[str, int | None]:
@@ -270,6 +275,7 @@ class RecordDecoder:
             return
         plan = self._plan(header, job_id)
         raw = self.raw_numbers
+        timed = tuple(exported_datetimes(plan))  # the properties of each row's datetimes
         if raw:
             decode_row: Callable[[list[str]], Any] = compile_row_encoder(plan, self.constants)
         else:
@@ -297,16 +303,15 @@ class RecordDecoder:
                 batch.append(record)
             line = reader.line_num + 1
             if len(batch) >= size:
-                yield self._batch(batch, times, plan)
+                yield self._batch(batch, times, timed)
                 batch, times = [], []
         if batch:
-            yield self._batch(batch, times, plan)
+            yield self._batch(batch, times, timed)
 
-    def _batch(self, batch: list[Any], times: list[tuple[str | None, ...]], plan: Plan) -> Batch:
-        if not self.raw_numbers:
-            return batch
-        names = tuple(name for index, name, kind in plan if index >= 0 and kind == KIND_DATETIME)
-        return EncodedRecords(batch, TimeValues(names, times))
+    def _batch(
+        self, batch: list[Any], times: list[tuple[str | None, ...]], timed: tuple[str, ...]
+    ) -> Batch:
+        return EncodedRecords(batch, TimeValues(timed, times)) if self.raw_numbers else batch
 
     def _bad_value(self, row: list[str], plan: Plan, where: str, job_id: str) -> str:
         # the same generated code, one column at a time, finds the cell at fault

@@ -83,7 +83,7 @@ def org_reads_at_once(client: ZohoClient, api: ApiPaths, logger: logging.Logger)
         "once on it, %d complex ones on every edition); max_concurrent_queries sets it.",
         f"edition {edition}" if edition else "edition not one Zoho lists, taken as Free",
         count,
-        CALLS_AT_ONCE.get(edition or FREE_EDITION, CALLS_AT_ONCE[FREE_EDITION]),
+        CALLS_AT_ONCE[edition or FREE_EDITION],
         COMPLEX_CALLS_AT_ONCE,
     )
     return count
